@@ -1,0 +1,54 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "pgworker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PostgresClient", targets: ["PostgresClient"]),
+        .library(name: "PGWorker", targets: ["PGWorker"]),
+        .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // libpq, the PostgreSQL C client library (Debian: libpq-dev).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // A small, safe Swift layer over libpq: connections, bound parameters, rows, LISTEN.
+        .target(
+            name: "PostgresClient",
+            dependencies: ["CLibPQ"]
+        ),
+        // The job engine: migrations, enqueueing, the worker and its handlers.
+        .target(
+            name: "PGWorker",
+            dependencies: [
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The `pgworker` command-line tool.
+        .executableTarget(
+            name: "PGWorkerCLI",
+            dependencies: [
+                "PGWorker",
+                "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "PGWorkerTests",
+            dependencies: ["PGWorker", "PostgresClient"]
+        ),
+    ]
+)

@@ -1,0 +1,194 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A program run with `posix_spawn` in its own process group, fed `input` on stdin, with its
+/// output captured up to limits. Blocking work happens on dedicated threads, never on Swift's
+/// cooperative pool. Cancelling the calling task sends SIGTERM to the whole group, then SIGKILL
+/// after `killGracePeriod`.
+struct ChildProcess: Sendable {
+    /// How a run ended.
+    struct Outcome: Sendable {
+        /// The exit status, when the program exited.
+        var exitStatus: Int32?
+        /// The signal that killed it, when one did.
+        var signal: Int32?
+        /// The first `stdoutLimit` bytes of stdout.
+        var stdout: [UInt8]
+        /// Total bytes written to stdout.
+        var stdoutBytes: Int
+        /// The last `stderrLimit` bytes of stderr.
+        var stderrTail: [UInt8]
+    }
+
+    var arguments: [String]
+    var environment: [String: String]
+    var input: [UInt8]
+    var stdoutLimit: Int
+    var stderrLimit: Int
+    var killGracePeriod: Duration
+
+    func run() async throws -> Outcome {
+        let control = Control()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let this = self
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { try this.runBlocking(control) })
+                }
+            }
+        } onCancel: {
+            control.terminate(grace: killGracePeriod)
+        }
+    }
+
+    /// Spawns, feeds, drains and reaps the child on the calling (dedicated) thread.
+    private func runBlocking(_ control: Control) throws -> Outcome {
+        var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+            throw JobFailure.retry("cannot create pipes: errno \(errno)")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Own process group, so termination reaches the command's children too; default signals.
+        var defaultSignals = sigset_t()
+        sigfillset(&defaultSignals)
+        var noMask = sigset_t()
+        sigemptyset(&noMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setsigmask(&attributes, &noMask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawnError = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) }
+        guard spawnError == 0 else {
+            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }
+            throw JobFailure.retry("cannot start \(arguments[0]): \(String(cString: strerror(spawnError)))")
+        }
+        control.started(pid: pid)
+
+        // Feed stdin on its own thread, so a child that writes before it reads cannot deadlock us.
+        let input = self.input
+        let writer = stdinPipe[1]
+        Thread.detachNewThread {
+            _ = signal(SIGPIPE, SIG_IGN)
+            input.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(writer, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            close(writer)
+        }
+
+        var outcome = Outcome(exitStatus: nil, signal: nil, stdout: [], stdoutBytes: 0, stderrTail: [])
+        drain(stdout: stdoutPipe[0], stderr: stderrPipe[0], into: &outcome)
+        close(stdoutPipe[0])
+        close(stderrPipe[0])
+
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        control.exited()
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
+        if status & 0x7f == 0 {
+            outcome.exitStatus = (status >> 8) & 0xff
+        } else {
+            outcome.signal = status & 0x7f
+        }
+        return outcome
+    }
+
+    /// Reads both output pipes until both reach end of file, keeping stdout's head and stderr's tail.
+    private func drain(stdout: Int32, stderr: Int32, into outcome: inout Outcome) {
+        var open: [Int32] = [stdout, stderr]
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !open.isEmpty {
+            var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if poll(&descriptors, nfds_t(descriptors.count), -1) < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            for descriptor in descriptors where descriptor.revents != 0 {
+                let count = read(descriptor.fd, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 {
+                    open.removeAll { $0 == descriptor.fd }
+                    continue
+                }
+                if descriptor.fd == stdout {
+                    outcome.stdoutBytes += count
+                    let room = max(0, stdoutLimit - outcome.stdout.count)
+                    outcome.stdout.append(contentsOf: buffer[0..<min(room, count)])
+                } else {
+                    outcome.stderrTail.append(contentsOf: buffer[0..<count])
+                    if outcome.stderrTail.count > stderrLimit {
+                        outcome.stderrTail.removeFirst(outcome.stderrTail.count - stderrLimit)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lets a cancelling task signal the child's process group.
+    final class Control: Sendable {
+        private struct State {
+            var pid: pid_t = 0
+            var terminateRequested = false
+            var exited = false
+        }
+        private let state = Mutex(State())
+        private let grace = Mutex<Duration>(.seconds(5))
+
+        func started(pid: pid_t) {
+            let terminateNow = state.withLock { state -> Bool in
+                state.pid = pid
+                return state.terminateRequested
+            }
+            if terminateNow { terminate(grace: grace.withLock { $0 }) }
+        }
+
+        func exited() { state.withLock { $0.exited = true } }
+
+        /// SIGTERM to the group now; SIGKILL after `grace` if it is still there.
+        func terminate(grace: Duration) {
+            self.grace.withLock { $0 = grace }
+            let pid = state.withLock { state -> pid_t in
+                state.terminateRequested = true
+                return state.exited ? 0 : state.pid
+            }
+            guard pid > 0 else { return }
+            kill(-pid, SIGTERM)
+            let nanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
+                let pid = state.withLock { $0.exited ? 0 : $0.pid }
+                if pid > 0 { kill(-pid, SIGKILL) }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+/// A task handled by a shell command, so teams that write no Swift can still use pgworker.
+///
+/// Each attempt runs `/bin/sh -c COMMAND` with the payload as JSON on stdin and
+/// `PGWORKER_JOB_ID`, `PGWORKER_TASK`, `PGWORKER_QUEUE`, `PGWORKER_ATTEMPT` and
+/// `PGWORKER_MAX_ATTEMPTS` in the environment. Exit status 0 is success, and stdout becomes the
+/// result: as JSON when it parses as JSON, else as a JSON string. A non-zero exit fails the attempt
+/// with an error naming the status and holding the tail of stderr.
+public struct CommandTask: TaskHandler {
+    /// The shell command.
+    public var command: String
+    /// Stdout beyond this many bytes is dropped, and the result says it was truncated.
+    public var maxOutputBytes: Int
+    /// How much of stderr's end is kept in the error.
+    public var stderrTailBytes: Int
+    /// After SIGTERM on cancellation, how long before SIGKILL.
+    public var killGracePeriod: Duration
+
+    /// Creates a command task.
+    public init(command: String, maxOutputBytes: Int = 1 << 20, stderrTailBytes: Int = 4096,
+                killGracePeriod: Duration = .seconds(5)) {
+        self.command = command
+        self.maxOutputBytes = maxOutputBytes
+        self.stderrTailBytes = stderrTailBytes
+        self.killGracePeriod = killGracePeriod
+    }
+
+    public func handle(_ job: JobContext) async throws -> String? {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGWORKER_JOB_ID"] = String(job.id)
+        environment["PGWORKER_TASK"] = job.task
+        environment["PGWORKER_QUEUE"] = job.queue
+        environment["PGWORKER_ATTEMPT"] = String(job.attempt)
+        environment["PGWORKER_MAX_ATTEMPTS"] = String(job.maxAttempts)
+        let child = ChildProcess(
+            arguments: ["/bin/sh", "-c", command],
+            environment: environment,
+            input: Array(job.payload.utf8),
+            stdoutLimit: maxOutputBytes,
+            stderrLimit: stderrTailBytes,
+            killGracePeriod: killGracePeriod
+        )
+        let outcome = try await child.run()
+        if Task.isCancelled { throw CancellationError() }
+        if let signal = outcome.signal {
+            throw JobFailure.retry("command was killed by signal \(signal)\(stderrSuffix(outcome))")
+        }
+        guard outcome.exitStatus == 0 else {
+            throw JobFailure.retry("command exited with status \(outcome.exitStatus ?? -1)\(stderrSuffix(outcome))")
+        }
+        return Self.result(fromStdout: outcome.stdout, totalBytes: outcome.stdoutBytes)
+    }
+
+    private func stderrSuffix(_ outcome: ChildProcess.Outcome) -> String {
+        let text = sanitizedText(outcome.stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "" : "; stderr: \(text)"
+    }
+
+    /// Stdout as the job's JSON result: nil when empty, the JSON itself when it parses, else a JSON string.
+    static func result(fromStdout bytes: [UInt8], totalBytes: Int) -> String? {
+        let truncated = totalBytes > bytes.count
+        if !truncated, let json = validJSON(bytes) { return json }
+        var text = sanitizedText(bytes)
+        if !truncated { text = text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if text.isEmpty && !truncated { return nil }
+        if truncated { text += "\n[output truncated: \(totalBytes) bytes in all, first \(bytes.count) kept]" }
+        return jsonString(text)
+    }
+
+    /// The bytes as JSON text if they parse as JSON that PostgreSQL's jsonb accepts.
+    private static func validJSON(_ bytes: [UInt8]) -> String? {
+        let data = Data(bytes)
+        guard !bytes.isEmpty,
+              (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil,
+              let text = String(data: data, encoding: .utf8),
+              !text.contains("\\u0000")
+        else { return nil }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Decodes bytes as UTF-8, replacing invalid sequences, and drops NUL characters, which PostgreSQL
+/// text cannot hold.
+func sanitizedText(_ bytes: [UInt8]) -> String {
+    String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{0}", with: "")
+}
+
+/// A Swift string as a JSON string literal.
+func jsonString(_ text: String) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: [text], options: [])
+    let array = String(decoding: data, as: UTF8.self)
+    return String(array.dropFirst().dropLast())
+}

@@ -1,0 +1,46 @@
+import PostgresClient
+
+/// A snapshot of the queues: job counts by queue and state, and work no live worker can take.
+public struct QueueStatus: Sendable, Codable {
+    /// Job counts of one queue, by state.
+    public struct QueueCounts: Sendable, Codable {
+        /// The queue name.
+        public var queue: String
+        /// Jobs per state; states with no jobs are absent.
+        public var counts: [String: Int]
+    }
+
+    /// Runnable jobs of a task and queue that no live worker handles.
+    public struct Unhandled: Sendable, Codable {
+        /// The task name.
+        public var task: String
+        /// The queue.
+        public var queue: String
+        /// How many jobs wait.
+        public var jobs: Int
+    }
+
+    /// Every queue that has jobs, sorted by name.
+    public var queues: [QueueCounts]
+    /// Work waiting with nobody to do it.
+    public var unhandled: [Unhandled]
+    /// Live workers (heartbeat within 30 s).
+    public var liveWorkers: Int
+
+    /// Reads the status.
+    public static func read(_ connection: PostgresConnection) async throws -> QueueStatus {
+        let counts = try await connection.query("SELECT queue, state, jobs FROM pgworker.queue_stats ORDER BY queue, state")
+        var byQueue: [String: [String: Int]] = [:]
+        for row in counts.rows {
+            byQueue[try row.decode("queue"), default: [:]][try row.decode("state")] = try row.decode("jobs")
+        }
+        let unhandled = try await connection.query("SELECT task, queue, jobs FROM pgworker.unhandled_tasks ORDER BY task, queue")
+        let workers = try await connection.query(
+            "SELECT count(*) AS live FROM pgworker.workers WHERE heartbeat_at > now() - interval '30 seconds'")
+        return QueueStatus(
+            queues: byQueue.keys.sorted().map { QueueCounts(queue: $0, counts: byQueue[$0]!) },
+            unhandled: try unhandled.rows.map { Unhandled(task: try $0.decode("task"), queue: try $0.decode("queue"), jobs: try $0.decode("jobs")) },
+            liveWorkers: try workers.first!.decode("live")
+        )
+    }
+}

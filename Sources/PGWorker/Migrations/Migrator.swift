@@ -1,0 +1,102 @@
+import PostgresClient
+
+/// Applies the migrations in `SQL/` to a database, each exactly once.
+///
+/// All pending migrations apply in one transaction under an advisory lock, so two migrators
+/// started at once never race, and a failed migration leaves nothing half-applied. A database
+/// migrated by a newer pgworker is refused rather than touched.
+public struct Migrator: Sendable {
+    /// The advisory lock key migrators serialize on (an arbitrary constant: "pgwk").
+    static let lockKey: Int64 = 0x7067_776B
+
+    private let connection: PostgresConnection
+    private let migrations: [Migration]
+
+    /// Creates a migrator for the migrations embedded in this build.
+    public init(connection: PostgresConnection) {
+        self.init(connection: connection, migrations: Migration.all)
+    }
+
+    init(connection: PostgresConnection, migrations: [Migration]) {
+        self.connection = connection
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// The schema version the database is at, or nil when pgworker was never installed there.
+    public func installedVersion() async throws -> Int? {
+        let exists = try await connection.query("SELECT to_regclass('pgworker.migrations') IS NOT NULL AS present")
+        guard try exists.first?.decode("present", as: Bool.self) == true else { return nil }
+        let row = try await connection.query("SELECT max(version) AS version FROM pgworker.migrations").first
+        return try row?.decodeIfPresent("version", as: Int.self)
+    }
+
+    /// Brings the database up to date. Returns the versions applied now (empty when none were due).
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        let migrations = self.migrations
+        return try await connection.withTransaction { connection in
+            try connection.query("SELECT pg_advisory_xact_lock($1)", [Migrator.lockKey])
+            try connection.execute("""
+                CREATE SCHEMA IF NOT EXISTS pgworker;
+                CREATE TABLE IF NOT EXISTS pgworker.migrations (
+                    version    integer     PRIMARY KEY,
+                    name       text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                );
+                """)
+            let current = try connection.query("SELECT coalesce(max(version), 0) AS version FROM pgworker.migrations")
+                .first!.decode("version", as: Int.self)
+            let latest = migrations.last?.version ?? 0
+            if current > latest {
+                throw MigrationError.databaseIsNewer(database: current, known: latest)
+            }
+            var applied: [Int] = []
+            for migration in migrations where migration.version > current {
+                do {
+                    try connection.execute(migration.sql)
+                } catch let error as PostgresError {
+                    throw MigrationError.failed(version: migration.version, name: migration.name, error: error)
+                }
+                try connection.query("INSERT INTO pgworker.migrations (version, name) VALUES ($1, $2)",
+                                     [migration.version, migration.name])
+                applied.append(migration.version)
+            }
+            return applied
+        }
+    }
+
+    /// Throws a clear error unless the database is at exactly the version this build knows.
+    public func requireCurrent() async throws {
+        let latest = migrations.last?.version ?? 0
+        guard let installed = try await installedVersion() else {
+            throw MigrationError.notInstalled
+        }
+        if installed > latest { throw MigrationError.databaseIsNewer(database: installed, known: latest) }
+        if installed < latest { throw MigrationError.outdated(database: installed, latest: latest) }
+    }
+}
+
+/// Why the schema cannot be used or upgraded.
+public enum MigrationError: Error, CustomStringConvertible, Equatable {
+    /// The database has no pgworker schema.
+    case notInstalled
+    /// The database is older than this build; run `pgworker migrate`.
+    case outdated(database: Int, latest: Int)
+    /// The database was migrated by a newer pgworker.
+    case databaseIsNewer(database: Int, known: Int)
+    /// A migration's SQL failed; nothing was applied.
+    case failed(version: Int, name: String, error: PostgresError)
+
+    public var description: String {
+        switch self {
+        case .notInstalled:
+            return "database is not migrated: pgworker's schema is missing; run `pgworker migrate` first"
+        case .outdated(let database, let latest):
+            return "database schema is at version \(database) but this pgworker needs \(latest); run `pgworker migrate`"
+        case .databaseIsNewer(let database, let known):
+            return "database was migrated by a newer pgworker (schema version \(database); this build knows up to \(known)); upgrade pgworker"
+        case .failed(let version, let name, let error):
+            return "migration \(version) (\(name)) failed, nothing was applied: \(error)"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Logging
+import PostgresClient
+
+/// A connection that is opened on first use and reopened after it is lost.
+///
+/// Callers report connection-loss errors with ``invalidate(after:)``; the next ``connection()``
+/// connects again. Concurrent callers share one connection attempt.
+actor ManagedConnection {
+    private let conninfo: String
+    private let name: String
+    private var current: PostgresConnection?
+    private var connecting: Task<PostgresConnection, any Error>?
+    private let onConnect: @Sendable (PostgresConnection) async throws -> Void
+
+    /// - Parameter onConnect: runs on every new connection before anyone else uses it.
+    init(conninfo: String, name: String, onConnect: @escaping @Sendable (PostgresConnection) async throws -> Void = { _ in }) {
+        self.conninfo = conninfo
+        self.name = name
+        self.onConnect = onConnect
+    }
+
+    /// The open connection, connecting first if needed.
+    func connection() async throws -> PostgresConnection {
+        if let current { return current }
+        if let connecting { return try await connecting.value }
+        let conninfo = self.conninfo, name = self.name, onConnect = self.onConnect
+        let task = Task {
+            let connection = try await PostgresConnection.connect(conninfo, name: name)
+            try await onConnect(connection)
+            return connection
+        }
+        connecting = task
+        defer { connecting = nil }
+        let connection = try await task.value
+        current = connection
+        return connection
+    }
+
+    /// Drops the connection if `error` means it is unusable. Returns whether it did.
+    @discardableResult
+    func invalidate(after error: any Error) async -> Bool {
+        guard let error = error as? PostgresError, error.isConnectionLoss else { return false }
+        if let current { await current.close() }
+        current = nil
+        return true
+    }
+
+    /// Closes the connection.
+    func close() async {
+        if let current { await current.close() }
+        current = nil
+    }
+}

@@ -1,0 +1,435 @@
+import Foundation
+import Logging
+import PostgresClient
+import ServiceLifecycle
+import Synchronization
+
+/// Runs jobs from `pgworker.jobs`: listens for new-job notifications, claims runnable jobs with
+/// `FOR UPDATE SKIP LOCKED` up to its free capacity, runs their handlers, and records every
+/// outcome on the job's row.
+///
+/// A worker is a swift-service-lifecycle `Service`: run it in a `ServiceGroup` and SIGTERM or
+/// SIGINT stop it gracefully (stop claiming, let running jobs finish within
+/// ``WorkerConfiguration/shutdownGracePeriod``, then cancel what is left and record it as
+/// retryable). Outside a service group, call ``stop()``. A worker runs once.
+public final class Worker: Service, Sendable {
+    /// This worker's id, as stored in `pgworker.workers` and `jobs.locked_by`.
+    public var id: String { configuration.workerID }
+
+    private let conninfo: String
+    private let registry: TaskRegistry
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let state = Mutex(EngineState())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let listenerConnection = Mutex<PostgresConnection?>(nil)
+
+    /// What the engine loop and the tasks around it share.
+    private struct EngineState {
+        /// Set by notifications, the poll and full claims; cleared when a claim starts.
+        var claimRequested = true
+        /// Jobs whose handler is running.
+        var running: Set<Int64> = []
+        /// Outcomes not yet written.
+        var completions: [Completion] = []
+        /// When graceful shutdown began.
+        var stopRequestedAt: ContinuousClock.Instant?
+        /// Set when running jobs must be cancelled (grace period over, or second signal).
+        var cancelRunning = false
+        /// The main connection was lost; the next successful statement logs the recovery.
+        var disconnected = false
+    }
+
+    /// Creates a worker.
+    ///
+    /// - Parameters:
+    ///   - conninfo: a `postgresql://` URL or libpq connection string.
+    ///   - tasks: the Swift and command handlers this worker runs. Registered SQL tasks run too
+    ///     unless ``WorkerConfiguration/handlesSQLTasks`` is off.
+    public init(conninfo: String, tasks: TaskRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
+                logger: Logger = Logger(label: "pgworker")) {
+        self.conninfo = conninfo
+        self.registry = tasks
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = .string(configuration.workerID)
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Begins a graceful stop: no new claims; running jobs get the grace period to finish.
+    /// Calling it again cancels the running jobs at once.
+    public func stop() {
+        let again = state.withLock { state -> Bool in
+            if state.stopRequestedAt != nil {
+                state.cancelRunning = true
+                return true
+            }
+            state.stopRequestedAt = .now
+            return false
+        }
+        logger.info(again ? "stop requested again: cancelling running jobs" : "stopping: no new jobs will be claimed")
+        listenerConnection.withLock { $0 }?.interruptWait()
+        wake.yield()
+    }
+
+    /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
+    /// migrated. Once running, lost connections are retried, never fatal.
+    public func run() async throws {
+        let main = ManagedConnection(conninfo: conninfo, name: "worker")
+        let connection = try await main.connection()
+        try await Migrator(connection: connection).requireCurrent()
+        try await registerSelf(connection)
+        logger.info("worker started", metadata: [
+            "tasks": .string(registry.taskNames.joined(separator: ",")),
+            "concurrency": .stringConvertible(configuration.concurrency),
+            "sql_tasks": .stringConvertible(configuration.handlesSQLTasks),
+        ])
+        let sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task")
+
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                if configuration.listen {
+                    group.addTask { await self.listenForNotifications() }
+                }
+                group.addTask { await self.pollAndWatchShutdown() }
+                group.addTask { await self.heartbeat(main) }
+                for await _ in wakeups {
+                    if state.withLock({ $0.cancelRunning }) { break }
+                    let jobs = await step(main)
+                    for job in jobs {
+                        group.addTask { await self.execute(job, sqlPool: sqlPool) }
+                    }
+                    if isFinished() { break }
+                }
+                // Cancels background loops and, after the grace period or a second signal, running jobs;
+                // cancelled jobs record their outcome before the group returns.
+                group.cancelAll()
+                listenerConnection.withLock { $0 }?.interruptWait()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        await finish(main)
+        await sqlPool.close()
+        await main.close()
+        logger.info("worker stopped")
+    }
+
+    // MARK: - The engine loop
+
+    /// One turn: write finished outcomes, then claim as many jobs as there is room for.
+    private func step(_ main: ManagedConnection) async -> [ClaimedJob] {
+        let batch = state.withLock { state in
+            defer { state.completions.removeAll(keepingCapacity: true) }
+            return state.completions
+        }
+        do {
+            if !batch.isEmpty {
+                try await write(batch, main)
+            }
+            let (wanted, free) = state.withLock { state in
+                let free = configuration.concurrency - state.running.count
+                let wanted = state.claimRequested && state.stopRequestedAt == nil && free > 0
+                if wanted { state.claimRequested = false }
+                return (wanted, free)
+            }
+            guard wanted else { return [] }
+            let connection = try await main.connection()
+            let jobs = try await JobStatements.claim(
+                connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
+                limit: free, includeSQLTasks: configuration.handlesSQLTasks)
+            let full = state.withLock { state in
+                for job in jobs { state.running.insert(job.id) }
+                if jobs.count == free { state.claimRequested = true }
+                return state.claimRequested && state.running.count < configuration.concurrency
+            }
+            noteConnected()
+            if full { wake.yield() }
+            return jobs
+        } catch {
+            state.withLock { state in
+                state.completions.insert(contentsOf: batch, at: 0)
+                state.claimRequested = true
+            }
+            await recover(from: error, main)
+            return []
+        }
+    }
+
+    /// Writes outcomes in one statement; if the batch is rejected (a value PostgreSQL cannot
+    /// store, say), writes them one by one so one bad outcome cannot block the rest.
+    private func write(_ batch: [Completion], _ main: ManagedConnection) async throws {
+        let connection = try await main.connection()
+        do {
+            try await JobStatements.complete(connection, workerID: id, batch)
+            return
+        } catch let error as PostgresError where !error.isConnectionLoss && batch.count > 1 {
+            logger.warning("batch of outcomes rejected, writing them one by one", metadata: ["error": "\(error)"])
+        } catch let error as PostgresError where !error.isConnectionLoss {
+            try await writeUnrecordable(batch[0], error, connection)
+            return
+        }
+        for completion in batch {
+            do {
+                try await JobStatements.complete(connection, workerID: id, [completion])
+            } catch let error as PostgresError where !error.isConnectionLoss {
+                try await writeUnrecordable(completion, error, connection)
+            }
+        }
+    }
+
+    /// Records that an outcome could not be stored, so the job does not stay `running`.
+    private func writeUnrecordable(_ completion: Completion, _ error: PostgresError, _ connection: PostgresConnection) async throws {
+        logger.error("could not record a job's outcome", metadata: ["job": "\(completion.jobID)", "error": "\(error)"])
+        try await JobStatements.complete(connection, workerID: id, [
+            .failure(completion.jobID, error: "pgworker could not record this attempt's outcome: \(error)"),
+        ])
+    }
+
+    /// After a failed statement: on a lost connection, wait with capped exponential backoff, then
+    /// let the next turn reconnect. Other errors are logged and retried after a poll interval.
+    private func recover(from error: any Error, _ main: ManagedConnection) async {
+        let lost = await main.invalidate(after: error)
+        let attempt = state.withLock { state -> Int in
+            defer { if lost { state.disconnected = true } }
+            return state.disconnected ? 1 : 0
+        }
+        if lost {
+            if attempt == 0 { logger.warning("lost the database connection; reconnecting", metadata: ["error": "\(error)"]) }
+        } else {
+            logger.error("worker statement failed; retrying", metadata: ["error": "\(error)"])
+        }
+        let delay = reconnectBackoff.next()
+        try? await Task.sleep(for: delay)
+        wake.yield()
+    }
+
+    private let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
+
+    /// Logs the recovery once after a lost connection.
+    private func noteConnected() {
+        let recovered = state.withLock { state -> Bool in
+            defer { state.disconnected = false }
+            return state.disconnected
+        }
+        if recovered {
+            reconnectBackoff.reset()
+            logger.notice("database connection restored")
+        }
+    }
+
+    private func isFinished() -> Bool {
+        state.withLock { $0.stopRequestedAt != nil && $0.running.isEmpty && $0.completions.isEmpty }
+    }
+
+    /// Registers this worker and gives back any job a previous connection claimed without our
+    /// knowing (a claim whose reply was lost).
+    private func registerSelf(_ connection: PostgresConnection) async throws {
+        try await JobStatements.register(
+            connection, workerID: id, host: ProcessInfo.processInfo.hostName,
+            pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
+            queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
+        let known = state.withLock { Array($0.running) + $0.completions.map(\.jobID) }
+        let released = try await JobStatements.release(connection, workerID: id, keeping: known)
+        if !released.isEmpty {
+            logger.notice("gave back jobs claimed while the connection was failing", metadata: ["jobs": "\(released)"])
+        }
+    }
+
+    /// Writes what is left after the loop ends, gives back anything still held, and deregisters.
+    private func finish(_ main: ManagedConnection) async {
+        for attempt in 1...5 {
+            let batch = state.withLock { state in
+                defer { state.completions.removeAll() }
+                return state.completions
+            }
+            do {
+                if !batch.isEmpty { try await write(batch, main) }
+                let connection = try await main.connection()
+                try await JobStatements.release(connection, workerID: id, keeping: [])
+                try await JobStatements.deregister(connection, workerID: id)
+                return
+            } catch {
+                state.withLock { $0.completions.insert(contentsOf: batch, at: 0) }
+                await main.invalidate(after: error)
+                logger.warning("could not record final outcomes (attempt \(attempt) of 5)", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+        logger.error("gave up recording final outcomes; the jobs will be rescued once this worker's heartbeat is stale")
+    }
+
+    // MARK: - Running one job
+
+    private func execute(_ job: ClaimedJob, sqlPool: ConnectionPool) async {
+        var jobLogger = logger
+        jobLogger[metadataKey: "job"] = .stringConvertible(job.id)
+        jobLogger[metadataKey: "task"] = .string(job.task)
+        jobLogger[metadataKey: "queue"] = .string(job.queue)
+        jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
+        let completion: Completion?
+        if let handler = registry.handler(for: job.task) {
+            let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                     attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
+            completion = await runHandler(handler, context)
+        } else {
+            completion = await runSQLTask(job, sqlPool: sqlPool, logger: jobLogger)
+        }
+        if let completion, !completion.succeeded {
+            jobLogger.info("job attempt failed", metadata: ["error": .string(completion.error ?? "")])
+        }
+        state.withLock { state in
+            state.running.remove(job.id)
+            if let completion { state.completions.append(completion) }
+        }
+        wake.yield()
+    }
+
+    private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
+        do {
+            let result = try await handler.handle(context)
+            if Task.isCancelled { return cancelled(context.id) }
+            if let result, !isStorableJSON(result) {
+                return .failure(context.id, error: "handler returned a result that is not valid JSON: \(result.prefix(200))")
+            }
+            return .success(context.id, result: result)
+        } catch let failure as JobFailure {
+            if Task.isCancelled { return cancelled(context.id) }
+            return .failure(context.id, error: sanitizedText(Array(failure.message.utf8)), discard: failure.discard)
+        } catch is CancellationError {
+            return cancelled(context.id)
+        } catch {
+            return .failure(context.id, error: sanitizedText(Array(String(describing: error).utf8)))
+        }
+    }
+
+    private func cancelled(_ jobID: Int64) -> Completion {
+        .failure(jobID, error: "cancelled: the worker shut down before the job finished")
+    }
+
+    /// Runs a SQL task: the database records the outcome itself, in the function's transaction.
+    /// Returns a completion only when the database could not (the connection died, or the
+    /// statement was cancelled).
+    private func runSQLTask(_ job: ClaimedJob, sqlPool: ConnectionPool, logger: Logger) async -> Completion? {
+        let workerID = id
+        do {
+            let state = try await sqlPool.withConnection { managed in
+                do {
+                    let connection = try await managed.connection()
+                    return try await withTaskCancellationHandler {
+                        try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
+                    } onCancel: {
+                        connection.cancelRunningQuery()
+                    }
+                } catch {
+                    await managed.invalidate(after: error)
+                    throw error
+                }
+            }
+            logger.debug("SQL task finished", metadata: ["state": .string(state ?? "not held")])
+            return nil
+        } catch let error as PostgresError where error.sqlState == "57014" {
+            return cancelled(job.id)
+        } catch {
+            return .failure(job.id, error: "SQL task could not run: \(error)")
+        }
+    }
+
+    // MARK: - Background loops
+
+    /// Keeps one connection LISTENing; every relevant notification requests a claim. After each
+    /// (re)connect it requests a sweep, since notifications sent while disconnected are lost.
+    private func listenForNotifications() async {
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
+        var failing = false
+        while !Task.isCancelled && !isStopping() {
+            do {
+                let connection = try await PostgresConnection.connect(conninfo, name: "listener")
+                listenerConnection.withLock { $0 = connection }
+                defer { listenerConnection.withLock { $0 = nil } }
+                try await connection.listen("pgworker_jobs")
+                if failing { logger.notice("listening for notifications again") }
+                failing = false
+                backoff.reset()
+                requestClaim()
+                while !Task.isCancelled && !isStopping() {
+                    let notifications = try await withTaskCancellationHandler {
+                        try await connection.waitForNotifications(timeout: .seconds(60))
+                    } onCancel: {
+                        connection.interruptWait()
+                    }
+                    if notifications.contains(where: { isRelevant(queue: $0.payload) }) {
+                        requestClaim()
+                    }
+                }
+                await connection.close()
+            } catch {
+                if Task.isCancelled || isStopping() { return }
+                if !failing {
+                    logger.warning("listener lost its connection; polling until it is back", metadata: ["error": "\(error)"])
+                }
+                failing = true
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    private func isRelevant(queue: String) -> Bool {
+        guard let queues = configuration.queues else { return true }
+        return queue.isEmpty || queues.contains(queue)
+    }
+
+    /// The fallback poll; also cancels running jobs once the shutdown grace period is over.
+    private func pollAndWatchShutdown() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            let graceOver = state.withLock { state -> Bool in
+                if let since = state.stopRequestedAt, !state.cancelRunning,
+                   ContinuousClock.now - since >= configuration.shutdownGracePeriod {
+                    state.cancelRunning = true
+                    return true
+                }
+                return false
+            }
+            if graceOver { logger.warning("shutdown grace period is over: cancelling running jobs") }
+            requestClaim()
+        }
+    }
+
+    /// Records that this worker is alive, and rescues the jobs of workers that are not.
+    private func heartbeat(_ main: ManagedConnection) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            if Task.isCancelled { return }
+            do {
+                let connection = try await main.connection()
+                try await registerSelf(connection)
+                let rescued = try await JobStatements.rescue(connection, staleAfter: configuration.staleAfter)
+                if !rescued.isEmpty {
+                    logger.notice("rescued jobs from workers that stopped heartbeating", metadata: ["jobs": "\(rescued)"])
+                    requestClaim()
+                }
+            } catch {
+                // The engine loop reports connection trouble; the next beat tries again.
+                await main.invalidate(after: error)
+            }
+        }
+    }
+
+    private func requestClaim() {
+        state.withLock { $0.claimRequested = true }
+        wake.yield()
+    }
+
+    private func isStopping() -> Bool {
+        state.withLock { $0.stopRequestedAt != nil }
+    }
+}
+
+/// True when PostgreSQL's jsonb accepts the text.
+func isStorableJSON(_ text: String) -> Bool {
+    guard !text.contains("\\u0000"), !text.contains("\u{0}") else { return false }
+    return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+}

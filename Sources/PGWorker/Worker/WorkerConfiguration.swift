@@ -1,0 +1,36 @@
+import Foundation
+
+/// How a ``Worker`` runs. Every field has a sensible default.
+public struct WorkerConfiguration: Sendable {
+    /// How many jobs run at once in this process.
+    public var concurrency: Int = 10
+    /// Only claim jobs from these queues; `nil` means every queue.
+    public var queues: [String]? = nil
+    /// The fallback poll: how often to look for runnable jobs when no notification came
+    /// (jobs whose `run_at` arrived, retries, notifications lost while disconnected).
+    public var pollInterval: Duration = .seconds(1)
+    /// Whether to LISTEN for new-job notifications. Turn it off behind a transaction-pooling
+    /// PgBouncer, where LISTEN cannot work, and rely on a short `pollInterval`.
+    public var listen: Bool = true
+    /// How often this worker records that it is alive.
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// A worker whose heartbeat is older than this is dead, and its jobs are rescued.
+    public var staleAfter: Duration = .seconds(30)
+    /// Whether this worker also runs the SQL tasks registered in `pgworker.sql_tasks`.
+    public var handlesSQLTasks: Bool = true
+    /// Connections kept for running SQL tasks (each runs in its own transaction).
+    public var sqlConnections: Int = 2
+    /// On graceful shutdown, how long running jobs may take to finish before they are cancelled.
+    public var shutdownGracePeriod: Duration = .seconds(30)
+    /// This process's worker id: host, pid and a random suffix, unique across hosts.
+    public var workerID: String = WorkerConfiguration.makeWorkerID()
+
+    /// The defaults.
+    public init() {}
+
+    /// `host:pid:random`, unique even when pids repeat across hosts or restarts.
+    public static func makeWorkerID() -> String {
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(suffix)"
+    }
+}

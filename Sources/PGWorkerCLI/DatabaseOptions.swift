@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PGWorker
+import PostgresClient
+
+/// Where the database is, shared by every subcommand.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "A postgresql:// URL or libpq connection string. Default: $DATABASE_URL, then PG* variables, then a private cluster in ./.pgworker.")
+    var databaseURL: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    /// The private cluster used when no database is configured.
+    static let localCluster = LocalPostgres(directory: URL(fileURLWithPath: ".pgworker"))
+
+    /// The connection string, and whether it is the private local cluster.
+    func resolve() async throws -> (conninfo: String, isLocal: Bool) {
+        if let databaseURL, !databaseURL.isEmpty { return (databaseURL, false) }
+        let environment = ProcessInfo.processInfo.environment
+        if let url = environment["DATABASE_URL"], !url.isEmpty { return (url, false) }
+        let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
+        if libpqVariables.contains(where: { environment[$0] != nil }) { return ("", false) }
+        return (try await Self.localCluster.start(), true)
+    }
+
+    /// Connects; for the private cluster, also brings the schema up to date.
+    func connect(name: String = "cli") async throws -> (PostgresConnection, conninfo: String) {
+        let (conninfo, isLocal) = try await resolve()
+        let connection = try await PostgresConnection.connect(conninfo, name: name)
+        if isLocal { try await Migrator(connection: connection).migrate() }
+        return (connection, conninfo)
+    }
+
+    /// Sets up swift-log with the chosen level.
+    func bootstrapLogging() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "pgworker")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,68 @@
+/// One row of a query result, with values in PostgreSQL's text format.
+public struct PostgresRow: Sendable {
+    /// The columns of the result this row belongs to.
+    public let columns: PostgresColumns
+    /// The raw values, `nil` for SQL NULL, in column order.
+    public let values: [String?]
+
+    /// The raw text of a column, `nil` for SQL NULL.
+    public subscript(_ name: String) -> String? {
+        guard let index = columns.index(of: name) else { return nil }
+        return values[index]
+    }
+
+    /// Decodes a non-null column.
+    public func decode<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        guard let value = try decodeIfPresent(name, as: type) else {
+            throw PostgresError(kind: .decoding, message: "column \"\(name)\" is NULL, expected \(T.self)")
+        }
+        return value
+    }
+
+    /// Decodes a column that may be null.
+    public func decodeIfPresent<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T? {
+        guard let index = columns.index(of: name) else {
+            throw PostgresError(kind: .usage, message: "no column \"\(name)\" in result (columns: \(columns.names.joined(separator: ", ")))")
+        }
+        guard let text = values[index] else { return nil }
+        guard let value = T(postgresText: text) else {
+            throw PostgresError(kind: .decoding, message: "column \"\(name)\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
+        }
+        return value
+    }
+
+    /// Decodes a non-null column by position.
+    public func decode<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T {
+        return try decode(columns.names[index], as: type)
+    }
+}
+
+/// The column names of a result, shared by all its rows.
+public final class PostgresColumns: Sendable {
+    /// Column names in order.
+    public let names: [String]
+    private let positions: [String: Int]
+
+    init(names: [String]) {
+        self.names = names
+        var positions: [String: Int] = [:]
+        for (index, name) in names.enumerated() where positions[name] == nil {
+            positions[name] = index
+        }
+        self.positions = positions
+    }
+
+    /// The position of the first column with this name.
+    public func index(of name: String) -> Int? { positions[name] }
+}
+
+/// The rows and row count of one executed statement.
+public struct PostgresResult: Sendable {
+    /// The rows returned, if any.
+    public let rows: [PostgresRow]
+    /// Rows affected by INSERT, UPDATE, DELETE and similar commands (`PQcmdTuples`), else 0.
+    public let affectedRows: Int
+
+    /// The first row, if there is one.
+    public var first: PostgresRow? { rows.first }
+}
