@@ -14,11 +14,14 @@ public struct LocalPostgres: Sendable {
     public let directory: URL
     /// The port number, which names the socket file (`.s.PGSQL.PORT`).
     public let port: Int
+    /// Extra server settings passed as `-c name=value` when the cluster starts.
+    public let settings: [String: String]
 
     /// A cluster in `directory`.
-    public init(directory: URL, port: Int = 5432) {
+    public init(directory: URL, port: Int = 5432, settings: [String: String] = [:]) {
         self.directory = directory.standardizedFileURL
         self.port = port
+        self.settings = settings
     }
 
     var dataDirectory: URL { directory.appendingPathComponent("data") }
@@ -46,11 +49,21 @@ public struct LocalPostgres: Sendable {
                            "-E", "UTF8", "--no-sync", "--no-instructions"], asPostgres: asRoot)
         }
         if try await !isRunning(binaries) {
-            let options = "-c listen_addresses='' -k '\(socketDirectory.path)' -p \(port) -c max_connections=200"
+            var options = "-c listen_addresses='' -k '\(socketDirectory.path)' -p \(port)"
+            for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+                options += " -c \(name)=\(value)"
+            }
             try await run([binaries + "/pg_ctl", "start", "-w", "-t", "60", "-D", dataDirectory.path,
                            "-l", logFile.path, "-o", options], asPostgres: asRoot)
         }
         return conninfo
+    }
+
+    /// Restarts the running cluster (fast shutdown: sessions are disconnected). For fault tests.
+    public func restart() async throws {
+        let binaries = try Self.binaryDirectory()
+        try await run([binaries + "/pg_ctl", "restart", "-w", "-m", "fast", "-D", dataDirectory.path],
+                      asPostgres: geteuid() == 0)
     }
 
     /// Stops the cluster (fast shutdown) if it is running.

@@ -2,7 +2,7 @@
 
 extension Migration {
     /// Every migration in SQL/, in version order.
-    static let all: [Migration] = [
+    public static let all: [Migration] = [
         Migration(version: 1, name: "core", sql: ##"""
 -- pgworker migration 001: the job table, enqueueing, wake-up, claiming, completion, workers and SQL tasks.
 --

@@ -269,6 +269,7 @@ public final class Worker: Service, Sendable {
         jobLogger[metadataKey: "task"] = .string(job.task)
         jobLogger[metadataKey: "queue"] = .string(job.queue)
         jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
+        let started = ContinuousClock.now
         let completion: Completion?
         if let handler = registry.handler(for: job.task) {
             let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
@@ -277,8 +278,15 @@ public final class Worker: Service, Sendable {
         } else {
             completion = await runSQLTask(job, sqlPool: sqlPool, logger: jobLogger)
         }
+        let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
         if let completion, !completion.succeeded {
-            jobLogger.info("job attempt failed", metadata: ["error": .string(completion.error ?? "")])
+            jobLogger.info("job attempt failed", metadata: [
+                "error": .string(completion.error ?? ""), "ms": .stringConvertible(Int(milliseconds)),
+            ])
+        } else if completion != nil {
+            jobLogger.info("job succeeded", metadata: ["ms": .stringConvertible(Int(milliseconds))])
+        } else {
+            jobLogger.info("SQL job finished", metadata: ["ms": .stringConvertible(Int(milliseconds))])
         }
         state.withLock { state in
             state.running.remove(job.id)
@@ -328,7 +336,7 @@ public final class Worker: Service, Sendable {
                     throw error
                 }
             }
-            logger.debug("SQL task finished", metadata: ["state": .string(state ?? "not held")])
+            logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
             return nil
         } catch let error as PostgresError where error.sqlState == "57014" {
             return cancelled(job.id)

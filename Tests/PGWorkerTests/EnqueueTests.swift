@@ -1,0 +1,93 @@
+import PGWorker
+import PostgresClient
+import XCTest
+
+/// The ways to enqueue, and the NOTIFY wake-up they send.
+final class EnqueueTests: XCTestCase {
+    func testAddJobHasNamedDefaultedArguments() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        let row = try await connection.query(
+            "SELECT task, queue, payload::text AS payload, priority, max_attempts, state, attempts FROM pgworker.add_job('mail', queue => 'urgent', priority => -5)"
+        ).rows[0]
+        XCTAssertEqual(try row.decode("task", as: String.self), "mail")
+        XCTAssertEqual(try row.decode("queue", as: String.self), "urgent")
+        XCTAssertEqual(try row.decode("payload", as: String.self), "{}")
+        XCTAssertEqual(try row.decode("priority", as: Int.self), -5)
+        XCTAssertEqual(try row.decode("max_attempts", as: Int.self), 25)
+        XCTAssertEqual(try row.decode("state", as: String.self), "available")
+        XCTAssertEqual(try row.decode("attempts", as: Int.self), 0)
+    }
+
+    func testAddJobsBulkAndSwiftClient() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        let bulk = try await connection.query(
+            #"SELECT id, task, queue FROM pgworker.add_jobs('[{"task": "a", "payload": {"n": 1}}, {"task": "b", "queue": "q2"}]')"#)
+        XCTAssertEqual(bulk.rows.count, 2)
+        XCTAssertEqual(try bulk.rows[1].decode("queue", as: String.self), "q2")
+
+        struct Greeting: Codable, Sendable { var name: String }
+        let client = JobClient(connection: connection)
+        let id = try await client.add("greet", payload: Greeting(name: "O'Brien; DROP TABLE x"), options: JobOptions(queue: "q3"))
+        let job = try await client.job(id: id)
+        XCTAssertEqual(job?.queue, "q3")
+        XCTAssertEqual(job?.payload, #"{"name": "O'Brien; DROP TABLE x"}"#)
+        let many = try await client.addMany("greet", jsonPayloads: (0..<50).map { #"{"n": \#($0)}"# })
+        XCTAssertEqual(many.count, 50)
+        let last = try await client.job(id: many[49])
+        XCTAssertEqual(last?.payload, #"{"n": 49}"#)
+    }
+
+    func testOneNotificationPerQueuePerStatementOnlyForRunnableJobs() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let listener = try await database.connect("listener")
+        let app = try await database.connect("app")
+        try await listener.listen("pgworker_jobs")
+
+        // 1,000 rows in two queues, one statement: two notifications, payload = queue name.
+        try await app.execute("""
+            INSERT INTO pgworker.jobs (task, queue, payload)
+            SELECT 'bulk', CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END, jsonb_build_object('i', i)
+            FROM generate_series(1, 1000) i
+            """)
+        var received = try await listener.waitForNotifications(timeout: .seconds(5))
+        received += try await listener.waitForNotifications(timeout: .milliseconds(300))
+        XCTAssertEqual(received.map(\.payload).sorted(), ["even", "odd"])
+
+        // A job scheduled for later is not runnable now: no notification.
+        try await app.execute("INSERT INTO pgworker.jobs (task, run_at) VALUES ('later', now() + interval '1 hour')")
+        let none = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        XCTAssertEqual(none, [])
+
+        // Switched off for one transaction.
+        try await app.execute("BEGIN; SET LOCAL pgworker.notify = 'off'; INSERT INTO pgworker.jobs (task) VALUES ('quiet'); COMMIT;")
+        let stillNone = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        XCTAssertEqual(stillNone, [])
+
+        // A rolled-back insert neither enqueues nor notifies.
+        try await app.execute("BEGIN; INSERT INTO pgworker.jobs (task) VALUES ('rolled_back'); ROLLBACK;")
+        let afterRollback = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        XCTAssertEqual(afterRollback, [])
+        let count = try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE task = 'rolled_back'").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(count, 0)
+    }
+
+    func testBadValuesAreRejectedByTheTable() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        for sql in [
+            "INSERT INTO pgworker.jobs (task) VALUES ('')",
+            "INSERT INTO pgworker.jobs (task, max_attempts) VALUES ('x', 0)",
+            "INSERT INTO pgworker.jobs (task, state) VALUES ('x', 'bogus')",
+            "INSERT INTO pgworker.jobs (task, payload) VALUES ('x', '{not json')",
+        ] {
+            do {
+                try await connection.execute(sql)
+                XCTFail("accepted: \(sql)")
+            } catch let error as PostgresError {
+                XCTAssertNotNil(error.sqlState)
+            }
+        }
+    }
+}

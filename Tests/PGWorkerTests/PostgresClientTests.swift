@@ -1,0 +1,135 @@
+import PostgresClient
+import XCTest
+
+final class PostgresClientTests: XCTestCase {
+    func testBoundParametersAreDataNeverSQL() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("CREATE TABLE t (name text)")
+        let hostile = "x'); DROP TABLE t; --"
+        try await connection.query("INSERT INTO t VALUES ($1)", [hostile])
+        let row = try await connection.query("SELECT name, $1::text IS NULL AS was_null FROM t", [String?.none]).rows[0]
+        XCTAssertEqual(try row.decode("name", as: String.self), hostile)
+        XCTAssertTrue(try row.decode("was_null", as: Bool.self))
+    }
+
+    func testArraysAndTypedDecoding() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        let row = try await connection.query(
+            "SELECT array_length($1::text[], 1) AS n, ($1::text[])[2] AS second, $2::bigint + 1 AS next, $3::float8 AS ratio",
+            [["a", "b \"quoted\" \\ back", "c,d"], Int64(41), 0.5]
+        ).rows[0]
+        XCTAssertEqual(try row.decode("n", as: Int.self), 3)
+        XCTAssertEqual(try row.decode("second", as: String.self), "b \"quoted\" \\ back")
+        XCTAssertEqual(try row.decode("next", as: Int64.self), 42)
+        XCTAssertEqual(try row.decode("ratio", as: Double.self), 0.5)
+        XCTAssertThrowsError(try row.decode("second", as: Int.self))
+        XCTAssertThrowsError(try row.decode("missing", as: Int.self))
+    }
+
+    func testServerErrorsCarrySQLStateAndDetail() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("CREATE TABLE u (id int PRIMARY KEY)")
+        try await connection.query("INSERT INTO u VALUES (1)")
+        do {
+            try await connection.query("INSERT INTO u VALUES (1)")
+            XCTFail("expected a unique violation")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .server)
+            XCTAssertEqual(error.sqlState, "23505")
+            XCTAssertTrue(error.message.contains("duplicate key"), error.message)
+            XCTAssertEqual(error.detail, "Key (id)=(1) already exists.")
+            XCTAssertFalse(error.isConnectionLoss)
+        }
+        // The connection is still usable after a statement error.
+        let one = try await connection.query("SELECT 1 AS one").rows[0].decode("one", as: Int.self)
+        XCTAssertEqual(one, 1)
+    }
+
+    func testTransactionRollsBackWhenBodyThrows() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("CREATE TABLE v (id int)")
+        struct Boom: Error {}
+        do {
+            try await connection.withTransaction { connection in
+                try connection.query("INSERT INTO v VALUES (1)")
+                throw Boom()
+            }
+        } catch is Boom {}
+        let count = try await connection.query("SELECT count(*) AS n FROM v").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(count, 0)
+    }
+
+    func testListenReceivesNotificationsAndWaitsWithoutBusyPolling() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let listener = try await database.connect("listener")
+        let sender = try await database.connect("sender")
+        try await listener.listen("chan with \"quotes\"")
+
+        let start = ContinuousClock.now
+        let none = try await listener.waitForNotifications(timeout: .milliseconds(200))
+        XCTAssertTrue(none.isEmpty)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(150))
+
+        try await sender.query("SELECT pg_notify($1, $2)", ["chan with \"quotes\"", "hello"])
+        let received = try await listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(received.map(\.payload), ["hello"])
+        XCTAssertEqual(received.first?.channel, "chan with \"quotes\"")
+    }
+
+    func testInterruptWaitReturnsEarly() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let listener = try await database.connect("listener")
+        try await listener.listen("x")
+        let start = ContinuousClock.now
+        Task {
+            try await Task.sleep(for: .milliseconds(100))
+            listener.interruptWait()
+        }
+        _ = try await listener.waitForNotifications(timeout: .seconds(20))
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
+    }
+
+    func testCancelStopsARunningStatement() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        Task {
+            try await Task.sleep(for: .milliseconds(200))
+            connection.cancelRunningQuery()
+        }
+        do {
+            try await connection.query("SELECT pg_sleep(30)")
+            XCTFail("expected cancellation")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "57014")
+        }
+    }
+
+    func testLostConnectionIsReportedAsConnectionLoss() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let victim = try await database.connect("victim")
+        let killer = try await database.connect("killer")
+        let pid = await victim.backendPID
+        try await killer.query("SELECT pg_terminate_backend($1)", [Int(pid)])
+        do {
+            try await victim.query("SELECT 1")
+            XCTFail("expected a connection error")
+        } catch let error as PostgresError {
+            XCTAssertTrue(error.isConnectionLoss, "\(error)")
+        }
+    }
+
+    func testUnreachableServerGivesOneLineError() async throws {
+        do {
+            _ = try await PostgresConnection.connect("host=/nonexistent port=1 user=nobody connect_timeout=2")
+            XCTFail("expected failure")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .connection)
+            XCTAssertFalse(error.description.contains("\n"), error.description)
+            XCTAssertTrue(error.description.contains("cannot connect"), error.description)
+        }
+    }
+}

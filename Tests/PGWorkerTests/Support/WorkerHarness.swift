@@ -1,0 +1,57 @@
+import Logging
+import PGWorker
+import PostgresClient
+import Synchronization
+import XCTest
+
+/// A worker running in this test process, stopped (gracefully) with ``stop()``.
+struct RunningWorker: Sendable {
+    let worker: Worker
+    let task: Task<Void, any Error>
+
+    /// Starts a worker on the database with the given handlers.
+    static func start(
+        _ database: TestDatabase, tasks: TaskRegistry,
+        configure: (inout WorkerConfiguration) -> Void = { _ in }
+    ) -> RunningWorker {
+        var configuration = WorkerConfiguration()
+        configuration.pollInterval = .milliseconds(200)
+        configure(&configuration)
+        var logger = Logger(label: "test-worker")
+        logger.logLevel = .warning
+        let worker = Worker(conninfo: database.conninfo, tasks: tasks, configuration: configuration, logger: logger)
+        return RunningWorker(worker: worker, task: Task { try await worker.run() })
+    }
+
+    /// Stops it and waits until it has.
+    func stop() async throws {
+        worker.stop()
+        try await task.value
+    }
+}
+
+/// Counts how often each job ran, across tasks and workers.
+final class ExecutionLog: Sendable {
+    private let counts = Mutex<[Int64: Int]>([:])
+
+    func record(_ id: Int64) { counts.withLock { $0[id, default: 0] += 1 } }
+    var snapshot: [Int64: Int] { counts.withLock { $0 } }
+}
+
+extension PostgresConnection {
+    /// The state of one job.
+    func jobState(_ id: Int64) throws -> String? {
+        try query("SELECT state FROM pgworker.jobs WHERE id = $1", [id]).first?.decode("state")
+    }
+
+    /// Whether every listed job is in `state`.
+    func jobsAll(_ ids: [Int64], in state: String) throws -> Bool {
+        try query("SELECT bool_and(state = $2) AS all FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids, state])
+            .rows[0].decodeIfPresent("all") ?? false
+    }
+
+    /// How many jobs are in each state.
+    func jobCount(state: String) throws -> Int {
+        try query("SELECT count(*) AS n FROM pgworker.jobs WHERE state = $1", [state]).rows[0].decode("n")
+    }
+}
