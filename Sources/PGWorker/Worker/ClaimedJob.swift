@@ -37,4 +37,9 @@ struct Completion: Sendable {
     static func failure(_ jobID: Int64, error: String, discard: Bool = false) -> Completion {
         Completion(jobID: jobID, succeeded: false, result: nil, error: error, discard: discard)
     }
+
+    /// The job was cancelled because the worker shut down before it finished; it will retry.
+    static func cancelledByShutdown(_ jobID: Int64) -> Completion {
+        .failure(jobID, error: "cancelled: the worker shut down before the job finished")
+    }
 }

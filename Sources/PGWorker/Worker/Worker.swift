@@ -276,7 +276,7 @@ public final class Worker: Service, Sendable {
                                      attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
             completion = await runHandler(handler, context)
         } else {
-            completion = await runSQLTask(job, sqlPool: sqlPool, logger: jobLogger)
+            completion = await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLogger)
         }
         let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
         if let completion, !completion.succeeded {
@@ -314,35 +314,7 @@ public final class Worker: Service, Sendable {
     }
 
     private func cancelled(_ jobID: Int64) -> Completion {
-        .failure(jobID, error: "cancelled: the worker shut down before the job finished")
-    }
-
-    /// Runs a SQL task: the database records the outcome itself, in the function's transaction.
-    /// Returns a completion only when the database could not (the connection died, or the
-    /// statement was cancelled).
-    private func runSQLTask(_ job: ClaimedJob, sqlPool: ConnectionPool, logger: Logger) async -> Completion? {
-        let workerID = id
-        do {
-            let state = try await sqlPool.withConnection { managed in
-                do {
-                    let connection = try await managed.connection()
-                    return try await withTaskCancellationHandler {
-                        try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
-                    } onCancel: {
-                        connection.cancelRunningQuery()
-                    }
-                } catch {
-                    await managed.invalidate(after: error)
-                    throw error
-                }
-            }
-            logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-            return nil
-        } catch let error as PostgresError where error.sqlState == "57014" {
-            return cancelled(job.id)
-        } catch {
-            return .failure(job.id, error: "SQL task could not run: \(error)")
-        }
+        .cancelledByShutdown(jobID)
     }
 
     // MARK: - Background loops
