@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "PGWorker", targets: ["PGWorker"]),
         .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
+        .executable(name: "pgworker-example", targets: ["ExampleWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -42,6 +43,17 @@ let package = Package(
                 "PGWorker",
                 "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // An example of a worker with Swift handlers in the user's own executable; the
+        // fault-injection tests run it as a real worker process.
+        .executableTarget(
+            name: "ExampleWorker",
+            dependencies: [
+                "PGWorker",
+                "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

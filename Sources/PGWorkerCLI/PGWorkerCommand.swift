@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `pgworker` command-line tool.
 @main
@@ -12,4 +13,26 @@ struct PGWorkerCommand: AsyncParsableCommand {
             """,
         subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self]
     )
+
+    /// Runs the command; any error ends the process with one readable line on stderr and a
+    /// non-zero status (help and version requests print in full and exit 0).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+            } else {
+                let message = message(for: error).replacingOccurrences(of: "\n", with: " ")
+                FileHandle.standardError.write(Data("pgworker: \(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

@@ -41,10 +41,30 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds running jobs get to finish after SIGTERM before they are cancelled.")
     var shutdownGrace: Double = 30
 
+    @Option(help: "Default seconds an attempt may run before it is cancelled and recorded as timed out (default: no limit).")
+    var timeout: Double?
+
+    @Option(name: .customLong("task-timeout"), help: "A per-task timeout, NAME=SECONDS (repeatable).")
+    var taskTimeouts: [TaskTimeoutOption] = []
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeatInterval: Double = 5
+
+    @Option(help: "Seconds without a heartbeat after which a worker is dead and its jobs are rescued.")
+    var staleAfter: Double = 25
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard pollInterval > 0 else { throw ValidationError("--poll-interval must be positive") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
+        guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
+        guard heartbeatInterval > 0, staleAfter > heartbeatInterval else {
+            throw ValidationError("--stale-after must be longer than --heartbeat-interval, and both positive")
+        }
+        let names = Set(tasks.map(\.name))
+        for option in taskTimeouts where !names.contains(option.name) {
+            throw ValidationError("--task-timeout names \(option.name), which is not a --task")
+        }
         if noSqlTasks && tasks.isEmpty {
             throw ValidationError("nothing to run: give at least one --task NAME='command', or allow SQL tasks")
         }
@@ -57,7 +77,8 @@ struct RunCommand: AsyncParsableCommand {
 
         var registry = TaskRegistry()
         for task in tasks {
-            registry.register(task.name, handler: CommandTask(command: task.command))
+            let timeout = taskTimeouts.last { $0.name == task.name }.map { Duration.seconds($0.seconds) }
+            registry.register(task.name, handler: CommandTask(command: task.command), timeout: timeout)
         }
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
@@ -66,6 +87,9 @@ struct RunCommand: AsyncParsableCommand {
         configuration.listen = !noListen
         configuration.handlesSQLTasks = !noSqlTasks
         configuration.shutdownGracePeriod = .milliseconds(Int(shutdownGrace * 1000))
+        configuration.defaultTimeout = timeout.map { .seconds($0) }
+        configuration.heartbeatInterval = .seconds(heartbeatInterval)
+        configuration.staleAfter = .seconds(staleAfter)
 
         let worker = Worker(conninfo: conninfo, tasks: registry, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -100,4 +124,20 @@ struct CommandTaskOption: ExpressibleByArgument {
     }
 
     static var defaultValueDescription: String { "NAME=COMMAND" }
+}
+
+/// `NAME=SECONDS`.
+struct TaskTimeoutOption: ExpressibleByArgument {
+    var name: String
+    var seconds: Double
+
+    init?(argument: String) {
+        guard let equals = argument.lastIndex(of: "="), let seconds = Double(argument[argument.index(after: equals)...]),
+              seconds > 0, equals != argument.startIndex
+        else { return nil }
+        name = String(argument[..<equals])
+        self.seconds = seconds
+    }
+
+    static var defaultValueDescription: String { "NAME=SECONDS" }
 }

@@ -108,12 +108,9 @@ struct ChildProcess: Sendable {
         }
 
         var outcome = Outcome(exitStatus: nil, signal: nil, stdout: [], stdoutBytes: 0, stderrTail: [])
-        drain(stdout: stdoutPipe[0], stderr: stderrPipe[0], into: &outcome)
+        let status = drainAndReap(pid: pid, stdout: stdoutPipe[0], stderr: stderrPipe[0], into: &outcome)
         close(stdoutPipe[0])
         close(stderrPipe[0])
-
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         control.exited()
         // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
         if status & 0x7f == 0 {
@@ -124,15 +121,29 @@ struct ChildProcess: Sendable {
         return outcome
     }
 
-    /// Reads both output pipes until both reach end of file, keeping stdout's head and stderr's tail.
-    private func drain(stdout: Int32, stderr: Int32, into outcome: inout Outcome) {
+    /// Reads both output pipes, keeping stdout's head and stderr's tail, until the child has exited
+    /// and the pipes are empty. A background process the command left behind may keep the pipes
+    /// open forever, so once the child is gone, reading stops at the first quiet moment.
+    /// Returns the child's wait status.
+    private func drainAndReap(pid: pid_t, stdout: Int32, stderr: Int32, into outcome: inout Outcome) -> Int32 {
         var open: [Int32] = [stdout, stderr]
         var buffer = [UInt8](repeating: 0, count: 65_536)
+        var status: Int32 = 0
+        var exited = false
         while !open.isEmpty {
+            if !exited {
+                let reaped = waitpid(pid, &status, WNOHANG)
+                exited = reaped == pid || (reaped < 0 && errno != EINTR)
+            }
             var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            if poll(&descriptors, nfds_t(descriptors.count), -1) < 0 {
+            let ready = poll(&descriptors, nfds_t(descriptors.count), exited ? 50 : 100)
+            if ready < 0 {
                 if errno == EINTR { continue }
-                return
+                break
+            }
+            if ready == 0 {
+                if exited { break }
+                continue
             }
             for descriptor in descriptors where descriptor.revents != 0 {
                 let count = read(descriptor.fd, &buffer, buffer.count)
@@ -153,6 +164,10 @@ struct ChildProcess: Sendable {
                 }
             }
         }
+        if !exited {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        return status
     }
 
     /// Lets a cancelling task signal the child's process group.

@@ -10,20 +10,31 @@ import Foundation
 /// }
 /// ```
 public struct TaskRegistry: Sendable {
-    private var handlers: [String: any TaskHandler] = [:]
+    private struct Entry: Sendable {
+        var handler: any TaskHandler
+        var timeout: Duration?
+    }
+
+    private var entries: [String: Entry] = [:]
 
     /// An empty registry.
     public init() {}
 
     /// The task names registered, sorted.
-    public var taskNames: [String] { handlers.keys.sorted() }
+    public var taskNames: [String] { entries.keys.sorted() }
 
     /// The handler for a task, if registered.
-    public func handler(for task: String) -> (any TaskHandler)? { handlers[task] }
+    public func handler(for task: String) -> (any TaskHandler)? { entries[task]?.handler }
+
+    /// The task's own timeout, if it was registered with one.
+    public func timeout(for task: String) -> Duration? { entries[task]?.timeout }
 
     /// Registers (or replaces) the handler of a task.
-    public mutating func register(_ task: String, handler: any TaskHandler) {
-        handlers[task] = handler
+    ///
+    /// - Parameter timeout: an attempt running longer is cancelled and recorded as a failure;
+    ///   `nil` uses the worker's ``WorkerConfiguration/defaultTimeout``.
+    public mutating func register(_ task: String, handler: any TaskHandler, timeout: Duration? = nil) {
+        entries[task] = Entry(handler: handler, timeout: timeout)
     }
 
     /// Registers a handler that takes the payload decoded as `Payload` and returns an encodable result.
@@ -35,12 +46,13 @@ public struct TaskRegistry: Sendable {
         _ task: String,
         payload: Payload.Type = Payload.self,
         retryOnDecodingFailure: Bool = false,
+        timeout: Duration? = nil,
         _ body: @escaping @Sendable (Payload, JobContext) async throws -> Result
     ) {
         register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure) { payload, job in
             let result = try await body(payload, job)
             return String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
-        })
+        }, timeout: timeout)
     }
 
     /// Registers a handler that takes the payload decoded as `Payload` and returns no result.
@@ -48,12 +60,13 @@ public struct TaskRegistry: Sendable {
         _ task: String,
         payload: Payload.Type = Payload.self,
         retryOnDecodingFailure: Bool = false,
+        timeout: Duration? = nil,
         _ body: @escaping @Sendable (Payload, JobContext) async throws -> Void
     ) {
         register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure) { payload, job in
             try await body(payload, job)
             return nil
-        })
+        }, timeout: timeout)
     }
 }
 

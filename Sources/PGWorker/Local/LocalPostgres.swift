@@ -62,8 +62,8 @@ public struct LocalPostgres: Sendable {
     /// Restarts the running cluster (fast shutdown: sessions are disconnected). For fault tests.
     public func restart() async throws {
         let binaries = try Self.binaryDirectory()
-        try await run([binaries + "/pg_ctl", "restart", "-w", "-m", "fast", "-D", dataDirectory.path],
-                      asPostgres: geteuid() == 0)
+        try await run([binaries + "/pg_ctl", "restart", "-w", "-t", "60", "-m", "fast", "-D", dataDirectory.path,
+                       "-l", logFile.path], asPostgres: geteuid() == 0)
     }
 
     /// Stops the cluster (fast shutdown) if it is running.

@@ -77,10 +77,15 @@ public final class Worker: Service, Sendable {
     /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
     /// migrated. Once running, lost connections are retried, never fatal.
     public func run() async throws {
-        let main = ManagedConnection(conninfo: conninfo, name: "worker")
-        let connection = try await main.connection()
+        let connection = try await PostgresConnection.connect(conninfo, name: "startup")
         try await Migrator(connection: connection).requireCurrent()
-        try await registerSelf(connection)
+        await connection.close()
+        // Every (re)connect registers this worker and gives back jobs claimed in a statement
+        // whose reply was lost with the old connection.
+        let main = ManagedConnection(conninfo: conninfo, name: "worker") { [self] connection in
+            try await registerSelf(connection)
+        }
+        _ = try await main.connection()
         logger.info("worker started", metadata: [
             "tasks": .string(registry.taskNames.joined(separator: ",")),
             "concurrency": .stringConvertible(configuration.concurrency),
@@ -121,13 +126,13 @@ public final class Worker: Service, Sendable {
 
     /// One turn: write finished outcomes, then claim as many jobs as there is room for.
     private func step(_ main: ManagedConnection) async -> [ClaimedJob] {
-        let batch = state.withLock { state in
-            defer { state.completions.removeAll(keepingCapacity: true) }
-            return state.completions
-        }
+        // Outcomes stay in the state until written, so a reconnect in between (which gives back
+        // every running job this worker does not know of) still knows them.
+        let batch = state.withLock { $0.completions }
         do {
             if !batch.isEmpty {
                 try await write(batch, main)
+                state.withLock { $0.completions.removeFirst(batch.count) }
             }
             let (wanted, free) = state.withLock { state in
                 let free = configuration.concurrency - state.running.count
@@ -149,10 +154,7 @@ public final class Worker: Service, Sendable {
             if full { wake.yield() }
             return jobs
         } catch {
-            state.withLock { state in
-                state.completions.insert(contentsOf: batch, at: 0)
-                state.claimRequested = true
-            }
+            state.withLock { $0.claimRequested = true }
             await recover(from: error, main)
             return []
         }
@@ -241,18 +243,17 @@ public final class Worker: Service, Sendable {
     /// Writes what is left after the loop ends, gives back anything still held, and deregisters.
     private func finish(_ main: ManagedConnection) async {
         for attempt in 1...5 {
-            let batch = state.withLock { state in
-                defer { state.completions.removeAll() }
-                return state.completions
-            }
+            let batch = state.withLock { $0.completions }
             do {
-                if !batch.isEmpty { try await write(batch, main) }
+                if !batch.isEmpty {
+                    try await write(batch, main)
+                    state.withLock { $0.completions.removeFirst(batch.count) }
+                }
                 let connection = try await main.connection()
                 try await JobStatements.release(connection, workerID: id, keeping: [])
                 try await JobStatements.deregister(connection, workerID: id)
                 return
             } catch {
-                state.withLock { $0.completions.insert(contentsOf: batch, at: 0) }
                 await main.invalidate(after: error)
                 logger.warning("could not record final outcomes (attempt \(attempt) of 5)", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(200 * attempt))
@@ -270,13 +271,19 @@ public final class Worker: Service, Sendable {
         jobLogger[metadataKey: "queue"] = .string(job.queue)
         jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
         let started = ContinuousClock.now
-        let completion: Completion?
-        if let handler = registry.handler(for: job.task) {
-            let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
-                                     attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
-            completion = await runHandler(handler, context)
-        } else {
-            completion = await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLogger)
+        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
+        let handler = registry.handler(for: job.task)
+        let jobLoggerCopy = jobLogger
+        var (completion, timedOut) = await runWithTimeout(timeout) { [self] () -> Completion? in
+            if let handler {
+                let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                         attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLoggerCopy)
+                return await runHandler(handler, context)
+            }
+            return await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLoggerCopy)
+        }
+        if timedOut, let timeout {
+            completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
         let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
         if let completion, !completion.succeeded {
@@ -385,15 +392,19 @@ public final class Worker: Service, Sendable {
             if Task.isCancelled { return }
             do {
                 let connection = try await main.connection()
-                try await registerSelf(connection)
+                try await JobStatements.register(
+                    connection, workerID: id, host: ProcessInfo.processInfo.hostName,
+                    pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
+                    queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
                 let rescued = try await JobStatements.rescue(connection, staleAfter: configuration.staleAfter)
                 if !rescued.isEmpty {
                     logger.notice("rescued jobs from workers that stopped heartbeating", metadata: ["jobs": "\(rescued)"])
                     requestClaim()
                 }
             } catch {
-                // The engine loop reports connection trouble; the next beat tries again.
-                await main.invalidate(after: error)
+                // Only the engine loop drops and reopens the main connection (so a reconnect never
+                // races a claim); the poll makes it notice a dead connection within a poll interval.
+                logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -406,6 +417,45 @@ public final class Worker: Service, Sendable {
     private func isStopping() -> Bool {
         state.withLock { $0.stopRequestedAt != nil }
     }
+}
+
+/// Runs `body`, cancelling it once `timeout` has passed. Returns its result (a cancelled body
+/// still returns one) and whether the timeout fired. Waits for `body` to finish, so a handler that
+/// ignores cancellation keeps its slot until it returns.
+func runWithTimeout<T: Sendable>(
+    _ timeout: Duration?, _ body: @escaping @Sendable () async -> T
+) async -> (T, timedOut: Bool) {
+    guard let timeout else { return (await body(), false) }
+    let fired = TimeoutFlag()
+    return await withTaskGroup(of: T?.self) { group in
+        group.addTask { await body() }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { fired.value.withLock { $0 = true } }
+            return nil
+        }
+        var result: T?
+        while let next = await group.next() {
+            if let value = next {
+                result = value
+                group.cancelAll()
+            } else if fired.value.withLock({ $0 }) {
+                group.cancelAll()
+            }
+        }
+        return (result!, fired.value.withLock { $0 })
+    }
+}
+
+/// Set once a timeout fired; shared between the timer and the waiting task.
+private final class TimeoutFlag: Sendable {
+    let value = Mutex(false)
+}
+
+/// "1.5 s", "30 s".
+func formatSeconds(_ duration: Duration) -> String {
+    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.3g s", seconds)
 }
 
 /// True when PostgreSQL's jsonb accepts the text.

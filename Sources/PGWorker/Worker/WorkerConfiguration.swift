@@ -14,8 +14,13 @@ public struct WorkerConfiguration: Sendable {
     public var listen: Bool = true
     /// How often this worker records that it is alive.
     public var heartbeatInterval: Duration = .seconds(5)
-    /// A worker whose heartbeat is older than this is dead, and its jobs are rescued.
-    public var staleAfter: Duration = .seconds(30)
+    /// A worker whose heartbeat is older than this is dead, and its jobs are rescued. Live workers
+    /// check every `heartbeatInterval`, so a killed worker's jobs are back within
+    /// `staleAfter + heartbeatInterval` (30 s by default).
+    public var staleAfter: Duration = .seconds(25)
+    /// How long an attempt may run before it is cancelled and recorded as timed out, for tasks
+    /// registered without a timeout of their own; `nil` means no limit.
+    public var defaultTimeout: Duration? = nil
     /// Whether this worker also runs the SQL tasks registered in `pgworker.sql_tasks`.
     public var handlesSQLTasks: Bool = true
     /// Connections kept for running SQL tasks (each runs in its own transaction).
