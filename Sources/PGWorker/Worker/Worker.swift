@@ -24,6 +24,8 @@ public final class Worker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let listenerConnection = Mutex<PostgresConnection?>(nil)
+    private let runningJobs = RunningJobs()
+    private let limitedQueues = LimitedQueues()
 
     /// What the engine loop and the tasks around it share.
     private struct EngineState {
@@ -95,6 +97,13 @@ public final class Worker: Service, Sendable {
                 }
                 group.addTask { await self.pollAndWatchShutdown() }
                 group.addTask { await self.heartbeat(main) }
+                group.addTask { [conninfo, configuration, runningJobs, limitedQueues, logger] in
+                    await WorkerMaintenance(conninfo: conninfo, configuration: configuration, runningJobs: runningJobs,
+                                            limitedQueues: limitedQueues, logger: logger).run()
+                }
+                if configuration.runsSchedules {
+                    group.addTask { [conninfo, logger] in await CronScheduler.run(conninfo: conninfo, logger: logger) }
+                }
                 for await _ in wakeups {
                     if state.withLock({ $0.cancelRunning }) { break }
                     let jobs = await step(main)
@@ -270,13 +279,15 @@ public final class Worker: Service, Sendable {
         jobLogger[metadataKey: "queue"] = .string(job.queue)
         jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
         let started = ContinuousClock.now
-        let completion: Completion?
-        if let handler = registry.handler(for: job.task) {
-            let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
-                                     attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
-            completion = await runHandler(handler, context)
-        } else {
-            completion = await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLogger)
+        // In a task of its own, so pgworker.cancel_job can cancel this job alone.
+        let completion: Completion? = await runningJobs.run(job.id) { [jobLogger] in
+            if let handler = self.registry.handler(for: job.task) {
+                let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                         attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
+                return await self.runHandler(handler, context)
+            } else {
+                return await SQLTaskRunner(pool: sqlPool, workerID: self.id).run(job, logger: jobLogger)
+            }
         }
         let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
         if let completion, !completion.succeeded {
@@ -288,9 +299,11 @@ public final class Worker: Service, Sendable {
         } else {
             jobLogger.info("SQL job finished", metadata: ["ms": .stringConvertible(Int(milliseconds))])
         }
+        let freedLimitedSlot = limitedQueues.contains(job.queue)
         state.withLock { state in
             state.running.remove(job.id)
             if let completion { state.completions.append(completion) }
+            if freedLimitedSlot { state.claimRequested = true }
         }
         wake.yield()
     }
@@ -330,6 +343,7 @@ public final class Worker: Service, Sendable {
                 listenerConnection.withLock { $0 = connection }
                 defer { listenerConnection.withLock { $0 = nil } }
                 try await connection.listen("pgworker_jobs")
+                try await connection.listen("pgworker_cancel")
                 if failing { logger.notice("listening for notifications again") }
                 failing = false
                 backoff.reset()
@@ -340,9 +354,10 @@ public final class Worker: Service, Sendable {
                     } onCancel: {
                         connection.interruptWait()
                     }
-                    if notifications.contains(where: { isRelevant(queue: $0.payload) }) {
+                    if notifications.contains(where: { $0.channel == "pgworker_jobs" && isRelevant(queue: $0.payload) }) {
                         requestClaim()
                     }
+                    runningJobs.cancel(notifications.filter { $0.channel == "pgworker_cancel" }.compactMap { Int64($0.payload) })
                 }
                 await connection.close()
             } catch {
