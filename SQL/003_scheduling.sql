@@ -55,6 +55,7 @@ CREATE OR REPLACE FUNCTION pgworker.add_job(
     lock_key     text        DEFAULT NULL
 ) RETURNS pgworker.jobs
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
     mode text := coalesce(add_job.job_key_mode, 'skip');
     job  pgworker.jobs;
