@@ -673,7 +673,7 @@ BEGIN
     SELECT j.state INTO current_state FROM pgworker.jobs j WHERE j.id = cancel_job.job_id;
     IF current_state = 'running' THEN
         INSERT INTO pgworker.cancel_requests (job_id, reason) VALUES (cancel_job.job_id, why)
-        ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason;
+        ON CONFLICT ON CONSTRAINT cancel_requests_pkey DO UPDATE SET reason = excluded.reason;
         PERFORM pg_notify('pgworker_cancel', cancel_job.job_id::text);
         RETURN 'cancelling';
     END IF;
