@@ -144,10 +144,12 @@ LANGUAGE sql AS $$
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Claiming, now honouring paused queues, queue limits and lock keys. Same signature and order as
--- 001: up to max_jobs runnable jobs in priority, run_at, id order, skipping rows other workers are
--- claiming. Additionally:
+-- Claiming, now honouring paused queues, queue limits and lock keys: claim_jobs keeps 001's
+-- signature and calls claim_jobs_within, which also takes this worker's own per-queue room
+-- (`local_room`, a JSON object {"queue": free slots}; NULL for none). Up to max_jobs runnable jobs
+-- in priority, run_at, id order, skipping rows other workers are claiming. Additionally:
 --   * jobs of paused queues are not claimed;
+--   * a queue in local_room takes at most its room;
 --   * a queue with max_running takes at most (max_running - running) jobs. Its row in
 --     pgworker.queues is locked first, in a statement of its own, so concurrent claimers of a
 --     limited queue take turns and each counts the others' committed claims (a fresh snapshot);
@@ -157,12 +159,13 @@ $$;
 --     jobs_lock_key_running_idx backs this up: in the one race it leaves open (a job of the key
 --     enqueued with an earlier order while another claim is in flight) the claim fails and this
 --     function returns nothing; the worker claims again on its next turn.
-CREATE OR REPLACE FUNCTION pgworker.claim_jobs(
+CREATE OR REPLACE FUNCTION pgworker.claim_jobs_within(
     worker_id text,
     tasks     text[],
-    queues    text[]  DEFAULT NULL,
-    max_jobs  integer DEFAULT 1,
-    include_sql_tasks boolean DEFAULT true
+    queues    text[],
+    max_jobs  integer,
+    include_sql_tasks boolean,
+    local_room jsonb
 ) RETURNS SETOF pgworker.jobs
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -170,13 +173,13 @@ DECLARE
 BEGIN
     -- Serialise with other claimers of the same limited queues (cheap: no rows, no lock).
     PERFORM 1 FROM pgworker.queues q
-    WHERE q.max_running IS NOT NULL AND (claim_jobs.queues IS NULL OR q.queue = ANY (claim_jobs.queues))
+    WHERE q.max_running IS NOT NULL AND (claim_jobs_within.queues IS NULL OR q.queue = ANY (claim_jobs_within.queues))
     ORDER BY q.queue
     FOR UPDATE;
     limited := FOUND;
 
     BEGIN
-        IF NOT limited THEN
+        IF NOT limited AND local_room IS NULL THEN
             RETURN QUERY
             WITH picked AS MATERIALIZED (
                 SELECT j.id
@@ -185,7 +188,7 @@ BEGIN
                   AND j.run_at <= now()
                   AND (j.task = ANY (tasks)
                        OR (include_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
-                  AND (claim_jobs.queues IS NULL OR j.queue = ANY (claim_jobs.queues))
+                  AND (claim_jobs_within.queues IS NULL OR j.queue = ANY (claim_jobs_within.queues))
                   AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
                   AND (j.lock_key IS NULL OR (
                        NOT EXISTS (SELECT 1 FROM pgworker.jobs r
@@ -209,10 +212,15 @@ BEGIN
             -- locked first (rows FOR UPDATE cannot feed a window function directly).
             RETURN QUERY
             WITH room AS MATERIALIZED (
-                SELECT q.queue, greatest(q.max_running - (SELECT count(*) FROM pgworker.jobs r
-                                                         WHERE r.queue = q.queue AND r.state = 'running'), 0) AS room
-                FROM pgworker.queues q
-                WHERE q.max_running IS NOT NULL
+                SELECT r.queue, min(r.room) AS room
+                FROM (SELECT q.queue, greatest(q.max_running - (SELECT count(*) FROM pgworker.jobs r
+                                                               WHERE r.queue = q.queue AND r.state = 'running'), 0) AS room
+                      FROM pgworker.queues q
+                      WHERE limited AND q.max_running IS NOT NULL
+                      UNION ALL
+                      SELECT l.key, greatest(l.value::integer, 0)
+                      FROM jsonb_each_text(coalesce(local_room, '{}')) AS l) AS r
+                GROUP BY r.queue
             ), candidates AS MATERIALIZED (
                 SELECT j.id, j.queue, j.priority, j.run_at
                 FROM pgworker.jobs j
@@ -220,7 +228,7 @@ BEGIN
                   AND j.run_at <= now()
                   AND (j.task = ANY (tasks)
                        OR (include_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
-                  AND (claim_jobs.queues IS NULL OR j.queue = ANY (claim_jobs.queues))
+                  AND (claim_jobs_within.queues IS NULL OR j.queue = ANY (claim_jobs_within.queues))
                   AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
                   AND NOT EXISTS (SELECT 1 FROM room WHERE room.queue = j.queue AND room.room = 0)
                   AND (j.lock_key IS NULL OR (
@@ -253,6 +261,18 @@ BEGIN
         RETURN;
     END;
 END
+$$;
+
+-- 001's claim, unchanged in signature: no per-process room.
+CREATE OR REPLACE FUNCTION pgworker.claim_jobs(
+    worker_id text,
+    tasks     text[],
+    queues    text[]  DEFAULT NULL,
+    max_jobs  integer DEFAULT 1,
+    include_sql_tasks boolean DEFAULT true
+) RETURNS SETOF pgworker.jobs
+LANGUAGE sql AS $$
+    SELECT * FROM pgworker.claim_jobs_within(worker_id, tasks, queues, max_jobs, include_sql_tasks, NULL);
 $$;
 
 -- ---------------------------------------------------------------------------------------------

@@ -197,6 +197,34 @@ final class CoordinationTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(6))
     }
 
+    func testPerProcessQueueLimitCapsThisWorkerOnly() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        let running = Mutex<[String: (now: Int, peak: Int)]>([:])
+        var tasks = TaskRegistry()
+        tasks.register("slow", payload: Empty.self) { _, job in
+            running.withLock { $0[job.queue, default: (0, 0)].now += 1; $0[job.queue]!.peak = max($0[job.queue]!.peak, $0[job.queue]!.now) }
+            try await Task.sleep(for: .milliseconds(30))
+            running.withLock { $0[job.queue]!.now -= 1 }
+        }
+        try await app.execute("""
+            SELECT pgworker.add_job('slow', queue => 'local') FROM generate_series(1, 30);
+            SELECT pgworker.add_job('slow', queue => 'both') FROM generate_series(1, 20);
+            SELECT pgworker.add_job('slow', queue => 'free') FROM generate_series(1, 30);
+            SELECT pgworker.set_queue_limit('both', 2);
+            """)
+        let worker = RunningWorker.start(database, tasks: tasks) {
+            $0.concurrency = 10
+            $0.queueLimits = ["local": 3, "both": 5]
+        }
+        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 80 }
+        try await worker.stop()
+        let peaks = running.withLock { $0.mapValues(\.peak) }
+        XCTAssertEqual(peaks["local"], 3, "the local cap, and it is used")
+        XCTAssertEqual(peaks["both"], 2, "the smaller of the local and the cluster-wide cap")
+        XCTAssertGreaterThan(peaks["free"] ?? 0, 3, "other queues use the rest of the concurrency")
+    }
+
     func testPausedQueueIsNotClaimedUntilResumed() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect()

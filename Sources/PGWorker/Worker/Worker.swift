@@ -26,6 +26,7 @@ public final class Worker: Service, Sendable {
     private let listenerConnection = Mutex<PostgresConnection?>(nil)
     private let runningJobs = RunningJobs()
     private let limitedQueues = LimitedQueues()
+    private let localQueueLimits: LocalQueueLimits
 
     /// What the engine loop and the tasks around it share.
     private struct EngineState {
@@ -57,6 +58,7 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.workerID)
         self.logger = logger
+        localQueueLimits = LocalQueueLimits(configuration.queueLimits)
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -148,7 +150,8 @@ public final class Worker: Service, Sendable {
             let connection = try await main.connection()
             let jobs = try await JobStatements.claim(
                 connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
-                limit: free, includeSQLTasks: configuration.handlesSQLTasks)
+                limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+            localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
                 if jobs.count == free { state.claimRequested = true }
@@ -299,7 +302,7 @@ public final class Worker: Service, Sendable {
         } else {
             jobLogger.info("SQL job finished", metadata: ["ms": .stringConvertible(Int(milliseconds))])
         }
-        let freedLimitedSlot = limitedQueues.contains(job.queue)
+        let freedLimitedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
         state.withLock { state in
             state.running.remove(job.id)
             if let completion { state.completions.append(completion) }

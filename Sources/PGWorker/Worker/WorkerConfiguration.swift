@@ -22,6 +22,9 @@ public struct WorkerConfiguration: Sendable {
     public var sqlConnections: Int = 2
     /// On graceful shutdown, how long running jobs may take to finish before they are cancelled.
     public var shutdownGracePeriod: Duration = .seconds(30)
+    /// Per-queue caps on this process's running jobs (queue name: at most this many at once),
+    /// on top of `concurrency` and any cluster-wide limit set with `pgworker.set_queue_limit`.
+    public var queueLimits: [String: Int] = [:]
     /// Whether this worker enqueues the ticks of the cron schedules in `pgworker.schedules`
     /// (each tick is enqueued once however many workers do).
     public var runsSchedules: Bool = true
