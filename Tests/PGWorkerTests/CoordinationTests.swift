@@ -160,6 +160,58 @@ final class CoordinationTests: XCTestCase {
                       "different keys run at the same time: the mutex is per key")
     }
 
+    func testConcurrentClaimersNeverHoldTwoJobsOfAKeyEvenWithEarlierJobsArriving() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        try await app.execute("""
+            CREATE TABLE claim_log (job_id bigint, lock_key text, claimed_at timestamptz, done_at timestamptz);
+            SELECT pgworker.add_job('t', lock_key => 'k' || (g % 3)) FROM generate_series(1, 60) g;
+            """)
+        // 8 claimers claim, hold briefly and complete, while a writer keeps adding jobs of the same
+        // keys that sort *before* the waiting ones (the race the unique index backs up).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let writer = try await database.connect("writer")
+                for round in 0..<40 {
+                    try await writer.query("SELECT pgworker.add_job('t', lock_key => 'k' || ($1::int % 3), priority => -1)", [round])
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            for claimer in 0..<8 {
+                group.addTask {
+                    let connection = try await database.connect("claimer-\(claimer)")
+                    var idle = 0
+                    while idle < 30 {
+                        let ids: [Int64] = try await connection.query(
+                            "SELECT id FROM pgworker.claim_jobs($1, ARRAY['t'], NULL, 5)", ["c\(claimer)"]).rows.map { try $0.decode("id") }
+                        if ids.isEmpty {
+                            idle += 1
+                            try await Task.sleep(for: .milliseconds(5))
+                            continue
+                        }
+                        idle = 0
+                        try await connection.query(
+                            "INSERT INTO claim_log SELECT id, lock_key, clock_timestamp(), NULL FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids])
+                        try await Task.sleep(for: .milliseconds(2))
+                        try await connection.query("UPDATE claim_log SET done_at = clock_timestamp() WHERE job_id = ANY($1::bigint[])", [ids])
+                        try await connection.query(
+                            "SELECT pgworker.complete_jobs($1, $2::bigint[], array_fill(true, ARRAY[$3::int]), array_fill(NULL::jsonb, ARRAY[$3::int]), array_fill(NULL::text, ARRAY[$3::int]), array_fill(false, ARRAY[$3::int]))",
+                            ["c\(claimer)", ids, ids.count])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let succeeded = try await app.jobCount(state: "succeeded")
+        XCTAssertEqual(succeeded, 100, "every job ran")
+        let overlaps = try await app.query("""
+            SELECT count(*) AS n FROM claim_log a JOIN claim_log b
+              ON a.lock_key = b.lock_key AND a.job_id < b.job_id
+             AND a.claimed_at < b.done_at AND b.claimed_at < a.done_at
+            """).rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(overlaps, 0, "two jobs of one key were held at the same time")
+    }
+
     func testQueueLimitCapsRunningJobsAcrossWorkers() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect()
