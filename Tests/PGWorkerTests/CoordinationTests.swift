@@ -97,6 +97,21 @@ final class CoordinationTests: XCTestCase {
         }
     }
 
+    func testJobClientPassesJobAndLockKeys() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        let client = JobClient(connection: app)
+        let first = try await client.add("t", json: #"{"v": 1}"#, options: JobOptions(jobKey: "dk", lockKey: "lk"))
+        let second = try await client.add("t", json: #"{"v": 2}"#, options: JobOptions(jobKey: "dk", jobKeyMode: .preserveRunAt))
+        XCTAssertEqual(first.id, second.id)
+        XCTAssertEqual(second.payload, #"{"v": 2}"#)
+        XCTAssertEqual(second.runAt, first.runAt)
+        let many = try await client.addMany("t", jsonPayloads: ["{}", "{}"], options: JobOptions(lockKey: "lk"))
+        let keys = try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE lock_key = 'lk'").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(many.count, 2)
+        XCTAssertEqual(keys, 3)
+    }
+
     func testPriorityLowerFirstThenRunAtThenFIFO() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect()
