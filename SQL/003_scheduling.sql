@@ -26,6 +26,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_lock_key_running_idx ON pgworker.jobs (lo
 CREATE INDEX IF NOT EXISTS jobs_lock_key_waiting_idx ON pgworker.jobs (lock_key, priority, run_at, id)
     WHERE lock_key IS NOT NULL AND state IN ('available', 'retryable');
 
+-- Finds a running job by key (job_key_mode 'skip_waiting_or_running').
+CREATE INDEX IF NOT EXISTS jobs_job_key_running_idx ON pgworker.jobs (job_key)
+    WHERE job_key IS NOT NULL AND state = 'running';
+
 -- Retention scans finished jobs by age.
 CREATE INDEX IF NOT EXISTS jobs_finished_idx ON pgworker.jobs (finished_at)
     WHERE state IN ('succeeded', 'dead', 'cancelled');
@@ -41,7 +45,10 @@ DROP FUNCTION IF EXISTS pgworker.add_job(text, jsonb, text, timestamptz, integer
 -- key is already waiting, job_key_mode decides:
 --     'skip'            keep the waiting job unchanged and return it (the default);
 --     'replace'         set its payload and run_at to the new ones and return it (debounce);
---     'preserve_run_at' set its payload, keep its run_at, and return it (throttle).
+--     'preserve_run_at' set its payload, keep its run_at, and return it (throttle);
+--     'skip_waiting_or_running'  like skip, but a *running* job with the key also counts: it is
+--                       returned and nothing is added (by default a running job does not hold
+--                       its key, so a new job may wait while it runs).
 -- lock_key: jobs with the same lock_key never run at the same time (anywhere) and run in order.
 CREATE OR REPLACE FUNCTION pgworker.add_job(
     task         text,
@@ -60,8 +67,8 @@ DECLARE
     mode text := coalesce(add_job.job_key_mode, 'skip');
     job  pgworker.jobs;
 BEGIN
-    IF mode NOT IN ('skip', 'replace', 'preserve_run_at') THEN
-        RAISE EXCEPTION 'pgworker: job_key_mode must be skip, replace or preserve_run_at, not %', quote_literal(mode)
+    IF mode NOT IN ('skip', 'replace', 'preserve_run_at', 'skip_waiting_or_running') THEN
+        RAISE EXCEPTION 'pgworker: job_key_mode must be skip, replace, preserve_run_at or skip_waiting_or_running, not %', quote_literal(mode)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF add_job.job_key IS NULL THEN
@@ -71,6 +78,18 @@ BEGIN
                 coalesce(add_job.max_attempts, 25), add_job.lock_key)
         RETURNING * INTO job;
         RETURN job;
+    END IF;
+    IF mode = 'skip_waiting_or_running' THEN
+        -- Running jobs are outside the unique index, so callers of this mode take turns per key
+        -- (a transaction-level advisory lock); each then sees what the previous one committed.
+        PERFORM pg_advisory_xact_lock(hashtextextended('pgworker.job_key:' || add_job.job_key, 0));
+        SELECT * INTO job FROM pgworker.jobs j
+        WHERE j.job_key = add_job.job_key AND j.state = 'running'
+        LIMIT 1;
+        IF job.id IS NOT NULL THEN
+            RETURN job;
+        END IF;
+        mode := 'skip';
     END IF;
     -- The unique index arbitrates concurrent inserts. The loop covers one race: the waiting job
     -- we conflicted with was claimed (or cancelled) before we could read it; then we insert anew.

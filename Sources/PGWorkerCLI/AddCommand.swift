@@ -34,7 +34,7 @@ struct AddCommand: AsyncParsableCommand {
     @Option(help: "A unique key: while a job with this key waits, adding another follows --job-key-mode.")
     var jobKey: String?
 
-    @Option(help: "skip (keep the waiting job), replace (new payload and run_at) or preserve_run_at (new payload).")
+    @Option(help: "skip (keep the waiting job), replace (new payload and run_at), preserve_run_at (new payload) or skip_waiting_or_running (a running job counts too).")
     var jobKeyMode: String = "skip"
 
     @Option(help: "Jobs with the same lock key never run at the same time, and run in order.")
@@ -45,8 +45,8 @@ struct AddCommand: AsyncParsableCommand {
             throw ValidationError("the payload is not valid JSON: \(payload.prefix(80))")
         }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard ["skip", "replace", "preserve_run_at"].contains(jobKeyMode) else {
-            throw ValidationError("--job-key-mode must be skip, replace or preserve_run_at")
+        guard ["skip", "replace", "preserve_run_at", "skip_waiting_or_running"].contains(jobKeyMode) else {
+            throw ValidationError("--job-key-mode must be skip, replace, preserve_run_at or skip_waiting_or_running")
         }
     }
 

@@ -93,7 +93,7 @@ final class CoordinationTests: XCTestCase {
             XCTFail("an unknown mode must be rejected")
         } catch let error as PostgresError {
             XCTAssertEqual(error.sqlState, "22023")
-            XCTAssertTrue(error.message.contains("skip, replace or preserve_run_at"), error.message)
+            XCTAssertTrue(error.message.contains("skip, replace, preserve_run_at or skip_waiting_or_running"), error.message)
         }
     }
 
@@ -110,6 +110,26 @@ final class CoordinationTests: XCTestCase {
         let keys = try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE lock_key = 'lk'").rows[0].decode("n", as: Int.self)
         XCTAssertEqual(many.count, 2)
         XCTAssertEqual(keys, 3)
+    }
+
+    func testSkipWaitingOrRunningTreatsARunningJobAsHoldingItsKey() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        let first = try await app.query("SELECT id FROM pgworker.add_job('t', job_key => 'k')").rows[0].decode("id", as: Int64.self)
+        try await app.query("SELECT pgworker.claim_jobs('w', ARRAY['t'], NULL, 10)")
+        // 8 connections at once, while the keyed job runs: all get the running job back.
+        let rows = try await concurrently(database, rounds: 10, """
+            SELECT id FROM pgworker.add_job('t', job_key => 'k', job_key_mode => 'skip_waiting_or_running')
+            """) { _, _ in [] }
+        XCTAssertEqual(Set(try rows.map { try $0.decode("id", as: Int64.self) }), [first])
+        // Once it finished, one new job is added and shared by everyone.
+        try await app.query("SELECT pgworker.complete_jobs('w', ARRAY[$1::bigint], ARRAY[true], ARRAY[NULL::jsonb], ARRAY[NULL::text], ARRAY[false])", [first])
+        let after = try await concurrently(database, rounds: 10, """
+            SELECT id FROM pgworker.add_job('t', job_key => 'k', job_key_mode => 'skip_waiting_or_running')
+            """) { _, _ in [] }
+        let ids = Set(try after.map { try $0.decode("id", as: Int64.self) })
+        XCTAssertEqual(ids.count, 1)
+        XCTAssertFalse(ids.contains(first))
     }
 
     func testPriorityLowerFirstThenRunAtThenFIFO() async throws {

@@ -39,4 +39,7 @@ public enum JobKeyMode: String, Sendable {
     case replace
     /// Give the waiting job the new payload, keep its run_at (throttle).
     case preserveRunAt = "preserve_run_at"
+    /// Like ``skip``, but a running job with the key also counts: it is returned and nothing is
+    /// added. (Otherwise a running job does not hold its key.)
+    case skipWaitingOrRunning = "skip_waiting_or_running"
 }
