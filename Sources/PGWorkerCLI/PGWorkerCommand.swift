@@ -11,7 +11,8 @@ struct PGWorkerCommand: AsyncParsableCommand {
             The database comes from --database-url, DATABASE_URL, or the standard PG* variables. With none of \
             these, pgworker starts (or reuses) a private PostgreSQL cluster in ./.pgworker.
             """,
-        subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self]
+        subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self,
+                      JobsCommand.self, CronCommand.self, QueueCommand.self]
     )
 
     /// Runs the command; any error ends the process with one readable line on stderr and a

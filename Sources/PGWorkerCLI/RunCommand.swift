@@ -29,6 +29,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("queue"), help: "Only take jobs from this queue (repeatable; default all).")
     var queues: [String] = []
 
+    @Option(name: .customLong("queue-limit"), help: "At most N jobs of a queue at once in this process, QUEUE=N (repeatable).")
+    var queueLimits: [QueueLimitOption] = []
+
     @Option(help: "Seconds between fallback polls for due jobs.")
     var pollInterval: Double = 1
 
@@ -37,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not run SQL tasks registered in pgworker.sql_tasks.")
     var noSqlTasks = false
+
+    @Flag(help: "Do not enqueue the ticks of cron schedules from this worker (other workers still do).")
+    var noCron = false
 
     @Option(help: "Seconds running jobs get to finish after SIGTERM before they are cancelled.")
     var shutdownGrace: Double = 30
@@ -83,9 +89,11 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
         configuration.queues = queues.isEmpty ? nil : queues
+        configuration.queueLimits = Dictionary(queueLimits.map { ($0.queue, $0.limit) }) { _, last in last }
         configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))
         configuration.listen = !noListen
         configuration.handlesSQLTasks = !noSqlTasks
+        configuration.runsSchedules = !noCron
         configuration.shutdownGracePeriod = .milliseconds(Int(shutdownGrace * 1000))
         configuration.defaultTimeout = timeout.map { .seconds($0) }
         configuration.heartbeatInterval = .seconds(heartbeatInterval)
@@ -140,4 +148,19 @@ struct TaskTimeoutOption: ExpressibleByArgument {
     }
 
     static var defaultValueDescription: String { "NAME=SECONDS" }
+}
+
+/// `QUEUE=N`: a per-process cap on a queue's running jobs.
+struct QueueLimitOption: ExpressibleByArgument {
+    var queue: String
+    var limit: Int
+
+    init?(argument: String) {
+        guard let equals = argument.lastIndex(of: "="), equals != argument.startIndex,
+              let limit = Int(argument[argument.index(after: equals)...]), limit >= 0 else { return nil }
+        queue = String(argument[..<equals])
+        self.limit = limit
+    }
+
+    static var defaultValueDescription: String { "QUEUE=N" }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import PGWorker
+@testable import PGWorker
 import PostgresClient
 import XCTest
 
@@ -11,7 +11,7 @@ final class MigrationTests: XCTestCase {
         let before = try await migrator.installedVersion()
         XCTAssertNil(before)
         let applied = try await migrator.migrate()
-        XCTAssertEqual(applied, Array(1...Migration.latestVersion))
+        XCTAssertEqual(applied, Migration.all.map(\.version))
         let again = try await migrator.migrate()
         XCTAssertEqual(again, [])
         try await migrator.requireCurrent()
@@ -78,5 +78,45 @@ final class MigrationTests: XCTestCase {
             XCTAssertEqual(text.trimmingCharacters(in: .newlines), migration.sql.trimmingCharacters(in: .newlines),
                            "\(file) changed: run scripts/embed-sql")
         }
+    }
+}
+
+/// Uses the migrator with migrations made up for the test.
+final class MigrationOrderTests: XCTestCase {
+    func testAMigrationNumberedBelowTheNewestAppliedStillApplies() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        let one = Migration(version: 1, name: "one", sql: "CREATE TABLE pgworker.one (id int)")
+        let two = Migration(version: 2, name: "two", sql: "CREATE TABLE pgworker.two (id int)")
+        let three = Migration(version: 3, name: "three", sql: "CREATE TABLE pgworker.three (id int)")
+        let first = try await Migrator(connection: connection, migrations: [one, three]).migrate()
+        XCTAssertEqual(first, [1, 3])
+        do {
+            try await Migrator(connection: connection, migrations: [one, two, three]).requireCurrent()
+            XCTFail("a database without migration 2 is not current")
+        } catch let error as MigrationError {
+            XCTAssertEqual(error, .outdated(database: 3, latest: 3))
+        }
+        let second = try await Migrator(connection: connection, migrations: [one, two, three]).migrate()
+        XCTAssertEqual(second, [2])
+        try await Migrator(connection: connection, migrations: [one, two, three]).requireCurrent()
+    }
+
+    func testAFailingMigrationAppliesNothing() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        let good = Migration(version: 1, name: "good", sql: "CREATE TABLE pgworker.good (id int)")
+        let bad = Migration(version: 2, name: "bad", sql: "CREATE TABLE pgworker.bad (id int); SELECT no_such_column FROM pgworker.good")
+        do {
+            try await Migrator(connection: connection, migrations: [good, bad]).migrate()
+            XCTFail("expected failure")
+        } catch let error as MigrationError {
+            guard case .failed(let version, _, let cause) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(version, 2)
+            XCTAssertEqual(cause.sqlState, "42703")
+        }
+        let tables: Int = try await connection.query(
+            "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'pgworker' AND tablename IN ('good', 'bad')").rows[0].decode("n")
+        XCTAssertEqual(tables, 0, "the whole run rolled back")
     }
 }

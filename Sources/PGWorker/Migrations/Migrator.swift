@@ -44,14 +44,16 @@ public struct Migrator: Sendable {
                     applied_at timestamptz NOT NULL DEFAULT now()
                 );
                 """)
-            let current = try connection.query("SELECT coalesce(max(version), 0) AS version FROM pgworker.migrations")
-                .first!.decode("version", as: Int.self)
+            let recorded = Set(try connection.query("SELECT version FROM pgworker.migrations").rows
+                .map { try $0.decode("version", as: Int.self) })
             let latest = migrations.last?.version ?? 0
-            if current > latest {
-                throw MigrationError.databaseIsNewer(database: current, known: latest)
+            if let newest = recorded.max(), newest > latest {
+                throw MigrationError.databaseIsNewer(database: newest, known: latest)
             }
+            // Every migration not yet recorded applies, in version order, even one numbered below
+            // the newest applied (branches merged out of order); each file is idempotent.
             var applied: [Int] = []
-            for migration in migrations where migration.version > current {
+            for migration in migrations where !recorded.contains(migration.version) {
                 do {
                     try connection.execute(migration.sql)
                 } catch let error as PostgresError {
@@ -72,7 +74,11 @@ public struct Migrator: Sendable {
             throw MigrationError.notInstalled
         }
         if installed > latest { throw MigrationError.databaseIsNewer(database: installed, known: latest) }
-        if installed < latest { throw MigrationError.outdated(database: installed, latest: latest) }
+        let recorded = Set(try await connection.query("SELECT version FROM pgworker.migrations").rows
+            .map { try $0.decode("version", as: Int.self) })
+        if migrations.contains(where: { !recorded.contains($0.version) }) {
+            throw MigrationError.outdated(database: installed, latest: latest)
+        }
     }
 }
 

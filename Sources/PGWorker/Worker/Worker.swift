@@ -24,6 +24,9 @@ public final class Worker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let listenerConnection = Mutex<PostgresConnection?>(nil)
+    private let runningJobs = RunningJobs()
+    private let limitedQueues = LimitedQueues()
+    private let localQueueLimits: LocalQueueLimits
 
     /// What the engine loop and the tasks around it share.
     private struct EngineState {
@@ -55,6 +58,7 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.workerID)
         self.logger = logger
+        localQueueLimits = LocalQueueLimits(configuration.queueLimits)
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -100,6 +104,13 @@ public final class Worker: Service, Sendable {
                 }
                 group.addTask { await self.pollAndWatchShutdown() }
                 group.addTask { await self.heartbeat(main) }
+                group.addTask { [conninfo, configuration, runningJobs, limitedQueues, logger] in
+                    await WorkerMaintenance(conninfo: conninfo, configuration: configuration, runningJobs: runningJobs,
+                                            limitedQueues: limitedQueues, logger: logger).run()
+                }
+                if configuration.runsSchedules {
+                    group.addTask { [conninfo, logger] in await CronScheduler.run(conninfo: conninfo, logger: logger) }
+                }
                 for await _ in wakeups {
                     if state.withLock({ $0.cancelRunning }) { break }
                     let jobs = await step(main)
@@ -144,7 +155,8 @@ public final class Worker: Service, Sendable {
             let connection = try await main.connection()
             let jobs = try await JobStatements.claim(
                 connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
-                limit: free, includeSQLTasks: configuration.handlesSQLTasks)
+                limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+            localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
                 if jobs.count == free { state.claimRequested = true }
@@ -273,14 +285,16 @@ public final class Worker: Service, Sendable {
         let started = ContinuousClock.now
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
-        let jobLoggerCopy = jobLogger
-        var (completion, timedOut) = await runWithTimeout(timeout) { [self] () -> Completion? in
-            if let handler {
-                let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
-                                         attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLoggerCopy)
-                return await runHandler(handler, context)
+        // In a task of its own, so pgworker.cancel_job can cancel this job alone.
+        var (completion, timedOut) = await runningJobs.run(job.id) { [self, jobLogger] in
+            await runWithTimeout(timeout) { () -> Completion? in
+                if let handler {
+                    let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                             attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
+                    return await self.runHandler(handler, context)
+                }
+                return await SQLTaskRunner(pool: sqlPool, workerID: self.id).run(job, logger: jobLogger)
             }
-            return await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLoggerCopy)
         }
         if timedOut, let timeout {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
@@ -295,9 +309,11 @@ public final class Worker: Service, Sendable {
         } else {
             jobLogger.info("SQL job finished", metadata: ["ms": .stringConvertible(Int(milliseconds))])
         }
+        let freedLimitedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
         state.withLock { state in
             state.running.remove(job.id)
             if let completion { state.completions.append(completion) }
+            if freedLimitedSlot { state.claimRequested = true }
         }
         wake.yield()
     }
@@ -337,6 +353,7 @@ public final class Worker: Service, Sendable {
                 listenerConnection.withLock { $0 = connection }
                 defer { listenerConnection.withLock { $0 = nil } }
                 try await connection.listen("pgworker_jobs")
+                try await connection.listen("pgworker_cancel")
                 if failing { logger.notice("listening for notifications again") }
                 failing = false
                 backoff.reset()
@@ -347,9 +364,10 @@ public final class Worker: Service, Sendable {
                     } onCancel: {
                         connection.interruptWait()
                     }
-                    if notifications.contains(where: { isRelevant(queue: $0.payload) }) {
+                    if notifications.contains(where: { $0.channel == "pgworker_jobs" && isRelevant(queue: $0.payload) }) {
                         requestClaim()
                     }
+                    runningJobs.cancel(notifications.filter { $0.channel == "pgworker_cancel" }.compactMap { Int64($0.payload) })
                 }
                 await connection.close()
             } catch {

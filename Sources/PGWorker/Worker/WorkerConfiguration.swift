@@ -27,6 +27,15 @@ public struct WorkerConfiguration: Sendable {
     public var sqlConnections: Int = 2
     /// On graceful shutdown, how long running jobs may take to finish before they are cancelled.
     public var shutdownGracePeriod: Duration = .seconds(30)
+    /// Per-queue caps on this process's running jobs (queue name: at most this many at once),
+    /// on top of `concurrency` and any cluster-wide limit set with `pgworker.set_queue_limit`.
+    public var queueLimits: [String: Int] = [:]
+    /// Whether this worker enqueues the ticks of the cron schedules in `pgworker.schedules`
+    /// (each tick is enqueued once however many workers do).
+    public var runsSchedules: Bool = true
+    /// How often this worker prunes finished jobs past their retention (`pgworker.retention`);
+    /// `nil` never.
+    public var pruneInterval: Duration? = .seconds(60)
     /// This process's worker id: host, pid and a random suffix, unique across hosts.
     public var workerID: String = WorkerConfiguration.makeWorkerID()
 

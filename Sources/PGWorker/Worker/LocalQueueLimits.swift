@@ -1,0 +1,64 @@
+import Foundation
+import PostgresClient
+import Synchronization
+
+/// This process's own caps on running jobs per queue (``WorkerConfiguration/queueLimits``), on
+/// top of any cluster-wide limit (`pgworker.set_queue_limit`).
+///
+/// Counts are kept from the moment of the claim, so the room sent with the next claim is exact
+/// even before a claimed job has started.
+final class LocalQueueLimits: Sendable {
+    private let limits: [String: Int]
+    private let running = Mutex<[String: Int]>([:])
+
+    init(_ limits: [String: Int]) {
+        self.limits = limits
+    }
+
+    /// Counts claimed jobs of limited queues.
+    func claimed(_ jobs: [ClaimedJob]) {
+        guard !limits.isEmpty else { return }
+        running.withLock { running in
+            for job in jobs where limits[job.queue] != nil { running[job.queue, default: 0] += 1 }
+        }
+    }
+
+    /// Counts a finished job. Returns whether its queue has a local limit (a slot was freed).
+    func finished(_ queue: String) -> Bool {
+        guard limits[queue] != nil else { return false }
+        running.withLock { $0[queue, default: 1] -= 1 }
+        return true
+    }
+
+    /// `{"queue": free slots}` for `claim_jobs_within`, or nil when there are no local limits.
+    func roomJSON() -> String? {
+        guard !limits.isEmpty else { return nil }
+        let room = running.withLock { running in
+            limits.reduce(into: [String: Int]()) { room, entry in room[entry.key] = max(entry.value - running[entry.key, default: 0], 0) }
+        }
+        let data = (try? JSONEncoder().encode(room)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension JobStatements {
+    /// Claims like ``claim(_:workerID:tasks:queues:limit:includeSQLTasks:)``, within this
+    /// process's per-queue room (`localRoom`, JSON; nil for none).
+    static func claim(
+        _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
+        limit: Int, includeSQLTasks: Bool, localRoom: String?
+    ) async throws -> [ClaimedJob] {
+        guard let localRoom else {
+            return try await claim(connection, workerID: workerID, tasks: tasks, queues: queues,
+                                   limit: limit, includeSQLTasks: includeSQLTasks)
+        }
+        let result = try await connection.queryPrepared(
+            """
+            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts
+            FROM pgworker.claim_jobs_within($1, $2::text[], $3::text[], $4, $5, $6::jsonb)
+            """,
+            [workerID, tasks, queues, limit, includeSQLTasks, localRoom]
+        )
+        return try result.rows.map(ClaimedJob.init(row:))
+    }
+}

@@ -1,0 +1,51 @@
+import Logging
+import PostgresClient
+
+/// A worker's periodic chores, on a connection of their own, once per poll interval:
+/// - cancels running jobs whose cancellation it may have missed (a notification is lost while
+///   the listener reconnects);
+/// - re-reads which queues have a running-jobs limit (``LimitedQueues``);
+/// - every ``WorkerConfiguration/pruneInterval``, prunes finished jobs (``Retention``).
+struct WorkerMaintenance: Sendable {
+    let conninfo: String
+    let configuration: WorkerConfiguration
+    let runningJobs: RunningJobs
+    let limitedQueues: LimitedQueues
+    let logger: Logger
+
+    /// Runs until cancelled.
+    func run() async {
+        let managed = ManagedConnection(conninfo: conninfo, name: "maintenance")
+        var lastPrune: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            do {
+                let connection = try await managed.connection()
+                let running = runningJobs.jobIDs
+                if !running.isEmpty {
+                    let requested: [Int64] = try await connection.queryPrepared(
+                        "SELECT job_id FROM pgworker.cancel_requests WHERE job_id = ANY ($1::bigint[])", [running]
+                    ).rows.map { try $0.decode("job_id") }
+                    let cancelled = runningJobs.cancel(requested)
+                    if !cancelled.isEmpty {
+                        logger.info("cancelling jobs on request", metadata: ["jobs": "\(cancelled)"])
+                    }
+                }
+                let limited: [String] = try await connection.queryPrepared(
+                    "SELECT queue FROM pgworker.queues WHERE max_running IS NOT NULL"
+                ).rows.map { try $0.decode("queue") }
+                limitedQueues.update(Set(limited))
+                if let interval = configuration.pruneInterval, lastPrune.map({ .now - $0 >= interval }) ?? true {
+                    lastPrune = .now
+                    let deleted = try await Retention.prune(connection)
+                    if deleted > 0 { logger.info("pruned finished jobs past their retention", metadata: ["jobs": "\(deleted)"]) }
+                }
+            } catch {
+                if !(await managed.invalidate(after: error)) {
+                    logger.warning("worker maintenance failed; retrying", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: configuration.pollInterval)
+        }
+        await managed.close()
+    }
+}

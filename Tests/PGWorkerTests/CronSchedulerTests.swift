@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+@testable import PGWorker
+import PostgresClient
+import Synchronization
+import XCTest
+
+/// Cron schedules kept in the database: exactly one job per tick across workers, backfill, DST.
+final class CronSchedulerTests: XCTestCase {
+    private func utc(_ text: String) -> Date {
+        let formatter = ISO8601DateFormatter()
+        if text.contains(".") { formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds] }
+        return formatter.date(from: text)!
+    }
+
+    /// A scheduler whose clock the test sets.
+    private final class ManualClock: Sendable {
+        private let seconds = Mutex<Double>(0)
+        var now: Date { Date(timeIntervalSince1970: seconds.withLock { $0 }) }
+        func set(_ date: Date) { seconds.withLock { $0 = date.timeIntervalSince1970 } }
+    }
+
+    private func scheduler(_ database: TestDatabase, clock: ManualClock) -> CronScheduler {
+        var logger = Logger(label: "test-scheduler")
+        logger.logLevel = .warning
+        return CronScheduler(connection: ManagedConnection(conninfo: database.conninfo, name: "test-scheduler"),
+                             clock: { clock.now }, logger: logger)
+    }
+
+    /// The run_at of every job a schedule enqueued, as ISO 8601 UTC, oldest first.
+    private func ticks(_ connection: PostgresConnection, _ name: String) async throws -> [String] {
+        try await connection.query(
+            """
+            SELECT to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS tick FROM pgworker.jobs
+            WHERE job_key LIKE 'cron:' || $1 || ':%' ORDER BY run_at
+            """, [name]).rows.map { try $0.decode("tick") }
+    }
+
+    /// Defines a schedule as if it had been created at `definedAt`.
+    private func define(_ connection: PostgresConnection, _ name: String, cron: String, timeZone: String = "UTC",
+                        backfill: Int = 0, definedAt: Date) async throws {
+        try await connection.query(
+            "SELECT pgworker.schedule($1, $2, 'tick', timezone => $3, backfill => $4)", [name, cron, timeZone, backfill])
+        try await connection.query("UPDATE pgworker.schedules SET defined_at = $2::timestamptz WHERE name = $1", [name, definedAt])
+    }
+
+    func testTwoWorkersEnqueueEveryTickOfAOneSecondScheduleExactlyOnce() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let ran = ExecutionLog()
+        var tasks = TaskRegistry()
+        tasks.register("tick", payload: [String: Int].self) { _, job in ran.record(job.id) }
+        let workers = [RunningWorker.start(database, tasks: tasks), RunningWorker.start(database, tasks: tasks)]
+        try await eventually { try await app.query("SELECT count(*) AS n FROM pgworker.workers").rows[0].decode("n", as: Int.self) == 2 }
+
+        try await app.query("SELECT pgworker.schedule('every_second', '* * * * * *', 'tick', payload => '{\"n\": 1}')")
+        try await Task.sleep(for: .milliseconds(5_500))
+        try await app.query("SELECT pgworker.unschedule('every_second')")
+        try await Task.sleep(for: .milliseconds(300))
+
+        let rows = try await app.query(
+            """
+            SELECT extract(epoch FROM run_at)::float8 AS tick, job_key,
+                   extract(epoch FROM created_at - run_at)::float8 * 1000 AS late_ms
+            FROM pgworker.jobs WHERE task = 'tick' ORDER BY run_at
+            """).rows
+        let ticks = try rows.map { try $0.decode("tick", as: Double.self) }
+        XCTAssertGreaterThanOrEqual(ticks.count, 5, "a tick per second over 5.5 s")
+        XCTAssertEqual(Set(ticks).count, ticks.count, "no tick enqueued twice: \(ticks)")
+        for (earlier, later) in zip(ticks, ticks.dropFirst()) {
+            XCTAssertEqual(later - earlier, 1, "no tick missing: \(ticks)")
+        }
+        XCTAssertTrue(ticks.allSatisfy { $0 == $0.rounded() }, "ticks are whole seconds")
+        let lateness = try rows.map { try $0.decode("late_ms", as: Double.self) }.sorted()
+        print("cron enqueue lateness after the tick, ms: median \(lateness[lateness.count / 2]), max \(lateness.last!)")
+        XCTAssertLessThan(lateness[lateness.count / 2], 250, "enqueued a few ms after the tick: \(lateness)")
+
+        try await eventually { try await app.jobCount(state: "succeeded") == ticks.count }
+        XCTAssertEqual(ran.snapshot.values.filter { $0 != 1 }.count, 0, "every job ran once")
+        for worker in workers { try await worker.stop() }
+    }
+
+    func testBackfillOffSkipsMissedTicksAndOnEnqueuesUpToTheLimit() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        // Every minute; all workers were down for an hour and come back 5 s after a tick.
+        let definedAt = utc("2025-06-01T10:00:30Z")
+        try await define(app, "skip", cron: "* * * * *", definedAt: definedAt)
+        try await define(app, "fill", cron: "* * * * *", backfill: 3, definedAt: definedAt)
+        clock.set(utc("2025-06-01T11:01:05Z"))
+        _ = await scheduler.pass()
+
+        let skipped = try await ticks(app, "skip")
+        XCTAssertEqual(skipped, ["2025-06-01T11:01:00Z"], "only the tick that is due now")
+        let filled = try await ticks(app, "fill")
+        XCTAssertEqual(filled, ["2025-06-01T10:58:00Z", "2025-06-01T10:59:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:01:00Z"],
+                       "the 3 latest missed ticks, then the current one")
+
+        // Another pass (another worker) at the same moment enqueues nothing more.
+        _ = await scheduler.pass()
+        let again = try await app.query("SELECT count(*) AS n FROM pgworker.jobs").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(again, 5)
+
+        // The next minute is a normal tick for both.
+        clock.set(utc("2025-06-01T11:02:00.004Z"))
+        _ = await scheduler.pass()
+        let skipAfter = try await ticks(app, "skip")
+        XCTAssertEqual(skipAfter.last, "2025-06-01T11:02:00Z")
+        let status = try await app.query(
+            "SELECT to_char(next_fire_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS next FROM pgworker.schedule_status WHERE name = 'skip'")
+        XCTAssertEqual(try status.rows[0].decode("next", as: String.self), "11:03:00", "the view shows the next fire time")
+    }
+
+    func testLateTicksWithinTheToleranceAreNotSkipped() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await define(app, "late", cron: "* * * * * *", definedAt: utc("2025-06-01T10:00:00Z"))
+        // The scheduler stalled for 3 s: all three ticks are late, not missed.
+        clock.set(utc("2025-06-01T10:00:03.2Z"))
+        _ = await scheduler.pass()
+        let late = try await ticks(app, "late")
+        XCTAssertEqual(late, ["2025-06-01T10:00:01Z", "2025-06-01T10:00:02Z", "2025-06-01T10:00:03Z"])
+    }
+
+    func testSpringForwardAndFallBackByInjectedClock() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        // 02:30 New York does not exist on 2025-03-09 (02:00 EST -> 03:00 EDT at 07:00Z).
+        try await define(app, "spring", cron: "30 2 * * *", timeZone: "America/New_York", definedAt: utc("2025-03-08T12:00:00Z"))
+        // 01:30 New York happens twice on 2025-11-02 (05:30Z EDT and 06:30Z EST).
+        try await define(app, "fall", cron: "30 1 * * *", timeZone: "America/New_York", definedAt: utc("2025-11-01T12:00:00Z"))
+
+        // Walk the clock through both days, a pass every 15 minutes plus just after each candidate instant.
+        var instants: [Date] = []
+        for start in [utc("2025-03-09T04:00:00Z"), utc("2025-11-02T03:00:00Z")] {
+            for quarter in 0..<20 { instants.append(start.addingTimeInterval(Double(quarter) * 900)) }
+        }
+        instants += ["2025-03-09T07:00:00.5Z", "2025-03-09T07:30:00.5Z", "2025-11-02T05:30:00.5Z", "2025-11-02T06:30:00.5Z"].map(utc)
+        for instant in instants.sorted() where instant >= utc("2025-03-08T12:00:00Z") {
+            clock.set(instant)
+            _ = await scheduler.pass()
+        }
+        let spring = try await ticks(app, "spring")
+        XCTAssertEqual(spring, ["2025-03-09T07:00:00Z", "2025-11-02T07:30:00Z"],
+                       "fires once at the jump (03:00 EDT); in November 02:30 EST is a plain tick")
+        let fall = try await ticks(app, "fall")
+        XCTAssertEqual(fall, ["2025-11-02T05:30:00Z"], "fires once, at the first 01:30 (EDT)")
+    }
+
+    func testScheduleIsAnUpsertAndValidatesItsInput() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.query("SELECT pgworker.schedule('report', '0 3 * * *', 'report', timezone => 'Europe/Berlin')")
+        try await app.query("SELECT pgworker.schedule('report', '0 4 * * *', 'report', queue => 'reports')")
+        let row = try await app.query("SELECT cron, queue, timezone, version FROM pgworker.schedules").rows
+        XCTAssertEqual(row.count, 1)
+        XCTAssertEqual(try row[0].decode("cron", as: String.self), "0 4 * * *")
+        XCTAssertEqual(try row[0].decode("queue", as: String.self), "reports")
+        XCTAssertEqual(try row[0].decode("timezone", as: String.self), "UTC")
+        XCTAssertEqual(try row[0].decode("version", as: Int.self), 2)
+
+        do {
+            try await app.query("SELECT pgworker.schedule('bad', '* * * * *', 't', timezone => 'Mars/Olympus')")
+            XCTFail("an unknown zone must be rejected")
+        } catch let error as PostgresError {
+            XCTAssertTrue(error.message.contains("unknown time zone 'Mars/Olympus'"), error.message)
+        }
+        do {
+            try await app.query("SELECT pgworker.schedule('bad', 'every day', 't')")
+            XCTFail("a malformed expression must be rejected")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23514")
+        }
+        let removed = try await app.query("SELECT pgworker.unschedule('report') AS removed").rows[0].decode("removed", as: Bool.self)
+        XCTAssertTrue(removed)
+        let again = try await app.query("SELECT pgworker.unschedule('report') AS removed").rows[0].decode("removed", as: Bool.self)
+        XCTAssertFalse(again)
+    }
+
+    func testAScheduleWithAnExpressionWorkersCannotParseIsSkippedNotFatal() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await define(app, "broken", cron: "61 * * * *", definedAt: utc("2025-06-01T10:00:00Z"))
+        try await define(app, "fine", cron: "* * * * *", definedAt: utc("2025-06-01T10:00:00Z"))
+        clock.set(utc("2025-06-01T10:01:00.5Z"))
+        _ = await scheduler.pass()
+        let broken = try await ticks(app, "broken")
+        let fine = try await ticks(app, "fine")
+        XCTAssertEqual(broken, [])
+        XCTAssertEqual(fine, ["2025-06-01T10:01:00Z"])
+    }
+
+    func testChangingTheTimingNeverEnqueuesTicksFromBeforeTheChange() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await define(app, "moving", cron: "* * * * *", backfill: 100, definedAt: utc("2025-06-01T10:00:00Z"))
+        clock.set(utc("2025-06-01T10:02:00.5Z"))
+        _ = await scheduler.pass()
+        let before = try await ticks(app, "moving")
+        XCTAssertEqual(before.count, 2)
+        // A pass computed from the old version must not apply after the change.
+        try await app.query("SELECT pgworker.schedule('moving', '*/5 * * * *', 'tick', backfill => 100)")
+        let version = try await app.query("SELECT version FROM pgworker.schedules").rows[0].decode("version", as: Int64.self)
+        let stale = try await app.query(
+            "SELECT count(*) AS n FROM pgworker.enqueue_schedule_ticks('moving', $1, ARRAY[now() - interval '1 hour'], now(), NULL)",
+            [version - 1]).rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(stale, 0)
+    }
+}
