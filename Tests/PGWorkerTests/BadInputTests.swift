@@ -117,7 +117,7 @@ final class BadInputTests: XCTestCase {
 
     func testCLIRejectsInvalidJSONBeforeInserting() async throws {
         let database = try await TestDatabase.create(for: self)
-        let result = try runProduct("pgworker", ["add", "--database-url", database.conninfo, "task", "{not: json}"])
+        let result = try await runProduct("pgworker", ["add", "--database-url", database.conninfo, "task", "{not: json}"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "pgworker: the payload is not valid JSON: {not: json}\n")
         let app = try await database.connect()
@@ -125,30 +125,30 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(count, 0)
     }
 
-    func testWorkerWithInvalidOptionOrUnreachableDatabaseExitsWithOneLine() throws {
-        let invalid = try runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--concurrency", "0", "--task", "a=true"])
+    func testWorkerWithInvalidOptionOrUnreachableDatabaseExitsWithOneLine() async throws {
+        let invalid = try await runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--concurrency", "0", "--task", "a=true"])
         XCTAssertNotEqual(invalid.status, 0)
         XCTAssertEqual(invalid.stderr, "pgworker: --concurrency must be at least 1\n")
 
-        let unreachable = try runProduct("pgworker", ["run", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--task", "a=true"])
+        let unreachable = try await runProduct("pgworker", ["run", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--task", "a=true"])
         XCTAssertNotEqual(unreachable.status, 0)
         XCTAssertEqual(unreachable.stderr.filter { $0 == "\n" }.count, 1, unreachable.stderr)
         XCTAssertTrue(unreachable.stderr.hasPrefix("pgworker: cannot connect to PostgreSQL"), unreachable.stderr)
 
-        let badURL = try runProduct("pgworker", ["status", "--database-url", "postgresql://%zz"])
+        let badURL = try await runProduct("pgworker", ["status", "--database-url", "postgresql://%zz"])
         XCTAssertNotEqual(badURL.status, 0)
         XCTAssertEqual(badURL.stderr.filter { $0 == "\n" }.count, 1, badURL.stderr)
     }
 
     func testUnmigratedDatabaseIsReportedByTheCLI() async throws {
         let database = try await TestDatabase.create(for: self, migrated: false)
-        let result = try runProduct("pgworker", ["run", "--database-url", database.conninfo, "--task", "a=true"])
+        let result = try await runProduct("pgworker", ["run", "--database-url", database.conninfo, "--task", "a=true"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "pgworker: database is not migrated: pgworker's schema is missing; run `pgworker migrate` first\n")
-        let migrate = try runProduct("pgworker", ["migrate", "--database-url", database.conninfo])
+        let migrate = try await runProduct("pgworker", ["migrate", "--database-url", database.conninfo])
         XCTAssertEqual(migrate.status, 0, migrate.stderr)
         XCTAssertTrue(migrate.stdout.hasPrefix("applied migrations 1"), migrate.stdout)
-        let again = try runProduct("pgworker", ["migrate", "--database-url", database.conninfo])
+        let again = try await runProduct("pgworker", ["migrate", "--database-url", database.conninfo])
         XCTAssertTrue(again.stdout.hasPrefix("schema is up to date"), again.stdout)
     }
 }
