@@ -167,7 +167,8 @@ DECLARE
     probe_cursor refcursor;
     function_name text;
     body text;
-    conflict text := '';
+    queue_expression text;
+    max_attempts_expression text;
     stale pgworker.trigger_attachments;
 BEGIN
     IF task IS NULL OR char_length(task) NOT BETWEEN 1 AND 200 THEN
@@ -237,6 +238,10 @@ BEGIN
             attach_trigger.condition, attach_trigger.job_key, attach_trigger.events, 'pg_catalog.now()'::regprocedure)
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
+    queue_expression := format('coalesce(%L, (SELECT s.queue FROM pgworker.sql_tasks s WHERE s.task = %L), %L)',
+                               a.queue, a.task, 'default');
+    max_attempts_expression := format('coalesce(%s, (SELECT s.max_attempts FROM pgworker.sql_tasks s WHERE s.task = %L), 25)',
+                                      coalesce(a.max_attempts::text, 'NULL::integer'), a.task);
 
     -- Validate everything the trigger will run -- columns, key, condition -- now, against the
     -- table itself, by opening (not running) the same SELECT over empty stand-ins for the
@@ -263,43 +268,39 @@ BEGIN
         END;
         selects := selects || format(E'    %s TG_OP = %L THEN\n        INSERT INTO pgworker.jobs (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
             CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event),
-            pgworker.trigger_select(a, event, key_columns, 'job_queue', 'job_max_attempts'),
+            pgworker.trigger_select(a, event, key_columns, queue_expression, max_attempts_expression),
             CASE WHEN a.job_key IS NULL THEN ''
                  ELSE 'ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN (''available'', ''retryable'') DO NOTHING' END);
     END LOOP;
     selects := selects || E'    END IF;\n';
 
     -- The generated function. Queue and max_attempts fall back to the SQL task's options, then
-    -- to the stock values. It inserts with pgworker.notify off (so the jobs table's own trigger
-    -- stays quiet) and wakes workers itself: at most once per 50 ms per session and attachment,
-    -- because a transaction that NOTIFYs holds a cluster-wide lock through its commit.
+    -- to the stock values (uncorrelated subqueries: evaluated once per statement). It inserts
+    -- with pgworker.notify off, so the jobs table's own trigger stays quiet, and wakes workers
+    -- itself: at most once per 50 ms per session and attachment, because a transaction that
+    -- NOTIFYs holds a cluster-wide lock through its commit. Assignments rather than PERFORM keep
+    -- the per-statement cost down (they skip the executor).
     body := format($body$
 #variable_conflict use_column
 DECLARE
-    job_queue text;
-    job_max_attempts integer;
     inserted bigint;
     notify_setting text := coalesce(current_setting('pgworker.notify', true), '');
+    ignored text := set_config('pgworker.notify', 'off', true);
     woke text;
 BEGIN
-    SELECT coalesce(%1$L, s.queue, 'default'), coalesce(%2$s, s.max_attempts, 25)
-    INTO job_queue, job_max_attempts
-    FROM (SELECT) AS one LEFT JOIN pgworker.sql_tasks s ON s.task = %3$L;
-    PERFORM set_config('pgworker.notify', 'off', true);
-%4$s
+%1$s
     GET DIAGNOSTICS inserted = ROW_COUNT;
-    PERFORM set_config('pgworker.notify', notify_setting, true);
-    IF inserted > 0 AND %5$L AND notify_setting <> 'off' THEN
-        woke := current_setting(%6$L, true);
+    ignored := set_config('pgworker.notify', notify_setting, true);
+    IF inserted > 0 AND %2$L AND notify_setting <> 'off' THEN
+        woke := current_setting(%3$L, true);
         IF coalesce(woke, '') = '' OR extract(epoch FROM clock_timestamp()) - woke::numeric >= 0.05 THEN
-            PERFORM pg_notify('pgworker_jobs', job_queue);
-            PERFORM set_config(%6$L, extract(epoch FROM clock_timestamp())::text, false);
+            PERFORM pg_notify('pgworker_jobs', %4$s);
+            ignored := set_config(%3$L, extract(epoch FROM clock_timestamp())::text, false);
         END IF;
     END IF;
     RETURN NULL;
 END
-$body$, a.queue, coalesce(a.max_attempts::text, 'NULL::integer'), a.task, selects,
-        a.run_after IS NULL, format('pgworker.woke_%s', a.id));
+$body$, selects, a.run_after IS NULL, format('pgworker.woke_%s', a.id), queue_expression);
 
     EXECUTE format('CREATE FUNCTION pgworker.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
                    'SET search_path = pg_catalog, pg_temp AS %L', function_name, body);

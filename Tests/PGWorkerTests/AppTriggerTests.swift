@@ -48,6 +48,24 @@ final class AppTriggerTests: XCTestCase {
         try await running.stop()
     }
 
+    func testInsertRightAfterAWakeUpRunsWithoutWaitingForThePoll() async throws {
+        let (database, app) = try await ordersDatabase()
+        var tasks = TaskRegistry()
+        tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
+        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
+        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
+        try await Task.sleep(for: .milliseconds(300))
+
+        // The second insert comes within the 50 ms in which this session does not notify again.
+        try await app.execute("INSERT INTO orders (email) VALUES ('first')")
+        try await Task.sleep(for: .milliseconds(10))
+        try await app.execute("INSERT INTO orders (email) VALUES ('second')")
+        let notified: String = try await app.query("SELECT current_setting('pgworker.woke_' || (SELECT id FROM pgworker.trigger_attachments), true) AS w").rows[0].decode("w")
+        XCTAssertFalse(notified.isEmpty, "the first insert notified")
+        try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 2 }
+        try await running.stop()
+    }
+
     func testCopyEnqueuesEveryRow() async throws {
         let (_, app) = try await ordersDatabase()
         // The tests connect as a superuser, which may COPY FROM PROGRAM.

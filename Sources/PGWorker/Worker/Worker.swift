@@ -24,6 +24,8 @@ public final class Worker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let listenerConnection = Mutex<PostgresConnection?>(nil)
+    /// A trailing claim is scheduled (see ``requestTrailingClaim()``).
+    private let trailingClaimPending = Mutex(false)
 
     /// What the engine loop and the tasks around it share.
     private struct EngineState {
@@ -342,6 +344,7 @@ public final class Worker: Service, Sendable {
                     }
                     if notifications.contains(where: { isRelevant(queue: $0.payload) }) {
                         requestClaim()
+                        requestTrailingClaim()
                     }
                 }
                 await connection.close()
@@ -395,6 +398,22 @@ public final class Worker: Service, Sendable {
                 // The engine loop reports connection trouble; the next beat tries again.
                 await main.invalidate(after: error)
             }
+        }
+    }
+
+    /// Claims once more shortly after a notification. Triggers on application tables wake
+    /// workers at most every 50 ms per session (SQL/002), so a job committed just after a
+    /// notification may bring none of its own; this look catches it without waiting for the poll.
+    private func requestTrailingClaim() {
+        let schedule = trailingClaimPending.withLock { pending in
+            defer { pending = true }
+            return !pending
+        }
+        guard schedule else { return }
+        Task {
+            try? await Task.sleep(for: .milliseconds(100))
+            trailingClaimPending.withLock { $0 = false }
+            requestClaim()
         }
     }
 
