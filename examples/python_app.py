@@ -6,8 +6,7 @@ It assumes the `orders` table from the README, with the trigger attached:
     CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, total numeric);
     SELECT pgworker.attach_trigger('orders', task => 'send_receipt');
 
-and a worker handling `send_receipt`, e.g.
-    pgworker run --task send_receipt='jq -c "{receipt: (\\"R-\\" + (.id|tostring))}"'
+and a worker handling `send_receipt`, e.g. the command task from the README.
 
 Run:  DATABASE_URL=postgresql://app@localhost/shop python3 examples/python_app.py --orders 25
 Needs psycopg 3 (`python3 -m pip install 'psycopg[binary]'`). The role needs INSERT on orders and,

@@ -783,11 +783,17 @@ BEGIN
                      'WHEN (NEW.task = ANY (%L::text[])) EXECUTE FUNCTION pgworker.apply_sql_task_defaults()', tasks);
     -- Changing triggers locks pgworker.jobs against inserts briefly: only do it when the list changed.
     IF current_definition IS NULL OR position(format('%L', tasks) IN current_definition) = 0 THEN
-        DROP TRIGGER IF EXISTS jobs_sql_task_defaults ON pgworker.jobs;
+        IF current_definition IS NOT NULL THEN
+            DROP TRIGGER jobs_sql_task_defaults ON pgworker.jobs;
+        END IF;
         EXECUTE wanted;
     END IF;
 END
 $$;
+
+-- Only the migrating role (and triggers) need these two.
+REVOKE ALL ON FUNCTION pgworker.apply_sql_task_defaults() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgworker.refresh_sql_task_defaults() FROM PUBLIC;
 
 -- Makes `task` a SQL task run by `fn`: a function (jsonb) returning jsonb, void or anything
 -- to_jsonb accepts, run in the transaction that records the outcome (exactly-once effects); or
