@@ -45,33 +45,33 @@ struct SQLTaskRunner: Sendable {
     private static func run(_ job: ClaimedJob, on connection: PostgresConnection, workerID: String,
                             logger: Logger) async throws -> Completion? {
         let plan = try await SQLTaskPlan.load(connection, task: job.task)
-        switch (plan?.kind, plan?.timeoutMilliseconds) {
-        case (.procedure, let timeout):
-            return try await callProcedure(job, plan!, timeout: timeout, on: connection)
-        case (.function, let timeout?):
+        if let plan, plan.kind == .procedure {
+            return try await callProcedure(job, plan, on: connection)
+        }
+        let state: String?
+        if let timeout = plan?.timeoutMilliseconds {
             do {
-                let state = try await connection.withTransaction { connection in
+                state = try await connection.withTransaction { connection in
                     // Takes effect from the next statement on: the timer starts with each statement.
                     try connection.query("SELECT set_config('statement_timeout', $1, true)", [String(timeout)])
                     return try connection.queryPrepared("SELECT pgworker.run_sql_job($1, $2) AS state", [job.id, workerID])
                         .first?.decodeIfPresent("state", as: String.self)
                 }
-                logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-                return nil
             } catch let error as PostgresError where error.sqlState == "57014" && !Task.isCancelled {
                 return .failure(job.id, error: timeoutMessage(timeout, rolledBack: true))
             }
-        default:
+        } else {
             // No timeout, or no longer registered (run_sql_job records that).
-            let state = try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
-            logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-            return nil
+            state = try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
         }
+        logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
+        return nil
     }
 
     /// CALLs a procedure outside a transaction block, with the task's timeout for this call only.
-    private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan, timeout: Int?,
+    private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan,
                                       on connection: PostgresConnection) async throws -> Completion {
+        let timeout = plan.timeoutMilliseconds
         guard let call = plan.callStatement else {
             return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
         }
