@@ -29,12 +29,14 @@ CREATE TABLE IF NOT EXISTS pgworker.trigger_attachments (
     priority     integer     NOT NULL DEFAULT 0,
     run_after    interval,
     max_attempts integer     CHECK (max_attempts >= 1),
-    -- NULL: the primary key columns at attach time; '{*}': the whole row.
+    -- The payload columns (the primary key's when not given, resolved when attaching); '{*}': the whole row.
     columns      text[]      NOT NULL,
     condition    text,
     job_key      text,
     events       text[]      NOT NULL,
-    function     regprocedure NOT NULL,
+    -- The generated trigger function, e.g. pgworker.trigger_7(). Text, not regprocedure:
+    -- pg_upgrade refuses tables with regprocedure columns (function OIDs are not preserved).
+    function     text        NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     UNIQUE (table_name, task)
 );
@@ -129,7 +131,9 @@ BEGIN
             EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pgworker_%s_%s', a.id, event), a.table_name);
         END LOOP;
     END IF;
-    EXECUTE format('DROP FUNCTION IF EXISTS %s', a.function);
+    IF a.function <> '' THEN
+        EXECUTE format('DROP FUNCTION IF EXISTS %s', a.function);
+    END IF;
     DELETE FROM pgworker.trigger_attachments t WHERE t.id = a.id;
 END
 $$;
@@ -235,7 +239,7 @@ BEGIN
         (table_name, task, queue, priority, run_after, max_attempts, columns, condition, job_key, events, function)
     VALUES (attach_trigger.table_name, attach_trigger.task, attach_trigger.queue, coalesce(attach_trigger.priority, 0),
             nullif(attach_trigger.run_after, '0'), attach_trigger.max_attempts, attach_trigger.columns,
-            attach_trigger.condition, attach_trigger.job_key, attach_trigger.events, 'pg_catalog.now()'::regprocedure)
+            attach_trigger.condition, attach_trigger.job_key, attach_trigger.events, '')
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
     queue_expression := format('coalesce(%L, (SELECT s.queue FROM pgworker.sql_tasks s WHERE s.task = %L), %L)',
@@ -305,7 +309,7 @@ $body$, selects, a.run_after IS NULL, format('pgworker.woke_%s', a.id), queue_ex
     EXECUTE format('CREATE FUNCTION pgworker.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
                    'SET search_path = pg_catalog, pg_temp AS %L', function_name, body);
     EXECUTE format('REVOKE ALL ON FUNCTION pgworker.%I() FROM PUBLIC', function_name);
-    UPDATE pgworker.trigger_attachments t SET function = format('pgworker.%I()', function_name)::regprocedure
+    UPDATE pgworker.trigger_attachments t SET function = format('pgworker.%I()', function_name)
     WHERE t.id = a.id
     RETURNING * INTO a;
 
@@ -347,9 +351,9 @@ CREATE OR REPLACE VIEW pgworker.triggers AS
            coalesce(a.max_attempts, s.max_attempts, 25) AS max_attempts, a.columns, a.condition, a.job_key,
            a.events, a.function,
            (SELECT array_agg(t.tgname::text ORDER BY t.tgname) FROM pg_trigger t
-            WHERE t.tgrelid = a.table_name AND t.tgfoid = a.function::oid) AS trigger_names,
+            WHERE t.tgrelid = a.table_name AND t.tgfoid = to_regprocedure(a.function)) AS trigger_names,
            coalesce((SELECT bool_and(t.tgenabled <> 'D') FROM pg_trigger t
-                     WHERE t.tgrelid = a.table_name AND t.tgfoid = a.function::oid), false) AS enabled,
+                     WHERE t.tgrelid = a.table_name AND t.tgfoid = to_regprocedure(a.function)), false) AS enabled,
            a.created_at
     FROM pgworker.trigger_attachments a
     LEFT JOIN pgworker.sql_tasks s ON s.task = a.task
