@@ -188,6 +188,9 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Attach triggers as the role that owns the pgworker schema (the one that ran pgworker migrate).';
     END IF;
+    IF run_after < interval '0' THEN
+        RAISE EXCEPTION 'pgworker: run_after must not be negative, not %', run_after USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     events := coalesce(events, '{insert}');
     IF cardinality(events) = 0 OR NOT events <@ ARRAY['insert', 'update', 'delete'] THEN
         RAISE EXCEPTION 'pgworker: events must be a non-empty subset of {insert,update,delete}, not %', events

@@ -235,6 +235,7 @@ final class AppTriggerTests: XCTestCase {
             ("SELECT pgworker.attach_trigger('no_key', 'x', columns => '{a}', events => '{update}')", "need a primary key"),
             ("SELECT pgworker.attach_trigger('orders_view', 'x')", "is not a table"),
             ("SELECT pgworker.attach_trigger('orders', 'x', events => '{truncate}')", "events must be"),
+            ("SELECT pgworker.attach_trigger('orders', 'x', run_after => '-1 minute')", "run_after must not be negative"),
         ]
         for (statement, expected) in cases {
             do {
