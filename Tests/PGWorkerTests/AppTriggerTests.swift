@@ -131,6 +131,7 @@ final class AppTriggerTests: XCTestCase {
             UPDATE events SET at = '2026-02-01' WHERE id = 1;  -- moves the row to another partition
             CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
             INSERT INTO events VALUES (4, '2027-03-01', 'd');
+            INSERT INTO events_2025 VALUES (5, '2025-03-01', 'e');  -- straight into a partition
             """)
         let payloads = try await payloads(app, task: "index_event")
         XCTAssertEqual(payloads, [
@@ -139,7 +140,12 @@ final class AppTriggerTests: XCTestCase {
             #"{"op": "insert", "new": {"at": "2026-07-01", "id": 3}, "old": null}"#,
             #"{"op": "update", "new": {"at": "2026-02-01", "id": 1}, "old": null}"#,
             #"{"op": "insert", "new": {"at": "2027-03-01", "id": 4}, "old": null}"#,
+            #"{"op": "insert", "new": {"at": "2025-03-01", "id": 5}, "old": null}"#,
         ], "a partition added later is covered; an update that changes the key has old = null")
+        // Detaching removes the triggers from the partitions too.
+        try await app.execute("SELECT pgworker.detach_trigger('events', 'index_event')")
+        let left = try await count(app, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgworker%'")
+        XCTAssertEqual(left, 0)
     }
 
     func testJobKeyColumnSkipsRowsWhoseJobIsStillWaiting() async throws {
