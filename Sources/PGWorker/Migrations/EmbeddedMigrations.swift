@@ -892,27 +892,32 @@ $$;
 -- What an application role needs to enqueue directly and read its jobs back: add_job/add_jobs
 -- or INSERT into pgworker.jobs, and SELECT on it (job states and results; also needed by
 -- add_job's RETURNING). A role that only inserts into tables with pgworker triggers needs none
--- of this.
+-- of this. Idempotent; run it again after upgrading pgworker.
 CREATE OR REPLACE FUNCTION pgworker.grant_app(role regrole) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    fn regprocedure;
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
     EXECUTE format('GRANT SELECT, INSERT ON pgworker.jobs TO %s', role);
     EXECUTE format('GRANT SELECT ON pgworker.queue_stats, pgworker.registered_sql_tasks, pgworker.triggers TO %s', role);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer), '
-                   'pgworker.add_jobs(jsonb) TO %s', role);
+    -- Every overload, so a later migration that changes their arguments is covered by re-running this.
+    FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace = 'pgworker'::regnamespace AND p.proname IN ('add_job', 'add_jobs') LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, role);
+    END LOOP;
 END
 $$;
 
--- What a worker role (`pgworker run`, a Swift Worker) needs on pgworker's own objects. SQL
--- tasks run as the worker role, so grant it what the task functions touch as well.
+-- What a worker role (`pgworker run`, a Swift Worker) needs on pgworker's own objects: read
+-- everything, write jobs and workers, run its functions. SQL tasks run as the worker role, so
+-- grant it what the task functions touch as well. Idempotent; run it again after upgrading.
 CREATE OR REPLACE FUNCTION pgworker.grant_worker(role regrole) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO %s', role);
-    EXECUTE format('GRANT SELECT ON pgworker.sql_tasks, pgworker.migrations, pgworker.trigger_attachments, '
-                   'pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks, pgworker.triggers TO %s', role);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pgworker TO %s', role);
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO %s', role);
     EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgworker TO %s', role);
 END
 $$;
