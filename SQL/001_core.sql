@@ -133,7 +133,9 @@ CREATE TABLE IF NOT EXISTS pgworker.workers (
 -- any pgworker worker, in the same transaction that records the outcome.
 CREATE TABLE IF NOT EXISTS pgworker.sql_tasks (
     task        text         PRIMARY KEY CHECK (char_length(task) BETWEEN 1 AND 200),
-    function    regprocedure NOT NULL,
+    -- The function's signature as text ('app.work(jsonb)'), resolved with to_regprocedure when a
+    -- job runs: pg_upgrade refuses regprocedure columns, since function OIDs are not preserved.
+    function    text         NOT NULL,
     created_at  timestamptz  NOT NULL DEFAULT now()
 );
 
@@ -278,6 +280,15 @@ BEGIN
 END
 $$;
 
+-- A function's signature as schema-qualified text, 'app.work(jsonb)', which to_regprocedure
+-- resolves whatever the caller's search_path.
+CREATE OR REPLACE FUNCTION pgworker.qualified_signature(fn regprocedure) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.oid = fn;
+$$;
+
 -- Makes `task` a SQL task run by `fn`, which takes the payload (jsonb) and may return a result.
 --     SELECT pgworker.register_sql_task('refresh_counts', 'app.refresh_counts(jsonb)'::regprocedure);
 CREATE OR REPLACE FUNCTION pgworker.register_sql_task(task text, fn regprocedure) RETURNS void
@@ -294,7 +305,7 @@ BEGIN
         RAISE EXCEPTION 'pgworker: SQL task function % must take exactly one jsonb argument', fn
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO pgworker.sql_tasks (task, function) VALUES (register_sql_task.task, fn)
+    INSERT INTO pgworker.sql_tasks (task, function) VALUES (register_sql_task.task, pgworker.qualified_signature(fn))
     ON CONFLICT ON CONSTRAINT sql_tasks_pkey DO UPDATE SET function = excluded.function;
     PERFORM pg_notify('pgworker_jobs', '');
 END
@@ -326,7 +337,7 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT s.function INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
+    SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
     SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype
     INTO fn_schema, fn_name, returns_void
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

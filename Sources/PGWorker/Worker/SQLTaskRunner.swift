@@ -1,25 +1,32 @@
 import Logging
 import PostgresClient
 
-/// Runs jobs of SQL tasks (functions registered in `pgworker.sql_tasks`) on a pool connection.
+/// Runs jobs of SQL tasks (functions and procedures registered in `pgworker.sql_tasks`) on a
+/// pool connection.
 ///
-/// The database runs the function and records the outcome in one transaction
-/// (`pgworker.run_sql_job`), so the function's effects and the job's `succeeded` state commit
-/// together, or neither does.
+/// - A **function** runs inside `pgworker.run_sql_job`, which also records the outcome, in one
+///   transaction: the function's effects and the job's `succeeded` state commit together, or
+///   neither does (exactly-once effects).
+/// - A **procedure** is CALLed outside a transaction block, so it may COMMIT; its outcome is
+///   recorded afterwards like a Swift handler's. A worker that dies in between leaves the job to
+///   be rescued and run again: at-least-once.
+///
+/// A task's `timeout` becomes the `statement_timeout` of the call; a job that hits it fails with
+/// a timeout error (and a function's effects roll back).
 struct SQLTaskRunner: Sendable {
     let pool: ConnectionPool
     let workerID: String
 
-    /// Runs one claimed job. Returns a completion only when the database could not record the
-    /// outcome itself: the connection died, or the statement was cancelled (shutdown).
+    /// Runs one claimed job. Returns a completion when the outcome is for the engine loop to
+    /// record: procedures, timeouts, a lost connection, or a statement cancelled by shutdown.
     func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
         let workerID = self.workerID
         do {
-            let state = try await pool.withConnection { managed in
+            return try await pool.withConnection { managed in
                 do {
                     let connection = try await managed.connection()
                     return try await withTaskCancellationHandler {
-                        try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
+                        try await Self.run(job, on: connection, workerID: workerID, logger: logger)
                     } onCancel: {
                         connection.cancelRunningQuery()
                     }
@@ -28,12 +35,65 @@ struct SQLTaskRunner: Sendable {
                     throw error
                 }
             }
-            logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-            return nil
-        } catch let error as PostgresError where error.sqlState == "57014" {
+        } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
             return .cancelledByShutdown(job.id)
         } catch {
             return .failure(job.id, error: "SQL task could not run: \(error)")
         }
+    }
+
+    private static func run(_ job: ClaimedJob, on connection: PostgresConnection, workerID: String,
+                            logger: Logger) async throws -> Completion? {
+        let plan = try await SQLTaskPlan.load(connection, task: job.task)
+        if let plan, plan.kind == .procedure {
+            return try await callProcedure(job, plan, on: connection)
+        }
+        let state: String?
+        if let timeout = plan?.timeoutMilliseconds {
+            do {
+                state = try await connection.withTransaction { connection in
+                    // Takes effect from the next statement on: the timer starts with each statement.
+                    try connection.query("SELECT set_config('statement_timeout', $1, true)", [String(timeout)])
+                    return try connection.queryPrepared("SELECT pgworker.run_sql_job($1, $2) AS state", [job.id, workerID])
+                        .first?.decodeIfPresent("state", as: String.self)
+                }
+            } catch let error as PostgresError where error.sqlState == "57014" && !Task.isCancelled {
+                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: true))
+            }
+        } else {
+            // No timeout, or no longer registered (run_sql_job records that).
+            state = try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
+        }
+        logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
+        return nil
+    }
+
+    /// CALLs a procedure outside a transaction block, with the task's timeout for this call only.
+    private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan,
+                                      on connection: PostgresConnection) async throws -> Completion {
+        let timeout = plan.timeoutMilliseconds
+        guard let call = plan.callStatement else {
+            return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
+        }
+        if let timeout {
+            try await connection.execute("SET statement_timeout = \(timeout)")
+        }
+        do {
+            try await connection.query(call, [job.payload])
+            if timeout != nil { try await connection.execute("RESET statement_timeout") }
+            return .success(job.id, result: nil)
+        } catch let error as PostgresError where !error.isConnectionLoss {
+            if timeout != nil { try await connection.execute("RESET statement_timeout") }
+            if error.sqlState == "57014", !Task.isCancelled, let timeout {
+                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: false))
+            }
+            if error.sqlState == "57014", Task.isCancelled { throw error }
+            return .failure(job.id, error: error.description)
+        }
+    }
+
+    private static func timeoutMessage(_ milliseconds: Int, rolledBack: Bool) -> String {
+        "timed out: the SQL task ran longer than its timeout of \(milliseconds) ms (statement_timeout, SQLSTATE 57014)"
+            + (rolledBack ? "; its effects were rolled back" : "; work it committed before that stays committed")
     }
 }

@@ -27,6 +27,8 @@ public final class Worker: Service, Sendable {
     private let runningJobs = RunningJobs()
     private let limitedQueues = LimitedQueues()
     private let localQueueLimits: LocalQueueLimits
+    /// A trailing claim is scheduled (see ``requestTrailingClaim()``).
+    private let trailingClaimPending = Mutex(false)
 
     /// What the engine loop and the tasks around it share.
     private struct EngineState {
@@ -366,6 +368,7 @@ public final class Worker: Service, Sendable {
                     }
                     if notifications.contains(where: { $0.channel == "pgworker_jobs" && isRelevant(queue: $0.payload) }) {
                         requestClaim()
+                        requestTrailingClaim()
                     }
                     runningJobs.cancel(notifications.filter { $0.channel == "pgworker_cancel" }.compactMap { Int64($0.payload) })
                 }
@@ -424,6 +427,22 @@ public final class Worker: Service, Sendable {
                 // races a claim); the poll makes it notice a dead connection within a poll interval.
                 logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Claims once more shortly after a notification. Triggers on application tables wake
+    /// workers at most every 50 ms per session (SQL/002), so a job committed just after a
+    /// notification may bring none of its own; this look catches it without waiting for the poll.
+    private func requestTrailingClaim() {
+        let schedule = trailingClaimPending.withLock { pending in
+            defer { pending = true }
+            return !pending
+        }
+        guard schedule else { return }
+        Task {
+            try? await Task.sleep(for: .milliseconds(100))
+            trailingClaimPending.withLock { $0 = false }
+            requestClaim()
         }
     }
 
