@@ -102,12 +102,12 @@ struct BenchCommand: AsyncParsableCommand {
         for round in 1...rounds {
             for count in configurations {
                 let (baselineRate, bulkRate) = try await measureBaseline(queue, bench, connections: count)
-                let workerRate = try await measureWorker(queue, bench, processes: count)
+                let (workerRate, batches) = try await measureWorker(queue, bench, processes: count)
                 bulk = max(bulk, bulkRate)
                 let previous = best[count] ?? (0, 0)
                 best[count] = (max(previous.worker, workerRate), max(previous.baseline, baselineRate))
                 print("round \(round), \(count) process(es): baseline \(rate(baselineRate)) jobs/s, "
-                      + "worker \(rate(workerRate)) jobs/s = \(ratio(workerRate / baselineRate))x")
+                      + "worker \(rate(workerRate)) jobs/s = \(ratio(workerRate / baselineRate))x" + batches)
                 flush()
             }
         }
@@ -192,13 +192,22 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// `processes` worker processes, started on an empty queue, then given `jobs` no-op jobs at once.
-    private func measureWorker(_ queue: BenchQueue, _ bench: BenchDatabase, processes count: Int) async throws -> Double {
+    /// Returns the rate and, when function statistics are available, the average batch sizes.
+    private func measureWorker(_ queue: BenchQueue, _ bench: BenchDatabase, processes count: Int) async throws -> (Double, String) {
         try await queue.reset()
+        let before = try await queue.workerCalls()
         try await withWorkers(bench, queue, count: count, task: "bench_noop") {
             try await queue.insertBulk(task: "bench_noop", count: jobs)
             try await queue.waitUntilDrained()
         }
-        return try await queue.processingRate(expected: jobs)
+        let rate = try await queue.processingRate(expected: jobs)
+        guard let before, let after = try await queue.workerCalls() else { return (rate, "") }
+        let claims = after.claims - before.claims
+        let completions = after.completions - before.completions
+        let perClaim = claims > 0 ? Double(jobs) / Double(claims) : 0
+        let perCompletion = completions > 0 ? Double(jobs) / Double(completions) : 0
+        return (rate, " (\(claims) claims, \(String(format: "%.1f", perClaim)) jobs each; "
+                      + "\(completions) completion writes, \(String(format: "%.1f", perCompletion)) jobs each)")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.

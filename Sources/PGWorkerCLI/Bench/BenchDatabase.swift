@@ -17,7 +17,11 @@ struct BenchDatabase: Sendable {
         let name = "pgworker_bench_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let admin = try await PostgresConnection.connect(adminConninfo, name: "bench-admin")
         do {
-            try await admin.execute("CREATE DATABASE \(try await admin.quoteIdentifier(name))")
+            let quoted = try await admin.quoteIdentifier(name)
+            try await admin.execute("CREATE DATABASE \(quoted)")
+            // Counts calls of claim_jobs/complete_jobs (pg_stat_user_functions), to show batch sizes.
+            // It needs superuser; without it those counts are simply not shown.
+            try? await admin.execute("ALTER DATABASE \(quoted) SET track_functions = 'pl'")
         } catch {
             await admin.close()
             throw error
