@@ -23,6 +23,12 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option(help: "How long each job sleeps, in milliseconds (0: a no-op).")
     var sleepMs: Int = 0
 
+    @Flag(help: "Do not LISTEN; find jobs by polling only.")
+    var noListen = false
+
+    @Option(help: "Seconds between fallback polls.")
+    var pollInterval: Double = 1
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard sleepMs >= 0 else { throw ValidationError("--sleep-ms must not be negative") }
@@ -39,6 +45,8 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         configuration.handlesSQLTasks = false
         configuration.sqlConnections = 1
         configuration.shutdownGracePeriod = .seconds(10)
+        configuration.listen = !noListen
+        configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))
         let worker = Worker(conninfo: conninfo, tasks: tasks, configuration: configuration, logger: logger)
         try await ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
