@@ -145,15 +145,18 @@ struct BenchCommand: AsyncParsableCommand {
         // Many concurrent enqueuers: NOTIFY serialises commits.
         try await queue.reset()
         let inserts = InsertBenchmark(database: bench, clients: insertClients, duration: insertDuration)
-        let silent = try await inserts.run(task: "bench_enqueue", notify: false)
+        let sampler = WaitEventSampler(connection: control)
+        let silent = try await sampled(sampler) { try await inserts.run(task: "bench_enqueue", notify: false) }
         try await queue.reset()
-        let notifying = try await inserts.run(task: "bench_enqueue", notify: true)
+        let notifying = try await sampled(sampler) { try await inserts.run(task: "bench_enqueue", notify: true) }
         try await queue.reset()
         let withWorker = try await withWorkers(bench, queue, count: 1, task: "bench_enqueue") {
-            try await inserts.run(task: "bench_enqueue", notify: true)
+            try await sampled(sampler) { try await inserts.run(task: "bench_enqueue", notify: true) }
         }
-        print("\(insertClients) clients inserting one job per transaction: \(rate(silent)) tx/s without NOTIFY, "
-              + "\(rate(notifying)) tx/s with NOTIFY, \(rate(withWorker)) tx/s with NOTIFY and a worker running")
+        print("\(insertClients) clients inserting one job per transaction: \(rate(silent.value)) tx/s without NOTIFY, "
+              + "\(rate(notifying.value)) tx/s with NOTIFY, \(rate(withWorker.value)) tx/s with NOTIFY and a worker running")
+        print("  waits without NOTIFY: \(silent.waits); with NOTIFY: \(notifying.waits); "
+              + "with NOTIFY and a worker: \(withWorker.waits)")
         flush()
 
         if explainRows > 0 {
@@ -231,6 +234,13 @@ struct BenchCommand: AsyncParsableCommand {
             await children.stop()
             throw error
         }
+    }
+
+    /// Runs `body` while sampling the sessions' wait events for the insert duration.
+    private func sampled(_ sampler: WaitEventSampler, _ body: @Sendable () async throws -> Double) async throws -> (value: Double, waits: String) {
+        async let shares = sampler.sample(for: insertDuration)
+        let value = try await body()
+        return (value, WaitEventSampler.describe(try await shares))
     }
 
     /// Runs `body` while `count` worker processes for `task` are running and registered.
