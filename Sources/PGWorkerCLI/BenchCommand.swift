@@ -207,10 +207,11 @@ struct BenchCommand: AsyncParsableCommand {
         guard let before, let after = try await queue.workerCalls() else { return (rate, "") }
         let claims = after.claims - before.claims
         let completions = after.completions - before.completions
-        let perClaim = claims > 0 ? Double(jobs) / Double(claims) : 0
-        let perCompletion = completions > 0 ? Double(jobs) / Double(completions) : 0
-        return (rate, " (\(claims) claims, \(String(format: "%.1f", perClaim)) jobs each; "
-                      + "\(completions) completion writes, \(String(format: "%.1f", perCompletion)) jobs each)")
+        func each(_ total: Double, _ count: Int) -> String { String(format: "%.1f", count > 0 ? total / Double(count) : 0) }
+        return (rate, " (\(claims) claims, \(each(Double(jobs), claims)) jobs and "
+                      + "\(each(after.claimMilliseconds - before.claimMilliseconds, claims)) ms each; "
+                      + "\(completions) completion writes, \(each(Double(jobs), completions)) jobs and "
+                      + "\(each(after.completionMilliseconds - before.completionMilliseconds, completions)) ms each)")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.

@@ -109,21 +109,31 @@ extension BenchQueue {
     /// How often the worker's claim and complete functions have been called in this database so
     /// far (from `pg_stat_user_functions`, which ended sessions have flushed), or nil when function
     /// statistics are off.
-    func workerCalls() async throws -> (claims: Int, completions: Int)? {
+    func workerCalls() async throws -> WorkerCalls? {
         let tracking: String = try await connection.query("SELECT current_setting('track_functions') AS t")
             .rows[0].decode("t")
         guard tracking != "none" else { return nil }
         try await connection.execute("SELECT pg_stat_clear_snapshot()")
         let rows = try await connection.query(
             """
-            SELECT funcname, calls FROM pg_stat_user_functions
+            SELECT funcname, calls, total_time FROM pg_stat_user_functions
             WHERE schemaname = 'pgworker' AND funcname IN ('claim_jobs', 'complete_jobs')
             """
         ).rows
-        var calls: [String: Int] = [:]
-        for row in rows { calls[try row.decode("funcname")] = try row.decode("calls") }
-        return (calls["claim_jobs"] ?? 0, calls["complete_jobs"] ?? 0)
+        var calls: [String: (Int, Double)] = [:]
+        for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
+        return WorkerCalls(claims: calls["claim_jobs"]?.0 ?? 0, claimMilliseconds: calls["claim_jobs"]?.1 ?? 0,
+                           completions: calls["complete_jobs"]?.0 ?? 0,
+                           completionMilliseconds: calls["complete_jobs"]?.1 ?? 0)
     }
+}
+
+/// Cumulative calls of, and server time spent in, the worker's claim and complete functions.
+struct WorkerCalls: Sendable {
+    var claims: Int
+    var claimMilliseconds: Double
+    var completions: Int
+    var completionMilliseconds: Double
 }
 
 /// A benchmark step that could not be carried out.
