@@ -53,6 +53,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also show the claim query's plan with this many finished jobs in the table (0: skip).")
     var explainRows: Int = 0
 
+    @Option(name: .customLong("worker-setting"),
+            help: "A server setting for the worker processes' sessions only, e.g. synchronous_commit=off (repeatable).")
+    var workerSettings: [String] = []
+
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -63,6 +67,9 @@ struct BenchCommand: AsyncParsableCommand {
         guard enqueueClients >= 1, insertClients >= 1 else { throw ValidationError("client counts must be at least 1") }
         guard insertSeconds > 0 else { throw ValidationError("--insert-seconds must be positive") }
         guard inFlight >= 0, explainRows >= 0 else { throw ValidationError("--in-flight and --explain-rows must not be negative") }
+        for setting in workerSettings where setting.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_.]*=[^\s\\]+/) == nil {
+            throw ValidationError("--worker-setting must look like name=value without spaces: \(setting)")
+        }
     }
 
     func run() async throws {
@@ -84,7 +91,8 @@ struct BenchCommand: AsyncParsableCommand {
         print(try await serverDescription(control, bench))
         print("jobs \(jobs), concurrency \(concurrency), processes \(processes)"
               + (scalingProcesses > 0 && scalingProcesses != processes ? " (and \(scalingProcesses) for scaling)" : "")
-              + ", best of \(rounds) round(s)")
+              + ", best of \(rounds) round(s)"
+              + (workerSettings.isEmpty ? "" : "; worker processes' sessions: \(workerSettings.joined(separator: ", "))"))
         flush()
 
         // Enqueue: one INSERT per transaction from several clients (with NOTIFY, nobody listening).
@@ -217,7 +225,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.
     private func measureMemory(_ queue: BenchQueue, _ bench: BenchDatabase) async throws -> (idle: ProcessMemory, busy: ProcessMemory) {
         let children = try WorkerProcesses(count: 1, conninfo: bench.conninfo, task: "bench_sleep",
-                                           concurrency: inFlight, sleepMilliseconds: 3000)
+                                           concurrency: inFlight, sleepMilliseconds: 3000, settings: workerSettings)
         do {
             try await queue.waitForWorkers(1)
             let idle = try ProcessMemory.read(pid: children.pids[0])
@@ -248,7 +256,8 @@ struct BenchCommand: AsyncParsableCommand {
     private func withWorkers<T: Sendable>(
         _ bench: BenchDatabase, _ queue: BenchQueue, count: Int, task: String, _ body: () async throws -> T
     ) async throws -> T {
-        let children = try WorkerProcesses(count: count, conninfo: bench.conninfo, task: task, concurrency: concurrency)
+        let children = try WorkerProcesses(count: count, conninfo: bench.conninfo, task: task, concurrency: concurrency,
+                                           settings: workerSettings)
         do {
             try await queue.waitForWorkers(count)
             let value = try await body()

@@ -10,10 +10,17 @@ final class WorkerProcesses: Sendable {
     private let processes: [ChildWorker]
 
     /// Starts `count` children. Their stdout is discarded; their stderr is ours, so their errors show.
-    init(count: Int, conninfo: String, task: String, concurrency: Int, sleepMilliseconds: Int = 0) throws {
+    /// `settings` (`name=value`, no spaces) are server settings for the children's sessions only,
+    /// passed through libpq's `PGOPTIONS`.
+    init(count: Int, conninfo: String, task: String, concurrency: Int, sleepMilliseconds: Int = 0,
+         settings: [String] = []) throws {
         let executable = try Self.executablePath()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = conninfo
+        if !settings.isEmpty {
+            let options = settings.map { "-c \($0)" }.joined(separator: " ")
+            environment["PGOPTIONS"] = [environment["PGOPTIONS"], options].compactMap { $0 }.joined(separator: " ")
+        }
         var started: [ChildWorker] = []
         do {
             for _ in 0..<count {
