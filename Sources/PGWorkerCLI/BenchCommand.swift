@@ -212,7 +212,10 @@ struct BenchCommand: AsyncParsableCommand {
             try await queue.waitUntilDrained()
         }
         let rate = try await queue.processingRate(expected: jobs)
-        guard let before, let after = try await queue.workerCalls() else { return (rate, "") }
+        guard let before else { return (rate, "") }
+        // Server sessions flush their function statistics when they end, just after the workers exit.
+        try await Task.sleep(for: .milliseconds(300))
+        guard let after = try await queue.workerCalls() else { return (rate, "") }
         let claims = after.claims - before.claims
         let completions = after.completions - before.completions
         func each(_ total: Double, _ count: Int) -> String { String(format: "%.1f", count > 0 ? total / Double(count) : 0) }

@@ -19,10 +19,15 @@ struct BenchQueue: Sendable {
     /// Enqueues `count` jobs of `task` in one transaction, `bulkBatch` per INSERT statement, and
     /// returns the rate in jobs per second, commit included. Waiting workers see all of them at
     /// once, at the commit (one notification per statement, merged by PostgreSQL).
+    ///
+    /// Before committing it runs ANALYZE (untimed), which counts the transaction's own new rows,
+    /// so every claim is planned with statistics that know the backlog. Without it the plans
+    /// depend on whatever the previous measurement left in the statistics, and vary from round
+    /// to round (docs/performance.md, "stale statistics").
     @discardableResult
     func insertBulk(task: String, count: Int) async throws -> Double {
         let started = ContinuousClock.now
-        try await connection.withTransaction { connection in
+        let analyzing = try await connection.withTransaction { connection -> Duration in
             var inserted = 0
             while inserted < count {
                 let batch = min(Self.bulkBatch, count - inserted)
@@ -32,8 +37,11 @@ struct BenchQueue: Sendable {
                     [task, payloads])
                 inserted += batch
             }
+            let analyzeStarted = ContinuousClock.now
+            try connection.execute("ANALYZE pgworker.jobs")
+            return ContinuousClock.now - analyzeStarted
         }
-        return Double(count) / (ContinuousClock.now - started).seconds
+        return Double(count) / (ContinuousClock.now - started - analyzing).seconds
     }
 
     /// Waits until `count` workers have registered, and a little longer for their listeners,
