@@ -3,6 +3,9 @@ import PostgresClient
 /// Shows the plan of the worker's claim statement on a table holding many finished jobs, to
 /// check that it stays an index scan on `jobs_claim_idx` (the partial index of runnable rows).
 enum ClaimPlan {
+    /// New jobs in the burst case.
+    static let burstRows = 20_000
+
     /// The statement inside `pgworker.claim_jobs` (SQL/001_core.sql), with the function's
     /// arguments as parameters: worker id, tasks, queues, max jobs, include SQL tasks.
     static let claimStatement = """
@@ -27,8 +30,9 @@ enum ClaimPlan {
 
     /// Fills the table with `finishedRows` succeeded jobs and `runnableRows` available ones, then
     /// returns the plans (with run times) of the claim statement as PL/pgSQL runs it: a custom
-    /// plan for the actual values and the generic plan it may switch to. Nothing is claimed: the
-    /// EXPLAIN ANALYZE runs in a transaction that is rolled back.
+    /// plan for the actual values and the generic plan it may switch to; then the plan for a burst
+    /// of `burstRows` new jobs while the statistics still say nothing is runnable. Nothing is
+    /// claimed or kept: the EXPLAIN ANALYZEs run in a transaction that is rolled back.
     static func explain(_ connection: PostgresConnection, finishedRows: Int, runnableRows: Int) async throws -> String {
         let task = "bench_noop"
         try await connection.execute("TRUNCATE pgworker.jobs")
@@ -57,6 +61,18 @@ enum ClaimPlan {
                 report += "-- \(title), claim 100 of \(runnableRows) runnable among \(finishedRows) finished jobs\n"
                 report += plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n") + "\n"
             }
+            // A burst after a quiet spell: the statistics still say nothing is runnable (ANALYZE
+            // inside this transaction counts the deleted rows as gone), then many jobs arrive.
+            try await connection.execute("DELETE FROM pgworker.jobs WHERE state = 'available'")
+            try await connection.execute("ANALYZE pgworker.jobs")
+            try await connection.query(
+                "INSERT INTO pgworker.jobs (task) SELECT $1 FROM generate_series(1, $2)", [task, burstRows])
+            try await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            let plan = try await connection.query(
+                "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY ON) EXECUTE bench_claim(\(arguments))")
+            report += "-- custom plan, claim 100 of a burst of \(burstRows) new jobs; statistics from before the burst "
+                + "(no runnable jobs among \(finishedRows) finished)\n"
+            report += plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n") + "\n"
         } catch {
             try? await connection.execute("ROLLBACK")
             throw error
