@@ -64,6 +64,10 @@ public struct PostgresNullableArray<Element: PostgresEncodable>: PostgresEncodab
 }
 
 /// Builds a one-dimensional array literal with every element double-quoted and escaped.
+///
+/// Escaping works on Unicode scalars, not Characters: a quote followed by a combining mark is
+/// one Character but still a quote to PostgreSQL. Values without a quote or backslash (ids,
+/// flags, most text) are appended whole, which keeps batch parameters cheap to build.
 private func arrayLiteral<Element: PostgresEncodable>(_ elements: [Element?]) -> String {
     var text = "{"
     for (index, element) in elements.enumerated() {
@@ -72,10 +76,15 @@ private func arrayLiteral<Element: PostgresEncodable>(_ elements: [Element?]) ->
             text += "NULL"
             continue
         }
+        let value = element.postgresText
         text += "\""
-        for character in element.postgresText {
-            if character == "\"" || character == "\\" { text += "\\" }
-            text.append(character)
+        if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            for scalar in value.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { text.unicodeScalars.append("\\") }
+                text.unicodeScalars.append(scalar)
+            }
+        } else {
+            text += value
         }
         text += "\""
     }

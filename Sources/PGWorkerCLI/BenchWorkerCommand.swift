@@ -1,0 +1,55 @@
+import ArgumentParser
+import Logging
+import PGWorker
+import ServiceLifecycle
+
+/// `pgworker bench-worker` (hidden): one worker process for `pgworker bench`, running a no-op
+/// (or sleeping) Swift handler until SIGTERM.
+struct BenchWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-worker",
+        abstract: "A worker process started by `pgworker bench`; not for direct use.",
+        shouldDisplay: false
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "The task this worker handles.")
+    var task: String = "bench_noop"
+
+    @Option(help: "Jobs run at once.")
+    var concurrency: Int = 100
+
+    @Option(help: "How long each job sleeps, in milliseconds (0: a no-op).")
+    var sleepMs: Int = 0
+
+    @Flag(help: "Do not LISTEN; find jobs by polling only.")
+    var noListen = false
+
+    @Option(help: "Seconds between fallback polls.")
+    var pollInterval: Double = 1
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard sleepMs >= 0 else { throw ValidationError("--sleep-ms must not be negative") }
+    }
+
+    func run() async throws {
+        var logger = database.bootstrapLogging()
+        logger.logLevel = .warning
+        let (conninfo, _) = try await database.resolve()
+        var tasks = TaskRegistry()
+        tasks.register(task, handler: BenchHandler(duration: .milliseconds(sleepMs)))
+        var configuration = WorkerConfiguration()
+        configuration.concurrency = concurrency
+        configuration.handlesSQLTasks = false
+        configuration.sqlConnections = 1
+        configuration.shutdownGracePeriod = .seconds(10)
+        configuration.listen = !noListen
+        configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))
+        let worker = Worker(conninfo: conninfo, tasks: tasks, configuration: configuration, logger: logger)
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )).run()
+    }
+}
