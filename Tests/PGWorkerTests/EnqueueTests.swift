@@ -73,6 +73,37 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(count, 0)
     }
 
+    func testASessionNotifiesAQueueAtMostOncePerInterval() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let listener = try await database.connect("listener")
+        let app = try await database.connect("app")
+        try await listener.listen("pgworker_jobs")
+        try await app.execute("SET pgworker.notify_interval_ms = 300")
+
+        // Three enqueues in quick succession, each its own transaction: one notification.
+        for _ in 0..<3 { try await app.execute("INSERT INTO pgworker.jobs (task) VALUES ('burst')") }
+        var received = try await listener.waitForNotifications(timeout: .seconds(5))
+        received += try await listener.waitForNotifications(timeout: .milliseconds(100))
+        XCTAssertEqual(received.map(\.payload), ["default"])
+        // Another queue is not held back by the first.
+        try await app.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('burst', 'other')")
+        let other = try await listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(other.map(\.payload), ["other"])
+
+        // After the interval, the queue notifies again.
+        try await Task.sleep(for: .milliseconds(350))
+        try await app.execute("INSERT INTO pgworker.jobs (task) VALUES ('burst')")
+        let again = try await listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(again.map(\.payload), ["default"])
+
+        // A rolled-back notification is not remembered: the next enqueue notifies at once.
+        try await app.execute("SET pgworker.notify_interval_ms = 60000")
+        try await app.execute("BEGIN; INSERT INTO pgworker.jobs (task, queue) VALUES ('undone', 'fresh'); ROLLBACK;")
+        try await app.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('burst', 'fresh')")
+        let afterRollback = try await listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(afterRollback.map(\.payload), ["fresh"])
+    }
+
     func testBadValuesAreRejectedByTheTable() async throws {
         let database = try await TestDatabase.create(for: self)
         let connection = try await database.connect()

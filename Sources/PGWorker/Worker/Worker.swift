@@ -280,10 +280,11 @@ public final class Worker: Service, Sendable {
 
     private func execute(_ job: ClaimedJob, sqlPool: ConnectionPool) async {
         var jobLogger = logger
-        jobLogger[metadataKey: "job"] = .stringConvertible(job.id)
-        jobLogger[metadataKey: "task"] = .string(job.task)
-        jobLogger[metadataKey: "queue"] = .string(job.queue)
-        jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
+        // One merge: swift-log's stream handler re-renders its metadata on every single set.
+        jobLogger.handler.metadata.merge([
+            "job": .stringConvertible(job.id), "task": .string(job.task),
+            "queue": .string(job.queue), "attempt": .stringConvertible(job.attempt),
+        ]) { $1 }
         let started = ContinuousClock.now
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
