@@ -54,21 +54,20 @@ CREATE INDEX IF NOT EXISTS jobs_running_idx
 -- INSERT statement, and only for jobs runnable now. The payload is the queue name, never job data.
 --
 -- PostgreSQL serialises the commits of all transactions that sent a notification (a cluster-wide
--- lock held through the commit's WAL flush), so every notifying enqueue would queue behind every
--- other. Each session therefore notifies a queue at most once per `pgworker.notify_interval_ms`
--- (default 50): enqueues in between commit without the lock, and workers catch them with the
--- extra claim they make 100 ms after each notification. An idle queue's first job always
--- notifies, so it starts within milliseconds.
+-- lock held through the commit's WAL flush), so if every enqueue notified, concurrent enqueuers
+-- would queue behind one another. So a transaction notifies a queue only if no other open
+-- transaction is already about to: the first takes a transaction-scoped advisory lock per queue
+-- (pg_try_advisory_xact_lock, never waiting), the others skip the notification and commit without
+-- the global lock. The holder's notification, sent at its commit, makes workers claim, and they
+-- claim again 15 ms and 250 ms later for jobs that committed just after it; the fallback poll
+-- bounds everything else. A lone enqueuer always notifies, so an idle queue's job starts within
+-- milliseconds.
 --
 -- Switch notifications off for one transaction with:  SET LOCAL pgworker.notify = 'off';
 CREATE OR REPLACE FUNCTION pgworker.notify_new_jobs() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    queue_name  text;
-    marker      text;
-    last_sent   text;
-    now_epoch   numeric := extract(epoch FROM clock_timestamp());
-    interval_s  numeric := coalesce(nullif(current_setting('pgworker.notify_interval_ms', true), '')::numeric, 50) / 1000;
+    queue_name text;
 BEGIN
     IF coalesce(current_setting('pgworker.notify', true), '') = 'off' THEN
         RETURN NULL;
@@ -77,12 +76,9 @@ BEGIN
         SELECT DISTINCT n.queue FROM new_jobs n
         WHERE n.state IN ('available', 'retryable') AND n.run_at <= now()
     LOOP
-        marker := 'pgworker.notified_' || md5(queue_name);
-        last_sent := current_setting(marker, true);
-        IF coalesce(last_sent, '') = '' OR now_epoch - last_sent::numeric >= interval_s THEN
+        -- 1886869362 = 'pgwr': pgworker's advisory-lock class for notification tokens.
+        IF pg_try_advisory_xact_lock(1886869362, hashtext(queue_name)) THEN
             PERFORM pg_notify('pgworker_jobs', queue_name);
-            -- Session-wide, but transactional: a rolled-back notification is not remembered.
-            PERFORM set_config(marker, now_epoch::text, false);
         END IF;
     END LOOP;
     RETURN NULL;

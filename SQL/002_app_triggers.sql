@@ -278,32 +278,16 @@ BEGIN
     selects := selects || E'    END IF;\n';
 
     -- The generated function. Queue and max_attempts fall back to the SQL task's options, then
-    -- to the stock values (uncorrelated subqueries: evaluated once per statement). It inserts
-    -- with pgworker.notify off, so the jobs table's own trigger stays quiet, and wakes workers
-    -- itself: at most once per 50 ms per session and attachment, because a transaction that
-    -- NOTIFYs holds a cluster-wide lock through its commit. Assignments rather than PERFORM keep
-    -- the per-statement cost down (they skip the executor).
+    -- to the stock values (uncorrelated subqueries: evaluated once per statement). Its one
+    -- INSERT ... SELECT fires the jobs table's statement trigger, which wakes workers (at most once
+    -- per queue per statement, rate-limited per session: SQL/001).
     body := format($body$
 #variable_conflict use_column
-DECLARE
-    inserted bigint;
-    notify_setting text := coalesce(current_setting('pgworker.notify', true), '');
-    ignored text := set_config('pgworker.notify', 'off', true);
-    woke text;
 BEGIN
 %1$s
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    ignored := set_config('pgworker.notify', notify_setting, true);
-    IF inserted > 0 AND %2$L AND notify_setting <> 'off' THEN
-        woke := current_setting(%3$L, true);
-        IF coalesce(woke, '') = '' OR extract(epoch FROM clock_timestamp()) - woke::numeric >= 0.05 THEN
-            PERFORM pg_notify('pgworker_jobs', %4$s);
-            ignored := set_config(%3$L, extract(epoch FROM clock_timestamp())::text, false);
-        END IF;
-    END IF;
     RETURN NULL;
 END
-$body$, selects, a.run_after IS NULL, format('pgworker.woke_%s', a.id), queue_expression);
+$body$, selects);
 
     EXECUTE format('CREATE FUNCTION pgworker.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
                    'SET search_path = pg_catalog, pg_temp AS %L', function_name, body);

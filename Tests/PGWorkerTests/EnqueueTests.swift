@@ -73,35 +73,38 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(count, 0)
     }
 
-    func testASessionNotifiesAQueueAtMostOncePerInterval() async throws {
+    func testOnlyOneOpenTransactionPerQueueNotifies() async throws {
         let database = try await TestDatabase.create(for: self)
         let listener = try await database.connect("listener")
-        let app = try await database.connect("app")
+        let first = try await database.connect("first")
+        let second = try await database.connect("second")
         try await listener.listen("pgworker_jobs")
-        try await app.execute("SET pgworker.notify_interval_ms = 300")
 
-        // Three enqueues in quick succession, each its own transaction: one notification.
-        for _ in 0..<3 { try await app.execute("INSERT INTO pgworker.jobs (task) VALUES ('burst')") }
+        // While `first` holds the queue's notification, `second`'s enqueue into it does not notify,
+        // but its enqueue into another queue does.
+        try await first.execute("BEGIN; INSERT INTO pgworker.jobs (task) VALUES ('a')")
+        try await second.execute("INSERT INTO pgworker.jobs (task) VALUES ('b')")
+        try await second.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('c', 'other')")
         var received = try await listener.waitForNotifications(timeout: .seconds(5))
-        received += try await listener.waitForNotifications(timeout: .milliseconds(100))
-        XCTAssertEqual(received.map(\.payload), ["default"])
-        // Another queue is not held back by the first.
-        try await app.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('burst', 'other')")
-        let other = try await listener.waitForNotifications(timeout: .seconds(5))
-        XCTAssertEqual(other.map(\.payload), ["other"])
+        received += try await listener.waitForNotifications(timeout: .milliseconds(200))
+        XCTAssertEqual(received.map(\.payload), ["other"])
 
-        // After the interval, the queue notifies again.
-        try await Task.sleep(for: .milliseconds(350))
-        try await app.execute("INSERT INTO pgworker.jobs (task) VALUES ('burst')")
-        let again = try await listener.waitForNotifications(timeout: .seconds(5))
-        XCTAssertEqual(again.map(\.payload), ["default"])
+        try await first.execute("COMMIT")
+        let atCommit = try await listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(atCommit.map(\.payload), ["default"])
 
-        // A rolled-back notification is not remembered: the next enqueue notifies at once.
-        try await app.execute("SET pgworker.notify_interval_ms = 60000")
-        try await app.execute("BEGIN; INSERT INTO pgworker.jobs (task, queue) VALUES ('undone', 'fresh'); ROLLBACK;")
-        try await app.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('burst', 'fresh')")
+        // Once it committed, the next enqueue notifies again; so does a lone enqueuer every time.
+        for _ in 0..<3 {
+            try await second.execute("INSERT INTO pgworker.jobs (task) VALUES ('d')")
+            let next = try await listener.waitForNotifications(timeout: .seconds(5))
+            XCTAssertEqual(next.map(\.payload), ["default"])
+        }
+
+        // A rolled-back holder releases the queue at once.
+        try await first.execute("BEGIN; INSERT INTO pgworker.jobs (task) VALUES ('undone'); ROLLBACK;")
+        try await second.execute("INSERT INTO pgworker.jobs (task) VALUES ('e')")
         let afterRollback = try await listener.waitForNotifications(timeout: .seconds(5))
-        XCTAssertEqual(afterRollback.map(\.payload), ["fresh"])
+        XCTAssertEqual(afterRollback.map(\.payload), ["default"])
     }
 
     func testBadValuesAreRejectedByTheTable() async throws {

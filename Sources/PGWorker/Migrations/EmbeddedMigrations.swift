@@ -60,21 +60,20 @@ CREATE INDEX IF NOT EXISTS jobs_running_idx
 -- INSERT statement, and only for jobs runnable now. The payload is the queue name, never job data.
 --
 -- PostgreSQL serialises the commits of all transactions that sent a notification (a cluster-wide
--- lock held through the commit's WAL flush), so every notifying enqueue would queue behind every
--- other. Each session therefore notifies a queue at most once per `pgworker.notify_interval_ms`
--- (default 50): enqueues in between commit without the lock, and workers catch them with the
--- extra claim they make 100 ms after each notification. An idle queue's first job always
--- notifies, so it starts within milliseconds.
+-- lock held through the commit's WAL flush), so if every enqueue notified, concurrent enqueuers
+-- would queue behind one another. So a transaction notifies a queue only if no other open
+-- transaction is already about to: the first takes a transaction-scoped advisory lock per queue
+-- (pg_try_advisory_xact_lock, never waiting), the others skip the notification and commit without
+-- the global lock. The holder's notification, sent at its commit, makes workers claim, and they
+-- claim again 15 ms and 250 ms later for jobs that committed just after it; the fallback poll
+-- bounds everything else. A lone enqueuer always notifies, so an idle queue's job starts within
+-- milliseconds.
 --
 -- Switch notifications off for one transaction with:  SET LOCAL pgworker.notify = 'off';
 CREATE OR REPLACE FUNCTION pgworker.notify_new_jobs() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    queue_name  text;
-    marker      text;
-    last_sent   text;
-    now_epoch   numeric := extract(epoch FROM clock_timestamp());
-    interval_s  numeric := coalesce(nullif(current_setting('pgworker.notify_interval_ms', true), '')::numeric, 50) / 1000;
+    queue_name text;
 BEGIN
     IF coalesce(current_setting('pgworker.notify', true), '') = 'off' THEN
         RETURN NULL;
@@ -83,12 +82,9 @@ BEGIN
         SELECT DISTINCT n.queue FROM new_jobs n
         WHERE n.state IN ('available', 'retryable') AND n.run_at <= now()
     LOOP
-        marker := 'pgworker.notified_' || md5(queue_name);
-        last_sent := current_setting(marker, true);
-        IF coalesce(last_sent, '') = '' OR now_epoch - last_sent::numeric >= interval_s THEN
+        -- 1886869362 = 'pgwr': pgworker's advisory-lock class for notification tokens.
+        IF pg_try_advisory_xact_lock(1886869362, hashtext(queue_name)) THEN
             PERFORM pg_notify('pgworker_jobs', queue_name);
-            -- Session-wide, but transactional: a rolled-back notification is not remembered.
-            PERFORM set_config(marker, now_epoch::text, false);
         END IF;
     END LOOP;
     RETURN NULL;
@@ -692,32 +688,16 @@ BEGIN
     selects := selects || E'    END IF;\n';
 
     -- The generated function. Queue and max_attempts fall back to the SQL task's options, then
-    -- to the stock values (uncorrelated subqueries: evaluated once per statement). It inserts
-    -- with pgworker.notify off, so the jobs table's own trigger stays quiet, and wakes workers
-    -- itself: at most once per 50 ms per session and attachment, because a transaction that
-    -- NOTIFYs holds a cluster-wide lock through its commit. Assignments rather than PERFORM keep
-    -- the per-statement cost down (they skip the executor).
+    -- to the stock values (uncorrelated subqueries: evaluated once per statement). Its one
+    -- INSERT ... SELECT fires the jobs table's statement trigger, which wakes workers (at most once
+    -- per queue per statement, rate-limited per session: SQL/001).
     body := format($body$
 #variable_conflict use_column
-DECLARE
-    inserted bigint;
-    notify_setting text := coalesce(current_setting('pgworker.notify', true), '');
-    ignored text := set_config('pgworker.notify', 'off', true);
-    woke text;
 BEGIN
 %1$s
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    ignored := set_config('pgworker.notify', notify_setting, true);
-    IF inserted > 0 AND %2$L AND notify_setting <> 'off' THEN
-        woke := current_setting(%3$L, true);
-        IF coalesce(woke, '') = '' OR extract(epoch FROM clock_timestamp()) - woke::numeric >= 0.05 THEN
-            PERFORM pg_notify('pgworker_jobs', %4$s);
-            ignored := set_config(%3$L, extract(epoch FROM clock_timestamp())::text, false);
-        END IF;
-    END IF;
     RETURN NULL;
 END
-$body$, selects, a.run_after IS NULL, format('pgworker.woke_%s', a.id), queue_expression);
+$body$, selects);
 
     EXECUTE format('CREATE FUNCTION pgworker.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
                    'SET search_path = pg_catalog, pg_temp AS %L', function_name, body);

@@ -431,9 +431,9 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Claims once more shortly after a notification. Triggers on application tables wake
-    /// workers at most every 50 ms per session (SQL/002), so a job committed just after a
-    /// notification may bring none of its own; this look catches it without waiting for the poll.
+    /// Claims again shortly after a notification. An enqueuer skips notifying while another
+    /// transaction is about to notify the same queue (SQL/001), so jobs committed just after that
+    /// notification bring none of their own; these two looks catch them without waiting for the poll.
     private func requestTrailingClaim() {
         let schedule = trailingClaimPending.withLock { pending in
             defer { pending = true }
@@ -441,8 +441,10 @@ public final class Worker: Service, Sendable {
         }
         guard schedule else { return }
         Task {
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .milliseconds(15))
             trailingClaimPending.withLock { $0 = false }
+            requestClaim()
+            try? await Task.sleep(for: .milliseconds(235))
             requestClaim()
         }
     }
