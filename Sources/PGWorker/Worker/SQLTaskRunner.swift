@@ -28,6 +28,7 @@ struct SQLTaskRunner: Sendable {
                     throw error
                 }
             }
+            WorkerMetrics.sqlJobRecorded(job, state: state)
             logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
             return nil
         } catch let error as PostgresError where error.sqlState == "57014" {

@@ -197,6 +197,7 @@ public final class Worker: Service, Sendable {
             return state.disconnected ? 1 : 0
         }
         if lost {
+            if attempt == 0 { WorkerMetrics.connectionLost("main") }
             if attempt == 0 { logger.warning("lost the database connection; reconnecting", metadata: ["error": "\(error)"]) }
         } else {
             logger.error("worker statement failed; retrying", metadata: ["error": "\(error)"])
@@ -270,6 +271,7 @@ public final class Worker: Service, Sendable {
         jobLogger[metadataKey: "queue"] = .string(job.queue)
         jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
         let started = ContinuousClock.now
+        WorkerMetrics.jobStarted(job)
         let completion: Completion?
         if let handler = registry.handler(for: job.task) {
             let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
@@ -279,6 +281,7 @@ public final class Worker: Service, Sendable {
             completion = await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: jobLogger)
         }
         let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
+        WorkerMetrics.jobFinished(job, completion, after: ContinuousClock.now - started)
         if let completion, !completion.succeeded {
             jobLogger.info("job attempt failed", metadata: [
                 "error": .string(completion.error ?? ""), "ms": .stringConvertible(Int(milliseconds)),
@@ -326,7 +329,7 @@ public final class Worker: Service, Sendable {
         var failing = false
         while !Task.isCancelled && !isStopping() {
             do {
-                let connection = try await PostgresConnection.connect(conninfo, name: "listener")
+                let connection = try await PostgresConnection.connect(configuration.listenConninfo ?? conninfo, name: "listener")
                 listenerConnection.withLock { $0 = connection }
                 defer { listenerConnection.withLock { $0 = nil } }
                 try await connection.listen("pgworker_jobs")
@@ -340,6 +343,7 @@ public final class Worker: Service, Sendable {
                     } onCancel: {
                         connection.interruptWait()
                     }
+                    WorkerMetrics.notificationsReceived(notifications.count)
                     if notifications.contains(where: { isRelevant(queue: $0.payload) }) {
                         requestClaim()
                     }
@@ -348,6 +352,7 @@ public final class Worker: Service, Sendable {
             } catch {
                 if Task.isCancelled || isStopping() { return }
                 if !failing {
+                    WorkerMetrics.connectionLost("listener")
                     logger.warning("listener lost its connection; polling until it is back", metadata: ["error": "\(error)"])
                 }
                 failing = true
@@ -374,6 +379,7 @@ public final class Worker: Service, Sendable {
                 return false
             }
             if graceOver { logger.warning("shutdown grace period is over: cancelling running jobs") }
+            WorkerMetrics.polled()
             requestClaim()
         }
     }
