@@ -10,6 +10,6 @@ struct PGWorkerCommand: AsyncParsableCommand {
             The database comes from --database-url, DATABASE_URL, or the standard PG* variables. With none of \
             these, pgworker starts (or reuses) a private PostgreSQL cluster in ./.pgworker.
             """,
-        subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self]
+        subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self, DashboardCommand.self]
     )
 }

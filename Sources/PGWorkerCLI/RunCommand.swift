@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
+import Foundation
 import PGWorker
+import PGWorkerDashboard
 import PostgresClient
 import ServiceLifecycle
 import UnixSignals
@@ -29,11 +31,29 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("queue"), help: "Only take jobs from this queue (repeatable; default all).")
     var queues: [String] = []
 
-    @Option(help: "Seconds between fallback polls for due jobs.")
-    var pollInterval: Double = 1
+    @Option(help: "Seconds between fallback polls for due jobs (default 1, or 0.2 with --no-listen).")
+    var pollInterval: Double?
 
     @Flag(help: "Do not LISTEN (e.g. behind a transaction-pooling PgBouncer); rely on polling.")
     var noListen = false
+
+    @Flag(help: "The database URL goes through a transaction-pooling PgBouncer: no named prepared statements, and no LISTEN on it (use --listen-url for a direct LISTEN connection, or rely on polling).")
+    var pgbouncer = false
+
+    @Option(name: .customLong("listen-url"), help: "A direct connection (not through a transaction-pooling PgBouncer) used only to LISTEN for new jobs.")
+    var listenURL: String?
+
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics.")
+    var metricsPort: Int?
+
+    @Option(help: "The address the metrics and dashboard servers bind.")
+    var httpHost: String = "127.0.0.1"
+
+    @Option(help: "Also serve the web dashboard on this port (see `pgworker dashboard`).")
+    var dashboardPort: Int?
+
+    @Option(help: "The dashboard's access token (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
+    var dashboardToken: String?
 
     @Flag(help: "Do not run SQL tasks registered in pgworker.sql_tasks.")
     var noSqlTasks = false
@@ -43,8 +63,14 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be positive") }
+        guard (pollInterval ?? 1) > 0 else { throw ValidationError("--poll-interval must be positive") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
+        if noListen && listenURL != nil {
+            throw ValidationError("--listen-url and --no-listen contradict each other")
+        }
+        for port in [metricsPort, dashboardPort].compactMap({ $0 }) where !(0...65535).contains(port) {
+            throw ValidationError("ports are 0...65535, not \(port)")
+        }
         if noSqlTasks && tasks.isEmpty {
             throw ValidationError("nothing to run: give at least one --task NAME='command', or allow SQL tasks")
         }
@@ -62,14 +88,34 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
         configuration.queues = queues.isEmpty ? nil : queues
-        configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))
-        configuration.listen = !noListen
+        let listens = !noListen && !(pgbouncer && listenURL == nil)
+        configuration.pollInterval = .milliseconds(Int((pollInterval ?? (listens ? 1 : 0.2)) * 1000))
+        configuration.listen = listens
+        configuration.listenConninfo = listenURL
+        configuration.usesPreparedStatements = !pgbouncer
         configuration.handlesSQLTasks = !noSqlTasks
         configuration.shutdownGracePeriod = .milliseconds(Int(shutdownGrace * 1000))
 
+        var services: [any Service] = []
+        if let metricsPort {
+            let metrics = MetricsSetup.bootstrapPrometheus()
+            services.append(MetricsServer(registry: metrics, host: httpHost, port: metricsPort, logger: logger) { port in
+                logger.info("serving Prometheus metrics", metadata: ["url": "http://\(httpHost):\(port)/metrics"])
+            })
+            services.append(QueueDepthSampler(conninfo: conninfo, logger: logger))
+        }
+        if let dashboardPort {
+            var dashboard = DashboardConfiguration()
+            dashboard.host = httpHost
+            dashboard.port = dashboardPort
+            dashboard.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+            services.append(try Dashboard(conninfo: conninfo, configuration: dashboard, logger: logger) { port in
+                logger.info("serving the dashboard", metadata: ["url": "http://\(httpHost):\(port)/"])
+            })
+        }
         let worker = Worker(conninfo: conninfo, tasks: registry, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: worker)],
+            services: ([worker] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

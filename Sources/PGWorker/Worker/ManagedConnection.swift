@@ -12,11 +12,22 @@ actor ManagedConnection {
     private var connecting: Task<PostgresConnection, any Error>?
     private let onConnect: @Sendable (PostgresConnection) async throws -> Void
 
-    /// - Parameter onConnect: runs on every new connection before anyone else uses it.
-    init(conninfo: String, name: String, onConnect: @escaping @Sendable (PostgresConnection) async throws -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - preparedStatements: whether connections use named prepared statements
+    ///     (see ``WorkerConfiguration/usesPreparedStatements``).
+    ///   - onConnect: runs on every new connection before anyone else uses it.
+    init(conninfo: String, name: String, preparedStatements: Bool = true,
+         onConnect: @escaping @Sendable (PostgresConnection) async throws -> Void = { _ in }) {
         self.conninfo = conninfo
         self.name = name
-        self.onConnect = onConnect
+        if preparedStatements {
+            self.onConnect = onConnect
+        } else {
+            self.onConnect = { @Sendable connection in
+                await connection.setUsesPreparedStatements(false)
+                try await onConnect(connection)
+            }
+        }
     }
 
     /// The open connection, connecting first if needed.

@@ -77,7 +77,7 @@ public final class Worker: Service, Sendable {
     /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
     /// migrated. Once running, lost connections are retried, never fatal.
     public func run() async throws {
-        let main = ManagedConnection(conninfo: conninfo, name: "worker")
+        let main = ManagedConnection(conninfo: conninfo, name: "worker", preparedStatements: configuration.usesPreparedStatements)
         let connection = try await main.connection()
         try await Migrator(connection: connection).requireCurrent()
         try await registerSelf(connection)
@@ -86,7 +86,7 @@ public final class Worker: Service, Sendable {
             "concurrency": .stringConvertible(configuration.concurrency),
             "sql_tasks": .stringConvertible(configuration.handlesSQLTasks),
         ])
-        let sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task")
+        let sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task", preparedStatements: configuration.usesPreparedStatements)
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
