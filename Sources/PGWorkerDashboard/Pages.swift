@@ -66,7 +66,7 @@ enum Pages {
         .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}
         .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
         .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
-        .stale{color:var(--bad)}
+        td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
         """)
 
     static func state(_ state: String) -> HTML {
