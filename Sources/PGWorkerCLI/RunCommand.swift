@@ -43,8 +43,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("listen-url"), help: "A direct connection (not through a transaction-pooling PgBouncer) used only to LISTEN for new jobs.")
     var listenURL: String?
 
-    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics.")
+    @Option(help: "Seconds between heartbeats (each also rescues the jobs of dead workers).")
+    var heartbeatInterval: Double = 5
+
+    @Option(help: "Seconds without a heartbeat after which a worker counts as dead and its running jobs are rescued.")
+    var staleAfter: Double = 30
+
+    @Option(help: "Serve Prometheus metrics at http://HTTP-HOST:PORT/metrics.")
     var metricsPort: Int?
+
+    @Option(help: "Seconds between samples of queue depth (one GROUP BY over the jobs table) for --metrics-port.")
+    var queueDepthInterval: Double = 15
 
     @Option(help: "The address the metrics and dashboard servers bind.")
     var httpHost: String = "127.0.0.1"
@@ -64,6 +73,10 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard (pollInterval ?? 1) > 0 else { throw ValidationError("--poll-interval must be positive") }
+        guard heartbeatInterval > 0, staleAfter > heartbeatInterval else {
+            throw ValidationError("--stale-after must be longer than --heartbeat-interval (both positive)")
+        }
+        guard queueDepthInterval > 0 else { throw ValidationError("--queue-depth-interval must be positive") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         if noListen && listenURL != nil {
             throw ValidationError("--listen-url and --no-listen contradict each other")
@@ -93,6 +106,8 @@ struct RunCommand: AsyncParsableCommand {
         configuration.listen = listens
         configuration.listenConninfo = listenURL
         configuration.usesPreparedStatements = !pgbouncer
+        configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
+        configuration.staleAfter = .milliseconds(Int(staleAfter * 1000))
         configuration.handlesSQLTasks = !noSqlTasks
         configuration.shutdownGracePeriod = .milliseconds(Int(shutdownGrace * 1000))
 
@@ -102,7 +117,8 @@ struct RunCommand: AsyncParsableCommand {
             services.append(MetricsServer(registry: metrics, host: httpHost, port: metricsPort, logger: logger) { port in
                 logger.info("serving Prometheus metrics", metadata: ["url": "http://\(httpHost):\(port)/metrics"])
             })
-            services.append(QueueDepthSampler(conninfo: conninfo, logger: logger))
+            services.append(QueueDepthSampler(
+                conninfo: conninfo, interval: .milliseconds(Int(queueDepthInterval * 1000)), logger: logger))
         }
         if let dashboardPort {
             var dashboard = DashboardConfiguration()

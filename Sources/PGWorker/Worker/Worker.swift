@@ -145,7 +145,8 @@ public final class Worker: Service, Sendable {
                 if jobs.count == free { state.claimRequested = true }
                 return state.claimRequested && state.running.count < configuration.concurrency
             }
-            noteConnected()
+            // Only this loop claims and writes, so here `running` + `completions` is exactly what we hold.
+            if noteConnected() { try await registerSelf(connection) }
             if full { wake.yield() }
             return jobs
         } catch {
@@ -209,8 +210,9 @@ public final class Worker: Service, Sendable {
 
     private let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
 
-    /// Logs the recovery once after a lost connection.
-    private func noteConnected() {
+    /// Logs the recovery once after a lost connection; returns whether the connection was just restored.
+    @discardableResult
+    private func noteConnected() -> Bool {
         let recovered = state.withLock { state -> Bool in
             defer { state.disconnected = false }
             return state.disconnected
@@ -219,6 +221,7 @@ public final class Worker: Service, Sendable {
             reconnectBackoff.reset()
             logger.notice("database connection restored")
         }
+        return recovered
     }
 
     private func isFinished() -> Bool {
@@ -227,11 +230,14 @@ public final class Worker: Service, Sendable {
 
     /// Registers this worker and gives back any job a previous connection claimed without our
     /// knowing (a claim whose reply was lost).
-    private func registerSelf(_ connection: PostgresConnection) async throws {
+    private func registerSelf(_ connection: PostgresConnection, releasingUnknownJobs: Bool = true) async throws {
         try await JobStatements.register(
             connection, workerID: id, host: ProcessInfo.processInfo.hostName,
             pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
             queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
+        // Only the engine loop may release: elsewhere a claim or a write may be in flight, and its
+        // jobs are in neither set (releasing them would run them twice).
+        guard releasingUnknownJobs else { return }
         let known = state.withLock { Array($0.running) + $0.completions.map(\.jobID) }
         let released = try await JobStatements.release(connection, workerID: id, keeping: known)
         if !released.isEmpty {
@@ -391,7 +397,7 @@ public final class Worker: Service, Sendable {
             if Task.isCancelled { return }
             do {
                 let connection = try await main.connection()
-                try await registerSelf(connection)
+                try await registerSelf(connection, releasingUnknownJobs: false)
                 let rescued = try await JobStatements.rescue(connection, staleAfter: configuration.staleAfter)
                 if !rescued.isEmpty {
                     logger.notice("rescued jobs from workers that stopped heartbeating", metadata: ["jobs": "\(rescued)"])

@@ -175,18 +175,24 @@ final class CLIProcess: Sendable {
 
     private let process: Process
     private let lines = Lines()
+    private let outputLines = Lines()
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: BuiltProducts.pgworker)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
+        let errorPipe = Pipe(), outputPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = outputPipe
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        let lines = self.lines
+        Self.collect(errorPipe, into: lines)
+        Self.collect(outputPipe, into: outputLines)
+        try process.run()
+    }
+
+    private static func collect(_ pipe: Pipe, into lines: Lines) {
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil; return }
@@ -198,11 +204,16 @@ final class CLIProcess: Sendable {
             }
             lines.complete.withLock { $0.append(contentsOf: complete) }
         }
-        try process.run()
     }
 
     /// Every complete stderr line so far.
     var stderrLines: [String] { lines.complete.withLock { $0 } }
+
+    /// Every complete stdout line so far.
+    var stdoutLines: [String] { outputLines.complete.withLock { $0 } }
+
+    /// The process id.
+    var pid: Int32 { process.processIdentifier }
 
     /// Waits for a stderr line that satisfies `match`, and returns it.
     func waitForLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
