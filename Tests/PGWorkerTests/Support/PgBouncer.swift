@@ -58,9 +58,15 @@ struct PgBouncer: Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         testCase.addTeardownBlock {
-            process.terminate()  // SIGTERM: immediate shutdown (SIGINT would wait for clients)
-            for _ in 0..<250 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            // SIGKILL: its state is throwaway, and a child of Foundation's Process may have SIGTERM blocked.
+            kill(process.processIdentifier, SIGKILL)
+            // Foundation may be slow to notice the exit; /proc tells at once (gone, or a zombie).
+            let pid = process.processIdentifier
+            func exited() -> Bool {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+                return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
+            }
+            for _ in 0..<250 where !exited() { try? await Task.sleep(for: .milliseconds(20)) }
             try? FileManager.default.removeItem(at: folder)
         }
         let bouncer = PgBouncer(port: port)
