@@ -91,7 +91,9 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
         // ?token=... logs in: set the cookie and redirect to the same page without the token.
         if let offered = request.uri.queryParameters.get("token"), let token = access.token,
            DashboardAccess.constantTimeEquals(offered, token), let cookie = access.loginCookie() {
-            var response = Response.redirect(to: request.uri.path, type: .normal)
+            // Only a local path: "//host" would send the browser elsewhere.
+            let path = request.uri.path.hasPrefix("/") && !request.uri.path.hasPrefix("//") ? request.uri.path : "/"
+            var response = Response.redirect(to: path, type: .normal)
             response.headers[.setCookie] = cookie
             return response
         }

@@ -49,9 +49,22 @@ final class DashboardTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let ids = try await seed(app)
+        // Schedules show when their table exists (another migration may create it with its own columns).
+        let hadSchedules = try await app.query("SELECT to_regclass('pgworker.schedules') IS NOT NULL AS present").rows[0].decode("present", as: Bool.self)
+        if !hadSchedules {
+            try await app.execute("""
+                CREATE TABLE pgworker.schedules (name text PRIMARY KEY, cron text, task text);
+                INSERT INTO pgworker.schedules VALUES ('nightly-<report>', '0 3 * * *', 'report');
+                """)
+        }
         let base = try await serve(database)
 
         let overview = try await Chromium.dumpDOM(base + "/")
+        XCTAssertTrue(overview.contains("<h2>Schedules</h2>"), overview)
+        if !hadSchedules {
+            XCTAssertTrue(overview.contains("<table id=\"schedules\""))
+            XCTAssertTrue(overview.contains("nightly-&lt;report&gt;"), "schedule rows, escaped")
+        }
         XCTAssertTrue(overview.contains("<table id=\"queues\""), overview)
         XCTAssertTrue(overview.contains("data-queue=\"images\""), overview)
         XCTAssertTrue(overview.contains("data-queue=\"mail\""), overview)
@@ -109,7 +122,8 @@ final class DashboardTests: XCTestCase {
             XCTAssertEqual(state, "dead")
         }
 
-        let retried = try await HTTP.request(base + "/jobs/\(ids.dead)/retry", method: "POST", form: ["csrf": csrf])
+        // What a browser sends from the dashboard's own page: its Origin and the field.
+        let retried = try await HTTP.request(base + "/jobs/\(ids.dead)/retry", method: "POST", headers: ["Origin": base], form: ["csrf": csrf])
         XCTAssertEqual(retried.status, 303)
         XCTAssertEqual(retried.headers["location"], "/jobs/\(ids.dead)?done=retry")
         let row = try await app.query(

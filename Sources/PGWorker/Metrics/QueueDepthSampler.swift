@@ -38,11 +38,6 @@ public struct QueueDepthSampler: Service {
         await connection.close()
     }
 
-    /// Reads the counts once and updates the gauges (pairs that are empty now are not zeroed).
-    public static func sampleOnce(_ connection: PostgresConnection) async throws {
-        _ = try await QueueDepthSampler(conninfo: "").sample(connection, previouslyReported: [])
-    }
-
     private struct QueueState: Hashable {
         let queue: String
         let state: String
