@@ -177,9 +177,10 @@ final class CLIProcess: Sendable {
     private let lines = Lines()
     private let outputLines = Lines()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Runs `pgworker` (or `executable`) with `arguments`.
+    init(_ arguments: [String], executable: String = BuiltProducts.pgworker, environment: [String: String] = [:]) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuiltProducts.pgworker)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let errorPipe = Pipe(), outputPipe = Pipe()
@@ -228,14 +229,24 @@ final class CLIProcess: Sendable {
     }
 
     /// Sends SIGTERM and waits (without blocking a thread of the pool) for the exit status.
+    /// Foundation notices an exit only once every descendant holding its monitoring socket is gone
+    /// (a killed worker's orphaned command keeps it), so a process already gone or a zombie, as
+    /// /proc tells, returns -1 at once.
     func terminate(timeout: Duration = .seconds(30)) async -> Int32 {
         if process.isRunning { process.terminate() }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
+            if hasExited { return process.isRunning ? -1 : process.terminationStatus }
             try? await Task.sleep(for: .milliseconds(50))
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL); return -1 }
         return process.terminationStatus
+    }
+
+    /// Whether the process is gone or a zombie, according to /proc.
+    private var hasExited: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else { return true }
+        return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
     }
 
     deinit {

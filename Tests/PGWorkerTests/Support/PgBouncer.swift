@@ -4,15 +4,20 @@ import XCTest
 /// A real PgBouncer in transaction pooling mode on a loopback port, in front of the test cluster's
 /// Unix socket. Started per test and stopped when the test ends.
 struct PgBouncer: Sendable {
-    /// The port it listens on (127.0.0.1).
+    /// The port it listens on.
     let port: Int
+    /// The address in ``conninfo(database:)``.
+    var host = "127.0.0.1"
 
     /// The connection string for `database` through the pooler.
     func conninfo(database: String) -> String {
-        "host=127.0.0.1 port=\(port) user=postgres dbname='\(database)'"
+        "host=\(host) port=\(port) user=postgres dbname='\(database)'"
     }
 
-    static func start(for testCase: XCTestCase) async throws -> PgBouncer {
+    /// - Parameters:
+    ///   - poolMode: `transaction` (LISTEN breaks) or `session`.
+    ///   - addresses: where it listens; the first one is in ``conninfo(database:)``.
+    static func start(for testCase: XCTestCase, poolMode: String = "transaction", addresses: [String] = ["127.0.0.1"]) async throws -> PgBouncer {
         guard let binary = Subprocess.which("pgbouncer") else {
             throw XCTSkip("pgbouncer is not installed (scripts/setup installs it)")
         }
@@ -26,12 +31,12 @@ struct PgBouncer: Sendable {
             * = host=\(socketDirectory) port=5432 user=postgres
 
             [pgbouncer]
-            listen_addr = 127.0.0.1
+            listen_addr = \(addresses.joined(separator: ","))
             listen_port = \(port)
             unix_socket_dir =
             auth_type = trust
             auth_file = \(folder.path)/users.txt
-            pool_mode = transaction
+            pool_mode = \(poolMode)
             max_client_conn = 200
             default_pool_size = 4
             ignore_startup_parameters = extra_float_digits,options
@@ -69,7 +74,7 @@ struct PgBouncer: Sendable {
             for _ in 0..<250 where !exited() { try? await Task.sleep(for: .milliseconds(20)) }
             try? FileManager.default.removeItem(at: folder)
         }
-        let bouncer = PgBouncer(port: port)
+        let bouncer = PgBouncer(port: port, host: addresses[0])
         try await eventually("pgbouncer accepts connections") {
             (try? await PostgresConnectionProbe.canConnect(bouncer.conninfo(database: "postgres"))) ?? false
         }
