@@ -78,6 +78,8 @@ enum Pages {
         components.path = path
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         components.queryItems = items.isEmpty ? nil : items
+        // URLComponents leaves "+" alone, but query decoders read it as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         return components.string ?? path
     }
 

@@ -14,6 +14,7 @@ final class OperationsCLITests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let worker = try CLIProcess([
             "run", "--database-url", database.conninfo, "--task", "echo_op=cat", "--no-sql-tasks",
+            "--task", "fail_op=printf 'first line\\n\"second\"\\t\\001' >&2; exit 3",
             "--log-format", "json", "--metrics-port", "0", "--dashboard-port", "0", "--queue-depth-interval", "0.2",
         ])
         let metricsLine = try await worker.waitForLine { $0.contains("serving Prometheus metrics") }
@@ -24,6 +25,8 @@ final class OperationsCLITests: XCTestCase {
         let app = try await database.connect("app")
         let id = try await JobClient(connection: app).add("echo_op", json: #"{"x": 1}"#, options: JobOptions(queue: "ops")).id
         try await eventually { try await app.jobState(id) == "succeeded" }
+        let failing = try await JobClient(connection: app).add("fail_op", json: "{}", options: JobOptions(queue: "ops", maxAttempts: 1)).id
+        try await eventually { try await app.jobState(failing) == "dead" }
         let waiting = try await JobClient(connection: app).add("nobody_handles_this", json: "{}", options: JobOptions(queue: "ops")).id
 
         var metrics = ""
@@ -35,6 +38,7 @@ final class OperationsCLITests: XCTestCase {
         XCTAssertEqual(TestMetrics.value(in: metrics, "pgworker_jobs_started_total", ["task": "echo_op", "queue": "ops"]), 1)
         XCTAssertEqual(TestMetrics.value(in: metrics, "pgworker_job_start_latency_seconds_count", ["task": "echo_op"]), 1)
         XCTAssertEqual(TestMetrics.value(in: metrics, "pgworker_jobs_in_flight"), 0)
+        XCTAssertEqual(TestMetrics.value(in: metrics, "pgworker_jobs_dead_total", ["task": "fail_op", "queue": "ops"]), 1)
         XCTAssertNotNil(TestMetrics.value(in: metrics, "pgworker_notifications_received_total"))
 
         let page = try await HTTP.request(dashboardURL + "jobs/\(waiting)")
@@ -57,6 +61,10 @@ final class OperationsCLITests: XCTestCase {
         XCTAssertEqual(succeeded["queue"] as? String, "ops")
         XCTAssertEqual(succeeded["attempt"] as? String, "1")
         XCTAssertTrue((succeeded["worker"] as? String)?.contains(":") ?? false, "\(succeeded)")
+        // Newlines, quotes, tabs and control characters in an error stay inside one JSON line.
+        let failed = try XCTUnwrap(lines.compactMap(json).first { $0["message"] as? String == "job attempt failed" })
+        XCTAssertEqual(failed["job"] as? String, String(failing))
+        XCTAssertEqual(failed["error"] as? String, "command exited with status 3; stderr: first line\n\"second\"\t\u{01}")
     }
 
     func testStatusWatchRefreshesUntilStopped() async throws {
