@@ -145,8 +145,7 @@ public final class Worker: Service, Sendable {
                 if jobs.count == free { state.claimRequested = true }
                 return state.claimRequested && state.running.count < configuration.concurrency
             }
-            // Only this loop claims and writes, so here `running` + `completions` is exactly what we hold.
-            if noteConnected() { try await registerSelf(connection) }
+            if noteConnected() { await reconcileAfterReconnect(connection) }
             if full { wake.yield() }
             return jobs
         } catch {
@@ -222,6 +221,17 @@ public final class Worker: Service, Sendable {
             logger.notice("database connection restored")
         }
         return recovered
+    }
+
+    /// After a restored connection: re-registers and gives back jobs a lost claim reply left with
+    /// this worker. Runs in the engine loop, the only code that claims and writes, so there
+    /// `running` + `completions` is exactly what this worker holds. On failure the next turn retries.
+    private func reconcileAfterReconnect(_ connection: PostgresConnection) async {
+        do {
+            try await registerSelf(connection)
+        } catch {
+            state.withLock { $0.disconnected = true }
+        }
     }
 
     private func isFinished() -> Bool {
