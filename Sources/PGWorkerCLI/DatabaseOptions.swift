@@ -12,6 +12,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log format: text, or json (one object per line, for log shippers).")
+    var logFormat: LogFormat = .text
+
     /// The private cluster used when no database is configured.
     static let localCluster = LocalPostgres(directory: URL(fileURLWithPath: ".pgworker"))
 
@@ -33,13 +36,20 @@ struct DatabaseOptions: ParsableArguments {
         return (connection, conninfo)
     }
 
-    /// Sets up swift-log with the chosen level.
+    /// Sets up swift-log with the chosen level and format.
     func bootstrapLogging() -> Logger {
-        let level = logLevel
+        let level = logLevel, format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         return Logger(label: "pgworker")
     }

@@ -12,7 +12,8 @@ struct PGWorkerCommand: AsyncParsableCommand {
             these, pgworker starts (or reuses) a private PostgreSQL cluster in ./.pgworker.
             """,
         subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self,
-                      JobsCommand.self, CronCommand.self, QueueCommand.self, BenchCommand.self, BenchWorkerCommand.self]
+                      JobsCommand.self, CronCommand.self, QueueCommand.self, DashboardCommand.self,
+                      BenchCommand.self, BenchWorkerCommand.self]
     )
 
     /// Runs the command; any error ends the process with one readable line on stderr and a

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
+import Foundation
 import PGWorker
+import PGWorkerDashboard
 import PostgresClient
 import ServiceLifecycle
 import UnixSignals
@@ -32,11 +34,38 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("queue-limit"), help: "At most N jobs of a queue at once in this process, QUEUE=N (repeatable).")
     var queueLimits: [QueueLimitOption] = []
 
-    @Option(help: "Seconds between fallback polls for due jobs.")
-    var pollInterval: Double = 1
+    @Option(help: "Seconds between fallback polls for due jobs (default 1, or 0.2 with --no-listen).")
+    var pollInterval: Double?
 
     @Flag(help: "Do not LISTEN (e.g. behind a transaction-pooling PgBouncer); rely on polling.")
     var noListen = false
+
+    @Flag(help: "The database URL goes through a transaction-pooling PgBouncer: no named prepared statements, and no LISTEN on it (use --listen-url for a direct LISTEN connection, or rely on polling).")
+    var pgbouncer = false
+
+    @Option(name: .customLong("listen-url"), help: "A direct connection (not through a transaction-pooling PgBouncer) used only to LISTEN for new jobs.")
+    var listenURL: String?
+
+    @Option(help: "Seconds between heartbeats (each also rescues the jobs of dead workers).")
+    var heartbeatInterval: Double = 5
+
+    @Option(help: "Seconds without a heartbeat after which a worker counts as dead and its running jobs are rescued.")
+    var staleAfter: Double = 25
+
+    @Option(help: "Serve Prometheus metrics at http://HTTP-HOST:PORT/metrics.")
+    var metricsPort: Int?
+
+    @Option(help: "Seconds between samples of queue depth (one GROUP BY over the jobs table) for --metrics-port.")
+    var queueDepthInterval: Double = 15
+
+    @Option(help: "The address the metrics and dashboard servers bind.")
+    var httpHost: String = "127.0.0.1"
+
+    @Option(help: "Also serve the web dashboard on this port (see `pgworker dashboard`).")
+    var dashboardPort: Int?
+
+    @Option(help: "The dashboard's access token (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
+    var dashboardToken: String?
 
     @Flag(help: "Do not run SQL tasks registered in pgworker.sql_tasks.")
     var noSqlTasks = false
@@ -53,23 +82,24 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("task-timeout"), help: "A per-task timeout, NAME=SECONDS (repeatable).")
     var taskTimeouts: [TaskTimeoutOption] = []
 
-    @Option(help: "Seconds between heartbeats.")
-    var heartbeatInterval: Double = 5
-
-    @Option(help: "Seconds without a heartbeat after which a worker is dead and its jobs are rescued.")
-    var staleAfter: Double = 25
-
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be positive") }
+        guard (pollInterval ?? 1) > 0 else { throw ValidationError("--poll-interval must be positive") }
+        guard heartbeatInterval > 0, staleAfter > heartbeatInterval else {
+            throw ValidationError("--stale-after must be longer than --heartbeat-interval (both positive)")
+        }
+        guard queueDepthInterval > 0 else { throw ValidationError("--queue-depth-interval must be positive") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
-        guard heartbeatInterval > 0, staleAfter > heartbeatInterval else {
-            throw ValidationError("--stale-after must be longer than --heartbeat-interval, and both positive")
-        }
         let names = Set(tasks.map(\.name))
         for option in taskTimeouts where !names.contains(option.name) {
             throw ValidationError("--task-timeout names \(option.name), which is not a --task")
+        }
+        if noListen && listenURL != nil {
+            throw ValidationError("--listen-url and --no-listen contradict each other")
+        }
+        for port in [metricsPort, dashboardPort].compactMap({ $0 }) where !(0...65535).contains(port) {
+            throw ValidationError("ports are 0...65535, not \(port)")
         }
         if noSqlTasks && tasks.isEmpty {
             throw ValidationError("nothing to run: give at least one --task NAME='command', or allow SQL tasks")
@@ -90,18 +120,39 @@ struct RunCommand: AsyncParsableCommand {
         configuration.concurrency = concurrency
         configuration.queues = queues.isEmpty ? nil : queues
         configuration.queueLimits = Dictionary(queueLimits.map { ($0.queue, $0.limit) }) { _, last in last }
-        configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))
-        configuration.listen = !noListen
+        let listens = !noListen && !(pgbouncer && listenURL == nil)
+        configuration.pollInterval = .milliseconds(Int((pollInterval ?? (listens ? 1 : 0.2)) * 1000))
+        configuration.listen = listens
+        configuration.listenConninfo = listenURL
+        configuration.usesPreparedStatements = !pgbouncer
+        configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
+        configuration.staleAfter = .milliseconds(Int(staleAfter * 1000))
         configuration.handlesSQLTasks = !noSqlTasks
         configuration.runsSchedules = !noCron
         configuration.shutdownGracePeriod = .milliseconds(Int(shutdownGrace * 1000))
         configuration.defaultTimeout = timeout.map { .seconds($0) }
-        configuration.heartbeatInterval = .seconds(heartbeatInterval)
-        configuration.staleAfter = .seconds(staleAfter)
 
+        var services: [any Service] = []
+        if let metricsPort {
+            let metrics = MetricsSetup.bootstrapPrometheus()
+            services.append(MetricsServer(registry: metrics, host: httpHost, port: metricsPort, logger: logger) { port in
+                logger.info("serving Prometheus metrics", metadata: ["url": "http://\(httpHost):\(port)/metrics"])
+            })
+            services.append(QueueDepthSampler(
+                conninfo: conninfo, interval: .milliseconds(Int(queueDepthInterval * 1000)), logger: logger))
+        }
+        if let dashboardPort {
+            var dashboard = DashboardConfiguration()
+            dashboard.host = httpHost
+            dashboard.port = dashboardPort
+            dashboard.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+            services.append(try Dashboard(conninfo: conninfo, configuration: dashboard, logger: logger) { port in
+                logger.info("serving the dashboard", metadata: ["url": "http://\(httpHost):\(port)/"])
+            })
+        }
         let worker = Worker(conninfo: conninfo, tasks: registry, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: worker)],
+            services: ([worker] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

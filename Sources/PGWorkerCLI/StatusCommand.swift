@@ -15,17 +15,39 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Option(name: .customLong("watch"), help: "Refresh every SECONDS until interrupted (JSON: one object per line).")
+    var watchSeconds: Double?
+
+    func validate() throws {
+        if let watchSeconds, watchSeconds < 0.1 { throw ValidationError("--watch needs at least 0.1 seconds") }
+    }
+
     func run() async throws {
         let (connection, _) = try await database.connect()
         try await Migrator(connection: connection).requireCurrent()
-        let status = try await QueueStatus.read(connection)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
-        } else {
-            print(StatusTable.render(status))
+        guard let watchSeconds else {
+            print(try await render(QueueStatus.read(connection), compact: false))
+            return
         }
+        while !Task.isCancelled {
+            let status = try await QueueStatus.read(connection)
+            let text = try render(status, compact: true)
+            if json {
+                print(text)
+            } else {
+                // Clear the screen and home the cursor, then a timestamp and the table.
+                print("\u{1B}[H\u{1B}[2J" + "pgworker status  \(Date().formatted(.iso8601))  (every \(watchSeconds) s; Ctrl-C to stop)\n\n" + text)
+            }
+            fflush(nil)  // all output streams; stdout is block-buffered when piped
+            try await Task.sleep(for: .milliseconds(Int(watchSeconds * 1000)))
+        }
+    }
+
+    private func render(_ status: QueueStatus, compact: Bool) throws -> String {
+        guard json else { return StatusTable.render(status) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = compact ? [.sortedKeys] : [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(status), as: UTF8.self)
     }
 }
 

@@ -21,6 +21,8 @@ public actor PostgresConnection {
     private let wakePipe = WakePipe()
     private let cancelHandle = CancelHandle()
     private var preparedStatements: [String: String] = [:]
+    /// When false, ``queryPrepared(_:_:)`` behaves like ``query(_:_:)``.
+    private var usesPreparedStatements = true
 
     /// A short name used for the connection's thread; useful in debuggers and logs.
     public nonisolated let name: String
@@ -102,6 +104,7 @@ public actor PostgresConnection {
     /// Use it for statements the caller runs many times with different parameters.
     @discardableResult
     public func queryPrepared(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
+        guard usesPreparedStatements else { return try query(sql, parameters) }
         let handle = try requireHandle()
         let name: String
         if let existing = preparedStatements[sql] {
@@ -115,6 +118,13 @@ public actor PostgresConnection {
             PQexecPreparedSafe(handle, name, count, values)
         }
         return try consume(result)
+    }
+
+    /// Turns named prepared statements on or off for this connection. Turn them off behind a
+    /// transaction-pooling PgBouncer (before 1.21), where consecutive statements may reach different
+    /// server connections, so a statement prepared on one is missing, or means something else, on another.
+    public func setUsesPreparedStatements(_ enabled: Bool) {
+        usesPreparedStatements = enabled
     }
 
     /// Runs one or more statements separated by semicolons, without parameters

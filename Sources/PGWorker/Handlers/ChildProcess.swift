@@ -48,10 +48,21 @@ struct ChildProcess: Sendable {
         }
     }
 
+    /// Held while a child's pipes are created and marked close-on-exec, and around every spawn, so
+    /// a child spawned concurrently never inherits another child's pipe ends (a `cat` would then
+    /// never see end of file on stdin). Glibc's module does not export `pipe2(O_CLOEXEC)`.
+    private static let spawnLock = Mutex(())
+
     /// Spawns, feeds, drains and reaps the child on the calling (dedicated) thread.
     private func runBlocking(_ control: Control) throws -> Outcome {
         var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
-        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+        let piped = Self.spawnLock.withLock { _ -> Bool in
+            guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { return false }
+            // dup2 onto 0/1/2 in the child clears the flag there.
+            for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return true
+        }
+        guard piped else {
             throw JobFailure.retry("cannot create pipes: errno \(errno)")
         }
         var actions = posix_spawn_file_actions_t()
@@ -82,7 +93,7 @@ struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawnError = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        let spawnError = Self.spawnLock.withLock { _ in posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp) }
         for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) }
         guard spawnError == 0 else {
             for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }

@@ -8,6 +8,8 @@ struct ClaimedJob: Sendable {
     let payload: String
     let attempt: Int
     let maxAttempts: Int
+    /// Seconds from when the job was due to its claim, by the database's clock (for metrics).
+    let waitedSeconds: Double?
 
     init(row: PostgresRow) throws {
         id = try row.decode("id")
@@ -16,6 +18,7 @@ struct ClaimedJob: Sendable {
         payload = try row.decode("payload")
         attempt = try row.decode("attempts")
         maxAttempts = try row.decode("max_attempts")
+        waitedSeconds = row.columns.index(of: "waited") == nil ? nil : try row.decodeIfPresent("waited")
     }
 }
 

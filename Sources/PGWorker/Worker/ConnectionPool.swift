@@ -4,8 +4,10 @@ actor ConnectionPool {
     private var waiters: [CheckedContinuation<ManagedConnection, Never>] = []
     private let all: [ManagedConnection]
 
-    init(conninfo: String, size: Int, name: String) {
-        all = (0..<max(1, size)).map { ManagedConnection(conninfo: conninfo, name: "\(name)-\($0 + 1)") }
+    init(conninfo: String, size: Int, name: String, preparedStatements: Bool = true) {
+        all = (0..<max(1, size)).map {
+            ManagedConnection(conninfo: conninfo, name: "\(name)-\($0 + 1)", preparedStatements: preparedStatements)
+        }
         idle = all
     }
 

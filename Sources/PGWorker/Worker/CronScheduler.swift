@@ -44,13 +44,6 @@ final class CronScheduler: Sendable {
         self.logger = logger
     }
 
-    /// Runs a scheduler on a connection of its own until cancelled.
-    static func run(conninfo: String, logger: Logger) async {
-        let connection = ManagedConnection(conninfo: conninfo, name: "scheduler")
-        await CronScheduler(connection: connection, logger: logger).run()
-        await connection.close()
-    }
-
     /// Runs passes until cancelled.
     func run() async {
         while !Task.isCancelled {

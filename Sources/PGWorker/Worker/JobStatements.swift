@@ -9,7 +9,8 @@ enum JobStatements {
     ) async throws -> [ClaimedJob] {
         let result = try await connection.queryPrepared(
             """
-            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts
+            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts,
+                   extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
             FROM pgworker.claim_jobs($1, $2::text[], $3::text[], $4, $5)
             """,
             [workerID, tasks, queues, limit, includeSQLTasks]

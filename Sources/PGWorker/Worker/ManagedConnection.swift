@@ -10,23 +10,24 @@ actor ManagedConnection {
     private let name: String
     private var current: PostgresConnection?
     private var connecting: Task<PostgresConnection, any Error>?
-    private let onConnect: @Sendable (PostgresConnection) async throws -> Void
+    private let preparedStatements: Bool
 
-    /// - Parameter onConnect: runs on every new connection before anyone else uses it.
-    init(conninfo: String, name: String, onConnect: @escaping @Sendable (PostgresConnection) async throws -> Void = { _ in }) {
+    /// - Parameter preparedStatements: whether connections use named prepared statements
+    ///   (see ``WorkerConfiguration/usesPreparedStatements``).
+    init(conninfo: String, name: String, preparedStatements: Bool = true) {
         self.conninfo = conninfo
         self.name = name
-        self.onConnect = onConnect
+        self.preparedStatements = preparedStatements
     }
 
     /// The open connection, connecting first if needed.
     func connection() async throws -> PostgresConnection {
         if let current { return current }
         if let connecting { return try await connecting.value }
-        let conninfo = self.conninfo, name = self.name, onConnect = self.onConnect
+        let conninfo = self.conninfo, name = self.name, preparedStatements = self.preparedStatements
         let task = Task {
             let connection = try await PostgresConnection.connect(conninfo, name: name)
-            try await onConnect(connection)
+            if !preparedStatements { await connection.setUsesPreparedStatements(false) }
             return connection
         }
         connecting = task

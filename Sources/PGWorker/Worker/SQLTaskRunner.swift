@@ -64,6 +64,7 @@ struct SQLTaskRunner: Sendable {
             // No timeout, or no longer registered (run_sql_job records that).
             state = try await JobStatements.runSQLJob(connection, jobID: job.id, workerID: workerID)
         }
+        WorkerMetrics.sqlJobRecorded(job, state: state)
         logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
         return nil
     }

@@ -83,21 +83,16 @@ public final class Worker: Service, Sendable {
     /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
     /// migrated. Once running, lost connections are retried, never fatal.
     public func run() async throws {
-        let connection = try await PostgresConnection.connect(conninfo, name: "startup")
+        let main = ManagedConnection(conninfo: conninfo, name: "worker", preparedStatements: configuration.usesPreparedStatements)
+        let connection = try await main.connection()
         try await Migrator(connection: connection).requireCurrent()
-        await connection.close()
-        // Every (re)connect registers this worker and gives back jobs claimed in a statement
-        // whose reply was lost with the old connection.
-        let main = ManagedConnection(conninfo: conninfo, name: "worker") { [self] connection in
-            try await registerSelf(connection)
-        }
-        _ = try await main.connection()
+        try await registerSelf(connection)
         logger.info("worker started", metadata: [
             "tasks": .string(registry.taskNames.joined(separator: ",")),
             "concurrency": .stringConvertible(configuration.concurrency),
             "sql_tasks": .stringConvertible(configuration.handlesSQLTasks),
         ])
-        let sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task")
+        let sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task", preparedStatements: configuration.usesPreparedStatements)
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -106,12 +101,14 @@ public final class Worker: Service, Sendable {
                 }
                 group.addTask { await self.pollAndWatchShutdown() }
                 group.addTask { await self.heartbeat(main) }
-                group.addTask { [conninfo, configuration, runningJobs, limitedQueues, logger] in
-                    await WorkerMaintenance(conninfo: conninfo, configuration: configuration, runningJobs: runningJobs,
+                // Chores and cron share the main connection: their statements are short, and a worker
+                // then needs only two connections (plus SQL-task ones) however many features it runs.
+                group.addTask { [configuration, runningJobs, limitedQueues, logger] in
+                    await WorkerMaintenance(connection: main, configuration: configuration, runningJobs: runningJobs,
                                             limitedQueues: limitedQueues, logger: logger).run()
                 }
                 if configuration.runsSchedules {
-                    group.addTask { [conninfo, logger] in await CronScheduler.run(conninfo: conninfo, logger: logger) }
+                    group.addTask { [logger] in await CronScheduler(connection: main, logger: logger).run() }
                 }
                 for await _ in wakeups {
                     if state.withLock({ $0.cancelRunning }) { break }
@@ -164,7 +161,7 @@ public final class Worker: Service, Sendable {
                 if jobs.count == free { state.claimRequested = true }
                 return state.claimRequested && state.running.count < configuration.concurrency
             }
-            noteConnected()
+            if noteConnected() { await reconcileAfterReconnect(connection) }
             if full { wake.yield() }
             return jobs
         } catch {
@@ -213,6 +210,7 @@ public final class Worker: Service, Sendable {
             return state.disconnected ? 1 : 0
         }
         if lost {
+            if attempt == 0 { WorkerMetrics.connectionLost("main") }
             if attempt == 0 { logger.warning("lost the database connection; reconnecting", metadata: ["error": "\(error)"]) }
         } else {
             logger.error("worker statement failed; retrying", metadata: ["error": "\(error)"])
@@ -224,8 +222,9 @@ public final class Worker: Service, Sendable {
 
     private let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
 
-    /// Logs the recovery once after a lost connection.
-    private func noteConnected() {
+    /// Logs the recovery once after a lost connection; returns whether the connection was just restored.
+    @discardableResult
+    private func noteConnected() -> Bool {
         let recovered = state.withLock { state -> Bool in
             defer { state.disconnected = false }
             return state.disconnected
@@ -233,6 +232,18 @@ public final class Worker: Service, Sendable {
         if recovered {
             reconnectBackoff.reset()
             logger.notice("database connection restored")
+        }
+        return recovered
+    }
+
+    /// After a restored connection: re-registers and gives back jobs a lost claim reply left with
+    /// this worker. Runs in the engine loop, the only code that claims and writes, so there
+    /// `running` + `completions` is exactly what this worker holds. On failure the next turn retries.
+    private func reconcileAfterReconnect(_ connection: PostgresConnection) async {
+        do {
+            try await registerSelf(connection)
+        } catch {
+            state.withLock { $0.disconnected = true }
         }
     }
 
@@ -242,11 +253,14 @@ public final class Worker: Service, Sendable {
 
     /// Registers this worker and gives back any job a previous connection claimed without our
     /// knowing (a claim whose reply was lost).
-    private func registerSelf(_ connection: PostgresConnection) async throws {
+    private func registerSelf(_ connection: PostgresConnection, releasingUnknownJobs: Bool = true) async throws {
         try await JobStatements.register(
             connection, workerID: id, host: ProcessInfo.processInfo.hostName,
             pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
             queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
+        // Only the engine loop may release: elsewhere a claim or a write may be in flight, and its
+        // jobs are in neither set (releasing them would run them twice).
+        guard releasingUnknownJobs else { return }
         let known = state.withLock { Array($0.running) + $0.completions.map(\.jobID) }
         let released = try await JobStatements.release(connection, workerID: id, keeping: known)
         if !released.isEmpty {
@@ -286,6 +300,7 @@ public final class Worker: Service, Sendable {
             "queue": .string(job.queue), "attempt": .stringConvertible(job.attempt),
         ]) { $1 }
         let started = ContinuousClock.now
+        WorkerMetrics.jobStarted(job)
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
         // In a task of its own, so pgworker.cancel_job can cancel this job alone.
@@ -303,6 +318,7 @@ public final class Worker: Service, Sendable {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
         let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
+        WorkerMetrics.jobFinished(job, completion, after: ContinuousClock.now - started)
         if let completion, !completion.succeeded {
             jobLogger.info("job attempt failed", metadata: [
                 "error": .string(completion.error ?? ""), "ms": .stringConvertible(Int(milliseconds)),
@@ -352,7 +368,7 @@ public final class Worker: Service, Sendable {
         var failing = false
         while !Task.isCancelled && !isStopping() {
             do {
-                let connection = try await PostgresConnection.connect(conninfo, name: "listener")
+                let connection = try await PostgresConnection.connect(configuration.listenConninfo ?? conninfo, name: "listener")
                 listenerConnection.withLock { $0 = connection }
                 defer { listenerConnection.withLock { $0 = nil } }
                 try await connection.listen("pgworker_jobs")
@@ -367,6 +383,7 @@ public final class Worker: Service, Sendable {
                     } onCancel: {
                         connection.interruptWait()
                     }
+                    WorkerMetrics.notificationsReceived(notifications.count)
                     if notifications.contains(where: { $0.channel == "pgworker_jobs" && isRelevant(queue: $0.payload) }) {
                         requestClaim()
                         requestTrailingClaim()
@@ -377,6 +394,7 @@ public final class Worker: Service, Sendable {
             } catch {
                 if Task.isCancelled || isStopping() { return }
                 if !failing {
+                    WorkerMetrics.connectionLost("listener")
                     logger.warning("listener lost its connection; polling until it is back", metadata: ["error": "\(error)"])
                 }
                 failing = true
@@ -403,6 +421,7 @@ public final class Worker: Service, Sendable {
                 return false
             }
             if graceOver { logger.warning("shutdown grace period is over: cancelling running jobs") }
+            WorkerMetrics.polled()
             requestClaim()
         }
     }
@@ -414,10 +433,7 @@ public final class Worker: Service, Sendable {
             if Task.isCancelled { return }
             do {
                 let connection = try await main.connection()
-                try await JobStatements.register(
-                    connection, workerID: id, host: ProcessInfo.processInfo.hostName,
-                    pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
-                    queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
+                try await registerSelf(connection, releasingUnknownJobs: false)
                 let rescued = try await JobStatements.rescue(connection, staleAfter: configuration.staleAfter)
                 if !rescued.isEmpty {
                     logger.notice("rescued jobs from workers that stopped heartbeating", metadata: ["jobs": "\(rescued)"])

@@ -12,6 +12,14 @@ public struct WorkerConfiguration: Sendable {
     /// Whether to LISTEN for new-job notifications. Turn it off behind a transaction-pooling
     /// PgBouncer, where LISTEN cannot work, and rely on a short `pollInterval`.
     public var listen: Bool = true
+    /// A separate connection string for the LISTEN connection only, e.g. a direct connection to
+    /// PostgreSQL when the main `conninfo` goes through a transaction-pooling PgBouncer (where
+    /// LISTEN silently receives nothing). `nil` uses the main connection string.
+    public var listenConninfo: String? = nil
+    /// Whether the worker's statements use named prepared statements (planned once per
+    /// connection). Turn it off when `conninfo` goes through a transaction-pooling PgBouncer
+    /// older than 1.21, which cannot keep a client's prepared statements.
+    public var usesPreparedStatements: Bool = true
     /// How often this worker records that it is alive.
     public var heartbeatInterval: Duration = .seconds(5)
     /// A worker whose heartbeat is older than this is dead, and its jobs are rescued. Live workers

@@ -1,13 +1,13 @@
 import Logging
 import PostgresClient
 
-/// A worker's periodic chores, on a connection of their own, once per poll interval:
+/// A worker's periodic chores, on the worker's main connection, once per poll interval:
 /// - cancels running jobs whose cancellation it may have missed (a notification is lost while
 ///   the listener reconnects);
 /// - re-reads which queues have a running-jobs limit (``LimitedQueues``);
 /// - every ``WorkerConfiguration/pruneInterval``, prunes finished jobs (``Retention``).
 struct WorkerMaintenance: Sendable {
-    let conninfo: String
+    let connection: ManagedConnection
     let configuration: WorkerConfiguration
     let runningJobs: RunningJobs
     let limitedQueues: LimitedQueues
@@ -15,7 +15,7 @@ struct WorkerMaintenance: Sendable {
 
     /// Runs until cancelled.
     func run() async {
-        let managed = ManagedConnection(conninfo: conninfo, name: "maintenance")
+        let managed = connection
         var lastPrune: ContinuousClock.Instant?
         while !Task.isCancelled {
             do {
@@ -46,6 +46,5 @@ struct WorkerMaintenance: Sendable {
             }
             try? await Task.sleep(for: configuration.pollInterval)
         }
-        await managed.close()
     }
 }

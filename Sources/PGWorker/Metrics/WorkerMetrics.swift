@@ -1,0 +1,105 @@
+import Metrics
+
+/// The engine's metrics, reported through swift-metrics: whatever backend the process bootstraps
+/// (`pgworker run --metrics-port` uses Prometheus) receives them; with none, they cost next to nothing.
+///
+/// Every metric name always carries the same dimensions, as Prometheus requires.
+///
+/// | metric | kind | dimensions |
+/// |---|---|---|
+/// | `pgworker_jobs_started_total` | counter | task, queue |
+/// | `pgworker_jobs_succeeded_total` | counter | task, queue |
+/// | `pgworker_jobs_failed_total` (attempt failed, will retry) | counter | task, queue |
+/// | `pgworker_jobs_dead_total` (last attempt failed, or discarded) | counter | task, queue |
+/// | `pgworker_job_duration_seconds` (handler run time) | timer | task, queue |
+/// | `pgworker_job_start_latency_seconds` (due to claimed) | timer | task, queue |
+/// | `pgworker_jobs_in_flight` | meter | — |
+/// | `pgworker_notifications_received_total` | counter | — |
+/// | `pgworker_polls_total` | counter | — |
+/// | `pgworker_reconnects_total` (lost connections) | counter | connection |
+/// | `pgworker_queue_depth` (sampled by ``QueueDepthSampler``) | gauge | queue, state |
+public enum WorkerMetrics {
+    /// The metric names, for backends and dashboards that configure them (histogram buckets, say).
+    public enum Name {
+        /// Jobs whose handler started.
+        public static let started = "pgworker_jobs_started_total"
+        /// Attempts that succeeded.
+        public static let succeeded = "pgworker_jobs_succeeded_total"
+        /// Attempts that failed and will be retried.
+        public static let failed = "pgworker_jobs_failed_total"
+        /// Jobs that failed for the last time.
+        public static let dead = "pgworker_jobs_dead_total"
+        /// How long handlers ran.
+        public static let duration = "pgworker_job_duration_seconds"
+        /// From the moment a job was due (`run_at`, or `created_at` if later) to its claim.
+        public static let startLatency = "pgworker_job_start_latency_seconds"
+        /// Handlers running now.
+        public static let inFlight = "pgworker_jobs_in_flight"
+        /// Relevant or not, every notification the listener received.
+        public static let notifications = "pgworker_notifications_received_total"
+        /// Fallback polls.
+        public static let polls = "pgworker_polls_total"
+        /// Lost database connections (each is followed by reconnect attempts).
+        public static let reconnects = "pgworker_reconnects_total"
+        /// Jobs per queue and state, as last sampled from the database.
+        public static let queueDepth = "pgworker_queue_depth"
+    }
+
+    private static func jobDimensions(_ job: ClaimedJob) -> [(String, String)] {
+        [("task", job.task), ("queue", job.queue)]
+    }
+
+    /// A claimed job's handler is starting.
+    static func jobStarted(_ job: ClaimedJob) {
+        let dimensions = jobDimensions(job)
+        Counter(label: Name.started, dimensions: dimensions).increment()
+        Meter(label: Name.inFlight).increment()
+        if let waited = job.waitedSeconds {
+            Timer(label: Name.startLatency, dimensions: dimensions).recordNanoseconds(Int64(max(waited, 0) * 1e9))
+        }
+    }
+
+    /// A job's handler is done. `completion` is nil for SQL tasks, whose outcome the database
+    /// records itself (see ``sqlJobRecorded(_:state:)``).
+    static func jobFinished(_ job: ClaimedJob, _ completion: Completion?, after duration: Duration) {
+        let dimensions = jobDimensions(job)
+        Meter(label: Name.inFlight).decrement()
+        let (seconds, attoseconds) = duration.components
+        Timer(label: Name.duration, dimensions: dimensions).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        guard let completion else { return }
+        if completion.succeeded {
+            Counter(label: Name.succeeded, dimensions: dimensions).increment()
+        } else if completion.discard || job.attempt >= job.maxAttempts {
+            Counter(label: Name.dead, dimensions: dimensions).increment()
+        } else {
+            Counter(label: Name.failed, dimensions: dimensions).increment()
+        }
+    }
+
+    /// The database recorded a SQL task's outcome: the job's new `state`.
+    static func sqlJobRecorded(_ job: ClaimedJob, state: String?) {
+        let label: String
+        switch state {
+        case "succeeded": label = Name.succeeded
+        case "dead": label = Name.dead
+        case "retryable": label = Name.failed
+        default: return
+        }
+        Counter(label: label, dimensions: jobDimensions(job)).increment()
+    }
+
+    /// The listener received notifications.
+    static func notificationsReceived(_ count: Int) {
+        Counter(label: Name.notifications).increment(by: count)
+    }
+
+    /// The fallback poll fired.
+    static func polled() {
+        Counter(label: Name.polls).increment()
+    }
+
+    /// A connection (`main` or `listener`) was lost and will be reopened.
+    static func connectionLost(_ connection: String) {
+        Counter(label: Name.reconnects, dimensions: [("connection", connection)]).increment()
+    }
+}

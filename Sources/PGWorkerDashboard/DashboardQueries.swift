@@ -1,0 +1,239 @@
+import Foundation
+import PGWorker
+import PostgresClient
+
+/// What the dashboard reads and changes in the `pgworker` schema. Every value is a bound parameter.
+struct DashboardQueries: Sendable {
+    let database: DashboardDatabase
+
+    /// One queue's counts by state, and how many jobs it finished recently.
+    struct QueueSummary: Sendable {
+        var queue: String
+        var counts: [String: Int] = [:]
+        var succeededLastMinute = 0
+        var succeededLastHour = 0
+        var failedLastHour = 0
+    }
+
+    /// A live (or recently silent) worker process.
+    struct WorkerSummary: Sendable {
+        var id: String
+        var host: String
+        var pid: Int
+        var tasks: String
+        var queues: String
+        var startedAt: String
+        var heartbeatAgeSeconds: Double
+        var running: Int
+    }
+
+    /// A job in the browser's list.
+    struct JobSummary: Sendable {
+        var id: Int64
+        var task: String
+        var queue: String
+        var state: String
+        var attempts: Int
+        var maxAttempts: Int
+        var runAt: String
+        var lastError: String?
+    }
+
+    /// Everything about one job.
+    struct JobDetail: Sendable {
+        var summary: JobSummary
+        var priority: Int
+        var payload: String
+        var result: String?
+        var lockedBy: String?
+        var createdAt: String
+        var attemptedAt: String?
+        var finishedAt: String?
+        var errors: [AttemptError]
+    }
+
+    /// One failed attempt, from the job's `errors` history.
+    struct AttemptError: Sendable {
+        var attempt: String
+        var at: String
+        var worker: String
+        var error: String
+    }
+
+    /// The job browser's filters; `nil` means any.
+    struct JobFilter: Sendable {
+        var state: String?
+        var task: String?
+        var queue: String?
+        var errorText: String?
+        /// Only jobs with a smaller id (paging, newest first).
+        var before: Int64?
+    }
+
+    func queues() async throws -> [QueueSummary] {
+        var byQueue: [String: QueueSummary] = [:]
+        for row in try await database.query("SELECT queue, state, jobs FROM pgworker.queue_stats").rows {
+            let queue: String = try row.decode("queue")
+            byQueue[queue, default: QueueSummary(queue: queue)].counts[try row.decode("state")] = try row.decode("jobs")
+        }
+        let recent = try await database.query("""
+            SELECT queue,
+                   count(*) FILTER (WHERE state = 'succeeded' AND finished_at > now() - interval '1 minute') AS ok_minute,
+                   count(*) FILTER (WHERE state = 'succeeded') AS ok_hour,
+                   count(*) FILTER (WHERE state = 'dead') AS dead_hour
+            FROM pgworker.jobs
+            WHERE finished_at > now() - interval '1 hour'
+            GROUP BY queue
+            """)
+        for row in recent.rows {
+            let queue: String = try row.decode("queue")
+            byQueue[queue, default: QueueSummary(queue: queue)].succeededLastMinute = try row.decode("ok_minute")
+            byQueue[queue, default: QueueSummary(queue: queue)].succeededLastHour = try row.decode("ok_hour")
+            byQueue[queue, default: QueueSummary(queue: queue)].failedLastHour = try row.decode("dead_hour")
+        }
+        return byQueue.keys.sorted().map { byQueue[$0]! }
+    }
+
+    func workers() async throws -> [WorkerSummary] {
+        try await database.query("""
+            SELECT w.id, w.host, w.pid, array_to_string(w.tasks, ', ') AS tasks,
+                   coalesce(array_to_string(w.queues, ', '), 'all') AS queues,
+                   w.started_at::timestamptz(0)::text AS started_at,
+                   extract(epoch FROM now() - w.heartbeat_at)::float8 AS age,
+                   (SELECT count(*) FROM pgworker.jobs j WHERE j.state = 'running' AND j.locked_by = w.id) AS running
+            FROM pgworker.workers w
+            ORDER BY w.host, w.id
+            """).rows.map { row in
+            WorkerSummary(
+                id: try row.decode("id"), host: try row.decode("host"), pid: try row.decode("pid"),
+                tasks: try row.decode("tasks"), queues: try row.decode("queues"), startedAt: try row.decode("started_at"),
+                heartbeatAgeSeconds: try row.decode("age"), running: try row.decode("running"))
+        }
+    }
+
+    /// Rows of `pgworker.schedules`, as column → text, when that table exists; `nil` when it does not.
+    func schedules() async throws -> (columns: [String], rows: [[String: String]])? {
+        let exists = try await database.query("SELECT to_regclass('pgworker.schedules') IS NOT NULL AS present")
+        guard try exists.rows.first?.decode("present", as: Bool.self) == true else { return nil }
+        let columns = try await database.query("""
+            SELECT attname FROM pg_attribute
+            WHERE attrelid = 'pgworker.schedules'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """).rows.map { try $0.decode("attname", as: String.self) }
+        let rows = try await database.query("SELECT to_jsonb(s)::text AS row FROM pgworker.schedules s LIMIT 200").rows
+        let decoded: [[String: String]] = try rows.map { row in
+            let text: String = try row.decode("row")
+            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            return object.mapValues { value in
+                if value is NSNull { return "" }
+                if let string = value as? String { return string }
+                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
+                    return String(decoding: data, as: UTF8.self)
+                }
+                return "\(value)"
+            }
+        }
+        return (columns, decoded)
+    }
+
+    static let pageSize = 50
+
+    func jobs(_ filter: JobFilter) async throws -> [JobSummary] {
+        try await database.query("""
+            SELECT id, task, queue, state, attempts, max_attempts, run_at::timestamptz(0)::text AS run_at,
+                   left(last_error, 300) AS last_error
+            FROM pgworker.jobs j
+            WHERE ($1::text IS NULL OR j.state = $1)
+              AND ($2::text IS NULL OR j.task = $2)
+              AND ($3::text IS NULL OR j.queue = $3)
+              AND ($4::text IS NULL
+                   OR strpos(lower(j.last_error), lower($4)) > 0
+                   OR EXISTS (SELECT 1 FROM jsonb_array_elements(j.errors) e WHERE strpos(lower(e->>'error'), lower($4)) > 0))
+              AND ($5::bigint IS NULL OR j.id < $5)
+            ORDER BY j.id DESC
+            LIMIT $6
+            """, [filter.state, filter.task, filter.queue, filter.errorText, filter.before, Self.pageSize]).rows.map(Self.summary)
+    }
+
+    func job(_ id: Int64) async throws -> JobDetail? {
+        guard let row = try await database.query("""
+            SELECT id, task, queue, state, attempts, max_attempts, run_at::timestamptz(0)::text AS run_at,
+                   last_error, priority, jsonb_pretty(payload) AS payload, jsonb_pretty(result) AS result, locked_by,
+                   created_at::timestamptz(3)::text AS created_at, attempted_at::timestamptz(3)::text AS attempted_at,
+                   finished_at::timestamptz(3)::text AS finished_at
+            FROM pgworker.jobs WHERE id = $1
+            """, [id]).first else { return nil }
+        let errors = try await database.query("""
+            SELECT coalesce(e->>'attempt', '') AS attempt, coalesce(e->>'at', '') AS at,
+                   coalesce(e->>'worker', '') AS worker, coalesce(e->>'error', e::text) AS error
+            FROM pgworker.jobs j, jsonb_array_elements(j.errors) WITH ORDINALITY AS x(e, n)
+            WHERE j.id = $1 ORDER BY x.n
+            """, [id]).rows.map { row in
+            AttemptError(attempt: try row.decode("attempt"), at: try row.decode("at"),
+                         worker: try row.decode("worker"), error: try row.decode("error"))
+        }
+        return JobDetail(
+            summary: try Self.summary(row), priority: try row.decode("priority"), payload: try row.decode("payload"),
+            result: try row.decodeIfPresent("result"), lockedBy: try row.decodeIfPresent("locked_by"),
+            createdAt: try row.decode("created_at"), attemptedAt: try row.decodeIfPresent("attempted_at"),
+            finishedAt: try row.decodeIfPresent("finished_at"), errors: errors)
+    }
+
+    private static func summary(_ row: PostgresRow) throws -> JobSummary {
+        JobSummary(
+            id: try row.decode("id"), task: try row.decode("task"), queue: try row.decode("queue"),
+            state: try row.decode("state"), attempts: try row.decode("attempts"), maxAttempts: try row.decode("max_attempts"),
+            runAt: try row.decode("run_at"), lastError: try row.decodeIfPresent("last_error"))
+    }
+
+    // MARK: - Actions
+
+    /// What the dashboard can do to a job, and which states allow it.
+    enum Action: String, CaseIterable, Sendable {
+        case retry, cancel, delete
+
+        /// States the action applies to.
+        var allowedStates: [JobState] {
+            switch self {
+            case .retry: [.dead, .cancelled, .retryable, .available]
+            case .cancel: [.available, .retryable]
+            case .delete: [.available, .retryable, .succeeded, .dead, .cancelled]
+            }
+        }
+
+        /// The past tense, for messages.
+        var done: String {
+            switch self {
+            case .retry: "queued to run now"
+            case .cancel: "cancelled"
+            case .delete: "deleted"
+            }
+        }
+    }
+
+    /// Applies an action if the job is (still) in a state that allows it. Returns whether it did.
+    func perform(_ action: Action, on id: Int64) async throws -> Bool {
+        let states = action.allowedStates.map(\.rawValue)
+        let sql: String
+        switch action {
+        case .retry:
+            // Runs it now; a job past max_attempts gets one more attempt. Notifies the workers,
+            // since the enqueue trigger fires on INSERT only.
+            sql = """
+                WITH changed AS (
+                    UPDATE pgworker.jobs
+                    SET state = CASE WHEN attempts > 0 THEN 'retryable' ELSE 'available' END,
+                        run_at = now(), finished_at = NULL,
+                        max_attempts = greatest(max_attempts, attempts + 1)
+                    WHERE id = $1 AND state = ANY ($2::text[])
+                    RETURNING queue)
+                SELECT pg_notify('pgworker_jobs', queue) FROM changed
+                """
+        case .cancel:
+            sql = "UPDATE pgworker.jobs SET state = 'cancelled', finished_at = now() WHERE id = $1 AND state = ANY ($2::text[])"
+        case .delete:
+            sql = "DELETE FROM pgworker.jobs WHERE id = $1 AND state = ANY ($2::text[])"
+        }
+        let result = try await database.query(sql, [id, states])
+        return action == .retry ? !result.rows.isEmpty : result.affectedRows > 0
+    }
+}

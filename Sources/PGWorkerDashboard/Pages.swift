@@ -1,0 +1,229 @@
+import Foundation
+import Hummingbird
+import PGWorker
+
+/// The dashboard's pages: server-rendered HTML with inline CSS, no scripts, nothing loaded from
+/// elsewhere (the page works offline and under a strict Content-Security-Policy).
+enum Pages {
+    /// Sent with every page: no scripts, no outside resources, no framing, forms post here only.
+    static let contentSecurityPolicy =
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    static func response(_ html: HTML, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.contentSecurityPolicy] = contentSecurityPolicy
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html.description)))
+    }
+
+    /// Decodes an `application/x-www-form-urlencoded` body (at most 64 KiB).
+    static func form<Context: RequestContext>(_ request: Request, context: Context) async throws -> [String: String] {
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        var components = URLComponents()
+        components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
+        var fields: [String: String] = [:]
+        for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
+        return fields
+    }
+
+    // MARK: - Layout
+
+    static func layout(title: String, current: String, _ content: HTML) -> HTML {
+        let nav: [HTML] = [("/", "Overview"), ("/jobs", "Jobs")].map { link in
+            let marker: HTML = link.0 == current ? " aria-current=\"page\"" : ""
+            return "<a href=\"\(link.0)\"\(marker)>\(link.1)</a>"
+        }
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(title) · pgworker</title>
+            <style>\(style)</style></head>
+            <body><header><strong>pgworker</strong><nav>\(nav)</nav></header>
+            <main>\(content)</main></body></html>
+            """
+    }
+
+    static let style = HTML(trusted: """
+        :root{--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--bg:#f8f9fb;--accent:#2e5aac;--bad:#b42318;--ok:#067647}
+        *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
+        header{display:flex;gap:24px;align-items:center;padding:10px 24px;background:#101828;color:#fff}
+        header nav a{color:#d0d5dd;margin-right:16px;text-decoration:none}header nav a[aria-current]{color:#fff;font-weight:600}
+        main{padding:16px 24px;max-width:1400px}h1{font-size:20px;margin:8px 0 16px}h2{font-size:16px;margin:24px 0 8px}
+        table{border-collapse:collapse;background:#fff;border:1px solid var(--line);width:100%}
+        th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+        th{background:#f2f4f7;font-weight:600;font-size:12px;text-transform:uppercase;color:var(--muted)}
+        td.n{text-align:right;font-variant-numeric:tabular-nums}a{color:var(--accent)}
+        .state{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#eef2f6}
+        .state-dead,.state-cancelled{background:#fee4e2;color:var(--bad)}.state-succeeded{background:#dcfae6;color:var(--ok)}
+        .state-running{background:#d1e0ff;color:#1d3a8a}.state-retryable{background:#fef0c7;color:#93370d}
+        pre{background:#fff;border:1px solid var(--line);padding:10px;overflow:auto;max-height:400px;white-space:pre-wrap;word-break:break-word}
+        form.filters{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin-bottom:12px}
+        label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
+        input,select,button{font:inherit;padding:4px 8px}button{cursor:pointer}
+        .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}
+        .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
+        .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
+        td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
+        """)
+
+    static func state(_ state: String) -> HTML {
+        "<span class=\"state state-\(state)\">\(state)</span>"
+    }
+
+    static func link(_ path: String, _ query: [(String, String?)]) -> String {
+        var components = URLComponents()
+        components.path = path
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        components.queryItems = items.isEmpty ? nil : items
+        // URLComponents leaves "+" alone, but query decoders read it as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        return components.string ?? path
+    }
+
+    // MARK: - Pages
+
+    static func login(failed: Bool) -> HTML {
+        let message: HTML = failed ? "<p class=\"error\">That token is not right.</p>" : ""
+        return layout(title: "Log in", current: "", """
+            <h1>Log in</h1>\(message)
+            <p>This dashboard requires its access token (<code>--token</code> or <code>PGWORKER_DASHBOARD_TOKEN</code>).</p>
+            <form method="post" action="/login"><label>Token <input type="password" name="token" autofocus></label>
+            <button type="submit">Log in</button></form>
+            """)
+    }
+
+    static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
+                         schedules: (columns: [String], rows: [[String: String]])?, staleAfterSeconds: Double) -> HTML {
+        let states = JobState.allCases.map(\.rawValue)
+        let header: [HTML] = states.map { "<th>\($0)</th>" }
+        let queueRows: [HTML] = queues.map { queue in
+            let cells: [HTML] = states.map { state in
+                let count = queue.counts[state] ?? 0
+                return count == 0 ? "<td class=\"n muted\">0</td>"
+                    : "<td class=\"n\"><a href=\"\(link("/jobs", [("queue", queue.queue), ("state", state)]))\">\(count)</a></td>"
+            }
+            return """
+                <tr data-queue="\(queue.queue)"><td><a href="\(link("/jobs", [("queue", queue.queue)]))">\(queue.queue)</a></td>\(cells)\
+                <td class="n">\(queue.succeededLastMinute)</td><td class="n">\(queue.succeededLastHour)</td><td class="n">\(queue.failedLastHour)</td></tr>
+                """
+        }
+        let queueTable: HTML = queues.isEmpty ? "<p class=\"muted\" id=\"no-queues\">No jobs yet.</p>" : """
+            <table id="queues"><thead><tr><th>queue</th>\(header)<th>done / min</th><th>done / hour</th><th>dead / hour</th></tr></thead>
+            <tbody>\(queueRows)</tbody></table>
+            """
+        let workerRows: [HTML] = workers.map { worker in
+            let age = String(format: "%.0f s ago", worker.heartbeatAgeSeconds)
+            let ageCell: HTML = worker.heartbeatAgeSeconds > staleAfterSeconds ? "<td class=\"stale\">\(age) (stale)</td>" : "<td>\(age)</td>"
+            return """
+                <tr><td>\(worker.id)</td><td>\(worker.host)</td><td class="n">\(worker.pid)</td><td>\(worker.tasks)</td>\
+                <td>\(worker.queues)</td><td class="n">\(worker.running)</td><td>\(worker.startedAt)</td>\(ageCell)</tr>
+                """
+        }
+        let workerTable: HTML = workers.isEmpty ? "<p class=\"muted\" id=\"no-workers\">No workers registered.</p>" : """
+            <table id="workers"><thead><tr><th>id</th><th>host</th><th>pid</th><th>tasks</th><th>queues</th><th>running</th>\
+            <th>started</th><th>heartbeat</th></tr></thead><tbody>\(workerRows)</tbody></table>
+            """
+        var scheduleSection: HTML = ""
+        if let schedules {
+            let head: [HTML] = schedules.columns.map { "<th>\($0)</th>" }
+            let rows: [HTML] = schedules.rows.map { row in
+                let cells: [HTML] = schedules.columns.map { "<td>\(row[$0] ?? "")</td>" }
+                return "<tr>\(cells)</tr>"
+            }
+            scheduleSection = schedules.rows.isEmpty ? "<h2>Schedules</h2><p class=\"muted\">No schedules.</p>" : """
+                <h2>Schedules</h2><table id="schedules"><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table>
+                """
+        }
+        return layout(title: "Overview", current: "/", """
+            <h1>Queues</h1>\(queueTable)
+            <h2>Workers</h2>\(workerTable)
+            \(scheduleSection)
+            """)
+    }
+
+    static func jobs(_ jobs: [DashboardQueries.JobSummary], filter: DashboardQueries.JobFilter, problem: String?) -> HTML {
+        let stateOptions: [HTML] = ([""] + JobState.allCases.map(\.rawValue)).map { state in
+            let selected: HTML = filter.state == state || (state.isEmpty && filter.state == nil) ? " selected" : ""
+            return "<option value=\"\(state)\"\(selected)>\(state.isEmpty ? "any state" : state)</option>"
+        }
+        let rows: [HTML] = jobs.map { job in
+            """
+            <tr data-job="\(job.id)"><td class="n"><a href="/jobs/\(job.id)">\(job.id)</a></td><td>\(job.task)</td><td>\(job.queue)</td>\
+            <td>\(state(job.state))</td><td class="n">\(job.attempts)/\(job.maxAttempts)</td><td>\(job.runAt)</td>\
+            <td>\(job.lastError ?? "")</td></tr>
+            """
+        }
+        let problemBox: HTML = problem.map { "<p class=\"error\">\($0)</p>" } ?? ""
+        let table: HTML = jobs.isEmpty ? "<p class=\"muted\" id=\"no-jobs\">No jobs match.</p>" : """
+            <table id="jobs"><thead><tr><th>id</th><th>task</th><th>queue</th><th>state</th><th>attempts</th><th>run at</th>\
+            <th>last error</th></tr></thead><tbody>\(rows)</tbody></table>
+            """
+        var older: HTML = ""
+        if jobs.count == DashboardQueries.pageSize, let last = jobs.last {
+            let href = link("/jobs", [("state", filter.state), ("task", filter.task), ("queue", filter.queue),
+                                      ("error", filter.errorText), ("before", String(last.id))])
+            older = "<p><a id=\"older\" href=\"\(href)\">Older jobs →</a></p>"
+        }
+        return layout(title: "Jobs", current: "/jobs", """
+            <h1>Jobs</h1>\(problemBox)
+            <form class="filters" method="get" action="/jobs">
+            <label>State <select name="state">\(stateOptions)</select></label>
+            <label>Task <input name="task" value="\(filter.task)"></label>
+            <label>Queue <input name="queue" value="\(filter.queue)"></label>
+            <label>Error contains <input name="error" value="\(filter.errorText)"></label>
+            <button type="submit">Filter</button> <a href="/jobs">clear</a></form>
+            \(table)\(older)
+            """)
+    }
+
+    static func job(_ job: DashboardQueries.JobDetail, csrf: String, notice: String?) -> HTML {
+        let summary = job.summary
+        let currentState = JobState(rawValue: summary.state)
+        let buttons: [HTML] = DashboardQueries.Action.allCases.compactMap { action in
+            guard let currentState, action.allowedStates.contains(currentState) else { return nil }
+            return "<a class=\"action\" href=\"/jobs/\(summary.id)/\(action.rawValue)\">\(action.rawValue.capitalized)…</a>"
+        }
+        let errorRows: [HTML] = job.errors.map { error in
+            "<tr><td class=\"n\">\(error.attempt)</td><td>\(error.at)</td><td>\(error.worker)</td><td><pre>\(error.error)</pre></td></tr>"
+        }
+        let errorTable: HTML = job.errors.isEmpty ? "<p class=\"muted\">No failed attempts.</p>" : """
+            <table id="errors"><thead><tr><th>attempt</th><th>at</th><th>worker</th><th>error</th></tr></thead><tbody>\(errorRows)</tbody></table>
+            """
+        let noticeBox: HTML = notice.map { "<p class=\"notice\" id=\"notice\">\($0)</p>" } ?? ""
+        let result: HTML = job.result.map { "<pre id=\"result\">\($0)</pre>" } ?? "<p class=\"muted\">No result.</p>"
+        return layout(title: "Job \(summary.id)", current: "/jobs", """
+            <h1>Job \(summary.id) \(state(summary.state))</h1>\(noticeBox)
+            <dl id="job">
+            <dt>task</dt><dd>\(summary.task)</dd><dt>queue</dt><dd>\(summary.queue)</dd><dt>priority</dt><dd>\(job.priority)</dd>
+            <dt>attempts</dt><dd>\(summary.attempts) of \(summary.maxAttempts)</dd>
+            <dt>created</dt><dd>\(job.createdAt)</dd><dt>run at</dt><dd>\(summary.runAt)</dd>
+            <dt>last attempt started</dt><dd>\(job.attemptedAt ?? "—")</dd><dt>finished</dt><dd>\(job.finishedAt ?? "—")</dd>
+            <dt>locked by</dt><dd>\(job.lockedBy ?? "—")</dd>
+            </dl>
+            <div class="actions">\(buttons)</div>
+            <h2>Payload</h2><pre id="payload">\(job.payload)</pre>
+            <h2>Result</h2>\(result)
+            <h2>Error history</h2>\(errorTable)
+            """)
+    }
+
+    /// The confirmation step of an action: a POST form carrying the CSRF secret.
+    static func confirm(_ action: DashboardQueries.Action, job: DashboardQueries.JobDetail, csrf: String) -> HTML {
+        let summary = job.summary
+        let verb = action.rawValue
+        return layout(title: "\(verb.capitalized) job \(summary.id)", current: "/jobs", """
+            <h1>\(verb.capitalized) job \(summary.id)?</h1>
+            <p>Job \(summary.id) (\(summary.task) in queue \(summary.queue)) is \(state(summary.state)).</p>
+            <form method="post" action="/jobs/\(summary.id)/\(verb)" id="confirm">
+            <input type="hidden" name="csrf" value="\(csrf)">
+            <button type="submit">Yes, \(verb) it</button> <a href="/jobs/\(summary.id)">No, go back</a></form>
+            """)
+    }
+
+    static func message(title: String, _ text: String, status: HTTPResponse.Status) -> Response {
+        response(layout(title: title, current: "", "<h1>\(title)</h1><p class=\"error\">\(text)</p>"), status: status)
+    }
+}
