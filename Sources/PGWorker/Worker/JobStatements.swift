@@ -18,6 +18,32 @@ enum JobStatements {
         return try result.rows.map(ClaimedJob.init(row:))
     }
 
+    /// Writes a batch of outcomes and claims up to `limit` jobs, in one call and one transaction
+    /// (`pgworker.complete_and_claim`).
+    static func completeAndClaim(
+        _ connection: PostgresConnection, workerID: String, _ batch: [Completion], tasks: [String],
+        queues: [String]?, limit: Int, includeSQLTasks: Bool, localRoom: String?
+    ) async throws -> [ClaimedJob] {
+        let result = try await connection.queryPrepared(
+            """
+            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts,
+                   extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
+            FROM pgworker.complete_and_claim($1, $2::bigint[], $3::boolean[], $4::jsonb[], $5::text[], $6::boolean[],
+                                             $7::text[], $8::text[], $9, $10, $11::jsonb)
+            """,
+            [
+                workerID,
+                batch.map(\.jobID),
+                batch.map(\.succeeded),
+                PostgresNullableArray(batch.map(\.result)),
+                PostgresNullableArray(batch.map(\.error)),
+                batch.map(\.discard),
+                tasks, queues, limit, includeSQLTasks, localRoom,
+            ]
+        )
+        return try result.rows.map(ClaimedJob.init(row:))
+    }
+
     /// Writes a batch of outcomes in one statement. Returns how many rows it changed.
     @discardableResult
     static func complete(_ connection: PostgresConnection, workerID: String, _ batch: [Completion]) async throws -> Int {

@@ -134,27 +134,41 @@ public final class Worker: Service, Sendable {
 
     // MARK: - The engine loop
 
-    /// One turn: write finished outcomes, then claim as many jobs as there is room for.
+    /// One turn: write finished outcomes and claim as many jobs as there is room for, in one
+    /// round trip when there are both.
     private func step(_ main: ManagedConnection) async -> [ClaimedJob] {
         // Outcomes stay in the state until written, so a reconnect in between (which gives back
         // every running job this worker does not know of) still knows them.
         let batch = state.withLock { $0.completions }
         do {
-            if !batch.isEmpty {
-                try await write(batch, main)
-                state.withLock { $0.completions.removeFirst(batch.count) }
-            }
             let (wanted, free) = state.withLock { state in
                 let free = configuration.concurrency - state.running.count
                 let wanted = state.claimRequested && state.stopRequestedAt == nil && free > 0
                 if wanted { state.claimRequested = false }
                 return (wanted, free)
             }
-            guard wanted else { return [] }
             let connection = try await main.connection()
-            let jobs = try await JobStatements.claim(
-                connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
-                limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+            var jobs: [ClaimedJob] = []
+            if wanted && !batch.isEmpty {
+                do {
+                    jobs = try await JobStatements.completeAndClaim(
+                        connection, workerID: id, batch, tasks: registry.taskNames, queues: configuration.queues,
+                        limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+                    state.withLock { $0.completions.removeFirst(batch.count) }
+                } catch let error as PostgresError where !error.isConnectionLoss {
+                    // The batch was rejected (nothing was written or claimed): write it the careful way.
+                    try await write(batch, main)
+                    state.withLock { $0.completions.removeFirst(batch.count) }
+                    jobs = try await claim(connection, limit: free)
+                }
+            } else {
+                if !batch.isEmpty {
+                    try await write(batch, main)
+                    state.withLock { $0.completions.removeFirst(batch.count) }
+                }
+                guard wanted else { return [] }
+                jobs = try await claim(connection, limit: free)
+            }
             localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
@@ -169,6 +183,12 @@ public final class Worker: Service, Sendable {
             await recover(from: error, main)
             return []
         }
+    }
+
+    private func claim(_ connection: PostgresConnection, limit: Int) async throws -> [ClaimedJob] {
+        try await JobStatements.claim(
+            connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
+            limit: limit, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
     }
 
     /// Writes outcomes in one statement; if the batch is rejected (a value PostgreSQL cannot
