@@ -195,7 +195,7 @@ struct DashboardQueries: Sendable {
         var allowedStates: [JobState] {
             switch self {
             case .retry: [.dead, .cancelled, .retryable, .available]
-            case .cancel: [.available, .retryable]
+            case .cancel: [.available, .retryable, .running]
             case .delete: [.available, .retryable, .succeeded, .dead, .cancelled]
             }
         }
@@ -229,7 +229,11 @@ struct DashboardQueries: Sendable {
                 SELECT pg_notify('pgworker_jobs', queue) FROM changed
                 """
         case .cancel:
-            sql = "UPDATE pgworker.jobs SET state = 'cancelled', finished_at = now() WHERE id = $1 AND state = ANY ($2::text[])"
+            // pgworker.cancel_job also reaches a running job: its worker stops the handler.
+            let state = try await database.query(
+                "SELECT pgworker.cancel_job(id, 'from the dashboard') AS state FROM pgworker.jobs WHERE id = $1 AND state = ANY ($2::text[])",
+                [id, states]).first?["state"]
+            return state == "cancelled" || state == "cancelling"
         case .delete:
             sql = "DELETE FROM pgworker.jobs WHERE id = $1 AND state = ANY ($2::text[])"
         }
