@@ -125,12 +125,13 @@ extension BenchQueue {
         let rows = try await connection.query(
             """
             SELECT funcname, calls, total_time FROM pg_stat_user_functions
-            WHERE schemaname = 'pgworker' AND funcname IN ('claim_jobs', 'complete_jobs')
+            WHERE schemaname = 'pgworker' AND funcname IN ('claim_jobs_within', 'complete_jobs')
             """
         ).rows
         var calls: [String: (Int, Double)] = [:]
         for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
-        return WorkerCalls(claims: calls["claim_jobs"]?.0 ?? 0, claimMilliseconds: calls["claim_jobs"]?.1 ?? 0,
+        // Every claim, alone or with completions (complete_and_claim), runs claim_jobs_within once.
+        return WorkerCalls(claims: calls["claim_jobs_within"]?.0 ?? 0, claimMilliseconds: calls["claim_jobs_within"]?.1 ?? 0,
                            completions: calls["complete_jobs"]?.0 ?? 0,
                            completionMilliseconds: calls["complete_jobs"]?.1 ?? 0)
     }
