@@ -337,8 +337,9 @@ public final class Worker: Service, Sendable {
         if timedOut, let timeout {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
-        let milliseconds = (ContinuousClock.now - started) / .milliseconds(1)
-        WorkerMetrics.jobFinished(job, completion, after: ContinuousClock.now - started)
+        let duration = ContinuousClock.now - started
+        let milliseconds = duration / .milliseconds(1)
+        WorkerMetrics.jobFinished(job, completion, after: duration)
         if let completion, !completion.succeeded {
             jobLogger.info("job attempt failed", metadata: [
                 "error": .string(completion.error ?? ""), "ms": .stringConvertible(Int(milliseconds)),
@@ -359,8 +360,9 @@ public final class Worker: Service, Sendable {
 
     private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
         do {
+            // A handler that returned finished its work, even if cancellation came meanwhile:
+            // recording it as cancelled would run it again.
             let result = try await handler.handle(context)
-            if Task.isCancelled { return cancelled(context.id) }
             if let result, !isStorableJSON(result) {
                 return .failure(context.id, error: "handler returned a result that is not valid JSON: \(result.prefix(200))")
             }
