@@ -49,7 +49,15 @@ extension Date: PostgresEncodable {
 
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     /// A one-dimensional array literal, every element quoted: `{"a","b\"c"}`.
-    public var postgresText: String { arrayLiteral(self.map { Optional($0) }) }
+    public var postgresText: String {
+        var text = "{"
+        text.reserveCapacity(2 + count * 8)
+        for (index, element) in enumerated() {
+            if index > 0 { text += "," }
+            appendQuoted(element.postgresText, to: &text)
+        }
+        return text + "}"
+    }
 }
 
 /// An array of optional values, sent as an array literal where `nil` elements are `NULL`.
@@ -60,33 +68,32 @@ public struct PostgresNullableArray<Element: PostgresEncodable>: PostgresEncodab
     /// Wraps the elements.
     public init(_ elements: [Element?]) { self.elements = elements }
 
-    public var postgresText: String { arrayLiteral(elements) }
+    public var postgresText: String {
+        var text = "{"
+        text.reserveCapacity(2 + elements.count * 8)
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            if let element {
+                appendQuoted(element.postgresText, to: &text)
+            } else {
+                text += "NULL"
+            }
+        }
+        return text + "}"
+    }
 }
 
-/// Builds a one-dimensional array literal with every element double-quoted and escaped.
-///
-/// Escaping works on Unicode scalars, not Characters: a quote followed by a combining mark is
-/// one Character but still a quote to PostgreSQL. Values without a quote or backslash (ids,
-/// flags, most text) are appended whole, which keeps batch parameters cheap to build.
-private func arrayLiteral<Element: PostgresEncodable>(_ elements: [Element?]) -> String {
-    var text = "{"
-    for (index, element) in elements.enumerated() {
-        if index > 0 { text += "," }
-        guard let element else {
-            text += "NULL"
-            continue
+/// Appends one array element, double-quoted, with `"` and `\` escaped per Unicode scalar (so a
+/// combining mark after a quote cannot swallow the escape).
+private func appendQuoted(_ value: String, to text: inout String) {
+    text += "\""
+    if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        for scalar in value.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { text.unicodeScalars.append("\\") }
+            text.unicodeScalars.append(scalar)
         }
-        let value = element.postgresText
-        text += "\""
-        if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            for scalar in value.unicodeScalars {
-                if scalar == "\"" || scalar == "\\" { text.unicodeScalars.append("\\") }
-                text.unicodeScalars.append(scalar)
-            }
-        } else {
-            text += value
-        }
-        text += "\""
+    } else {
+        text += value
     }
-    return text + "}"
+    text += "\""
 }

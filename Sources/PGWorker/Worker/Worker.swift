@@ -313,41 +313,36 @@ public final class Worker: Service, Sendable {
     // MARK: - Running one job
 
     private func execute(_ job: ClaimedJob, sqlPool: ConnectionPool) async {
-        var jobLogger = logger
-        // One merge: swift-log's stream handler re-renders its metadata on every single set.
-        jobLogger.handler.metadata.merge([
-            "job": .stringConvertible(job.id), "task": .string(job.task),
-            "queue": .string(job.queue), "attempt": .stringConvertible(job.attempt),
-        ]) { $1 }
+        let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                 attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger)
         let started = ContinuousClock.now
         WorkerMetrics.jobStarted(job)
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
         // In a task of its own, so pgworker.cancel_job can cancel this job alone.
-        var (completion, timedOut) = await runningJobs.run(job.id) { [self, jobLogger] in
+        var (completion, timedOut) = await runningJobs.run(job.id) { [self] in
             await runWithTimeout(timeout) { () -> Completion? in
                 if let handler {
-                    let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
-                                             attempt: job.attempt, maxAttempts: job.maxAttempts, logger: jobLogger)
                     return await self.runHandler(handler, context)
                 }
-                return await SQLTaskRunner(pool: sqlPool, workerID: self.id).run(job, logger: jobLogger)
+                return await SQLTaskRunner(pool: sqlPool, workerID: self.id).run(job, logger: context.logger)
             }
         }
         if timedOut, let timeout {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
         let duration = ContinuousClock.now - started
-        let milliseconds = duration / .milliseconds(1)
         WorkerMetrics.jobFinished(job, completion, after: duration)
+        // Metadata as autoclosures: built only when the level is enabled.
+        let milliseconds = Logger.MetadataValue.stringConvertible(Int(duration / .milliseconds(1)))
         if let completion, !completion.succeeded {
-            jobLogger.info("job attempt failed", metadata: [
-                "error": .string(completion.error ?? ""), "ms": .stringConvertible(Int(milliseconds)),
-            ])
+            logger.info("job attempt failed", metadata: context.metadata.merging([
+                "error": .string(completion.error ?? ""), "ms": milliseconds,
+            ]) { $1 })
         } else if completion != nil {
-            jobLogger.info("job succeeded", metadata: ["ms": .stringConvertible(Int(milliseconds))])
+            logger.info("job succeeded", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
         } else {
-            jobLogger.info("SQL job finished", metadata: ["ms": .stringConvertible(Int(milliseconds))])
+            logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
         }
         let freedLimitedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
         state.withLock { state in
