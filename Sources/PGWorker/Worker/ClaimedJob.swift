@@ -18,7 +18,7 @@ struct ClaimedJob: Sendable {
         payload = try row.decode("payload")
         attempt = try row.decode("attempts")
         maxAttempts = try row.decode("max_attempts")
-        waitedSeconds = row.columns.index(of: "waited") == nil ? nil : try row.decodeIfPresent("waited")
+        waitedSeconds = try row.decodeIfPresent("waited")
     }
 }
 

@@ -3,17 +3,22 @@ import PostgresClient
 /// The statements a worker runs, one function each, so the SQL lives in `SQL/` and is planned once
 /// per connection.
 enum JobStatements {
+    /// The columns a claim returns, as ``ClaimedJob`` reads them; `waited` is how long the job
+    /// was due before this claim (for the start-latency metric).
+    static let claimedColumns = """
+        id, task, queue, payload::text AS payload, attempts, max_attempts,
+        extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
+        """
+
+    /// Claims up to `limit` jobs, within this process's per-queue room (`localRoom`, JSON; nil
+    /// for none).
     static func claim(
         _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
-        limit: Int, includeSQLTasks: Bool
+        limit: Int, includeSQLTasks: Bool, localRoom: String?
     ) async throws -> [ClaimedJob] {
         let result = try await connection.queryPrepared(
-            """
-            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts,
-                   extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
-            FROM pgworker.claim_jobs($1, $2::text[], $3::text[], $4, $5)
-            """,
-            [workerID, tasks, queues, limit, includeSQLTasks]
+            "SELECT \(claimedColumns) FROM pgworker.claim_jobs_within($1, $2::text[], $3::text[], $4, $5, $6::jsonb)",
+            [workerID, tasks, queues, limit, includeSQLTasks, localRoom]
         )
         return try result.rows.map(ClaimedJob.init(row:))
     }
@@ -26,8 +31,7 @@ enum JobStatements {
     ) async throws -> [ClaimedJob] {
         let result = try await connection.queryPrepared(
             """
-            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts,
-                   extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
+            SELECT \(claimedColumns)
             FROM pgworker.complete_and_claim($1, $2::bigint[], $3::boolean[], $4::jsonb[], $5::text[], $6::boolean[],
                                              $7::text[], $8::text[], $9, $10, $11::jsonb)
             """,

@@ -40,25 +40,3 @@ final class LocalQueueLimits: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-extension JobStatements {
-    /// Claims like ``claim(_:workerID:tasks:queues:limit:includeSQLTasks:)``, within this
-    /// process's per-queue room (`localRoom`, JSON; nil for none).
-    static func claim(
-        _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
-        limit: Int, includeSQLTasks: Bool, localRoom: String?
-    ) async throws -> [ClaimedJob] {
-        guard let localRoom else {
-            return try await claim(connection, workerID: workerID, tasks: tasks, queues: queues,
-                                   limit: limit, includeSQLTasks: includeSQLTasks)
-        }
-        let result = try await connection.queryPrepared(
-            """
-            SELECT id, task, queue, payload::text AS payload, attempts, max_attempts
-            FROM pgworker.claim_jobs_within($1, $2::text[], $3::text[], $4, $5, $6::jsonb)
-            """,
-            [workerID, tasks, queues, limit, includeSQLTasks, localRoom]
-        )
-        return try result.rows.map(ClaimedJob.init(row:))
-    }
-}

@@ -18,6 +18,8 @@ public final class Worker: Service, Sendable {
 
     private let conninfo: String
     private let registry: TaskRegistry
+    /// The registry's task names, sorted once: every claim sends them.
+    private let taskNames: [String]
     private let configuration: WorkerConfiguration
     private let logger: Logger
     private let state = Mutex(EngineState())
@@ -56,6 +58,7 @@ public final class Worker: Service, Sendable {
                 logger: Logger = Logger(label: "pgworker")) {
         self.conninfo = conninfo
         self.registry = tasks
+        self.taskNames = tasks.taskNames
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.workerID)
@@ -88,7 +91,7 @@ public final class Worker: Service, Sendable {
         try await Migrator(connection: connection).requireCurrent()
         try await registerSelf(connection)
         logger.info("worker started", metadata: [
-            "tasks": .string(registry.taskNames.joined(separator: ",")),
+            "tasks": .string(taskNames.joined(separator: ",")),
             "concurrency": .stringConvertible(configuration.concurrency),
             "sql_tasks": .stringConvertible(configuration.handlesSQLTasks),
         ])
@@ -152,7 +155,7 @@ public final class Worker: Service, Sendable {
             if wanted && !batch.isEmpty {
                 do {
                     jobs = try await JobStatements.completeAndClaim(
-                        connection, workerID: id, batch, tasks: registry.taskNames, queues: configuration.queues,
+                        connection, workerID: id, batch, tasks: taskNames, queues: configuration.queues,
                         limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
                     state.withLock { $0.completions.removeFirst(batch.count) }
                 } catch let error as PostgresError where !error.isConnectionLoss {
@@ -187,7 +190,7 @@ public final class Worker: Service, Sendable {
 
     private func claim(_ connection: PostgresConnection, limit: Int) async throws -> [ClaimedJob] {
         try await JobStatements.claim(
-            connection, workerID: id, tasks: registry.taskNames, queues: configuration.queues,
+            connection, workerID: id, tasks: taskNames, queues: configuration.queues,
             limit: limit, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
     }
 
@@ -276,7 +279,7 @@ public final class Worker: Service, Sendable {
     private func registerSelf(_ connection: PostgresConnection, releasingUnknownJobs: Bool = true) async throws {
         try await JobStatements.register(
             connection, workerID: id, host: ProcessInfo.processInfo.hostName,
-            pid: ProcessInfo.processInfo.processIdentifier, tasks: registry.taskNames,
+            pid: ProcessInfo.processInfo.processIdentifier, tasks: taskNames,
             queues: configuration.queues, handlesSQLTasks: configuration.handlesSQLTasks)
         // Only the engine loop may release: elsewhere a claim or a write may be in flight, and its
         // jobs are in neither set (releasing them would run them twice).
@@ -363,18 +366,15 @@ public final class Worker: Service, Sendable {
             }
             return .success(context.id, result: result)
         } catch let failure as JobFailure {
-            if Task.isCancelled { return cancelled(context.id) }
+            if Task.isCancelled { return .cancelledByShutdown(context.id) }
             return .failure(context.id, error: sanitizedText(Array(failure.message.utf8)), discard: failure.discard)
         } catch is CancellationError {
-            return cancelled(context.id)
+            return .cancelledByShutdown(context.id)
         } catch {
             return .failure(context.id, error: sanitizedText(Array(String(describing: error).utf8)))
         }
     }
 
-    private func cancelled(_ jobID: Int64) -> Completion {
-        .cancelledByShutdown(jobID)
-    }
 
     // MARK: - Background loops
 
