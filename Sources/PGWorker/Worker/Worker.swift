@@ -49,7 +49,14 @@ public final class Worker: Service, Sendable {
         var cancelRunning = false
         /// The main connection was lost; the next successful statement logs the recovery.
         var disconnected = false
+        /// The latest a turn that waits for running jobs may start (see ``turnIsDue()``).
+        var batchDeadline: ContinuousClock.Instant?
     }
+
+    /// While jobs still run, a turn waits for them, since claiming the whole free capacity costs
+    /// the database little more than claiming one job (a round trip and a commit each); but no
+    /// longer than this after the loop learnt of the first outcome or free slot.
+    static let batchingDelay: Duration = .milliseconds(2)
 
     /// Creates a worker.
     ///
@@ -121,8 +128,10 @@ public final class Worker: Service, Sendable {
                 }
                 for await _ in wakeups {
                     if state.withLock({ $0.cancelRunning }) { break }
-                    let jobs = await step(main)
-                    runningJobs.start(jobs) { job in await self.execute(job, sqlPool: sqlPool) }
+                    if turnIsDue() {
+                        let jobs = await step(main)
+                        runningJobs.start(jobs) { job in await self.execute(job, sqlPool: sqlPool) }
+                    }
                     if isFinished() { break }
                 }
                 // Cancels background loops and, after the grace period or a second signal, running jobs;
@@ -143,6 +152,32 @@ public final class Worker: Service, Sendable {
     }
 
     // MARK: - The engine loop
+
+    /// Whether the loop should take a turn now: there is an outcome to write or room to claim
+    /// into, and either no job is running, the worker is stopping, or ``batchingDelay`` has passed
+    /// (a timer wakes the loop then).
+    private func turnIsDue() -> Bool {
+        let now = ContinuousClock.now
+        let (due, armTimer) = state.withLock { state -> (Bool, Bool) in
+            let free = configuration.concurrency - state.running.count
+            let claims = state.claimRequested && state.stopRequestedAt == nil && free > 0
+            guard claims || !state.completions.isEmpty else { return (false, false) }
+            if state.running.isEmpty || state.stopRequestedAt != nil || state.batchDeadline.map({ $0 <= now }) == true {
+                state.batchDeadline = nil
+                return (true, false)
+            }
+            if state.batchDeadline != nil { return (false, false) }
+            state.batchDeadline = now + Self.batchingDelay
+            return (false, true)
+        }
+        if armTimer {
+            Task { [wake] in
+                try? await Task.sleep(for: Self.batchingDelay)
+                wake.yield()
+            }
+        }
+        return due
+    }
 
     /// One turn: write finished outcomes and claim as many jobs as there is room for, in one
     /// round trip when there are both.
@@ -354,13 +389,15 @@ public final class Worker: Service, Sendable {
             logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
         }
         let freedLimitedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
-        state.withLock { state in
+        let wakeLoop = state.withLock { state -> Bool in
             state.running.remove(job.id)
             if let completion { state.completions.append(completion) }
             if freedLimitedSlot { state.claimRequested = true }
+            // Otherwise the loop is already waiting for the batching timer or the last running job.
+            return state.batchDeadline == nil || state.running.isEmpty || state.stopRequestedAt != nil
         }
         runningJobs.ended(job.id)
-        wake.yield()
+        if wakeLoop { wake.yield() }
     }
 
     private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
