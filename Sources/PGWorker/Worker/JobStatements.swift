@@ -20,7 +20,7 @@ enum JobStatements {
             "SELECT \(claimedColumns) FROM pgworker.claim_jobs_within($1, $2::text[], $3::text[], $4, $5, $6::jsonb)",
             [workerID, tasks, queues, limit, includeSQLTasks, localRoom]
         )
-        return try result.rows.map(ClaimedJob.init(row:))
+        return try ClaimedJob.all(in: result)
     }
 
     /// Writes a batch of outcomes and claims up to `limit` jobs, in one call and one transaction
@@ -45,7 +45,7 @@ enum JobStatements {
                 tasks, queues, limit, includeSQLTasks, localRoom,
             ]
         )
-        return try result.rows.map(ClaimedJob.init(row:))
+        return try ClaimedJob.all(in: result)
     }
 
     /// Writes a batch of outcomes in one statement. Returns how many rows it changed.
