@@ -54,7 +54,7 @@ struct StatusCommand: AsyncParsableCommand {
 /// Renders a ``QueueStatus`` as aligned text.
 enum StatusTable {
     static func render(_ status: QueueStatus) -> String {
-        let states = JobState.allCases.map(\.rawValue)
+        let states = QueueStatus.countColumns
         var rows = [["queue"] + states]
         for queue in status.queues {
             rows.append([queue.queue] + states.map { String(queue.counts[$0] ?? 0) })

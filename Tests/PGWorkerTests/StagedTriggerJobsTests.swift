@@ -28,6 +28,8 @@ final class StagedTriggerJobsTests: XCTestCase {
                       try await count(app, "SELECT count(*) FROM pgworker.staged_jobs"),
                       try await count(app, "SELECT jobs FROM pgworker.queue_stats WHERE queue = 'default' AND state = 'staged'")]
         XCTAssertEqual(before, [0, 3, 3], "staged, not yet in pgworker.jobs, and counted by queue_stats")
+        let status = try await QueueStatus.read(app)
+        XCTAssertEqual(status.queues.first?.counts[QueueStatus.staged], 3, "pgworker status and the dashboard show them")
         let staged: Bool = try await app.query("SELECT staged FROM pgworker.trigger_attachments").rows[0].decode("staged")
         XCTAssertTrue(staged)
 

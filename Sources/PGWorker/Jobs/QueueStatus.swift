@@ -6,7 +6,7 @@ public struct QueueStatus: Sendable, Codable {
     public struct QueueCounts: Sendable, Codable {
         /// The queue name.
         public var queue: String
-        /// Jobs per state; states with no jobs are absent.
+        /// Jobs per state (and ``QueueStatus/staged``); states with no jobs are absent.
         public var counts: [String: Int]
     }
 
@@ -19,6 +19,14 @@ public struct QueueStatus: Sendable, Codable {
         /// How many jobs wait.
         public var jobs: Int
     }
+
+    /// The count that `pgworker.queue_stats` gives jobs that application-table triggers staged
+    /// and no claim has moved into `pgworker.jobs` yet (SQL/005). Not a ``JobState``: no job
+    /// row has it.
+    public static let staged = "staged"
+
+    /// The columns of a status table, in lifecycle order: ``staged``, then every ``JobState``.
+    public static let countColumns = [staged] + JobState.allCases.map(\.rawValue)
 
     /// Every queue that has jobs, sorted by name.
     public var queues: [QueueCounts]

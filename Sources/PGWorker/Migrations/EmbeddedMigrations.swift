@@ -1759,8 +1759,9 @@ BEGIN
         RAISE EXCEPTION 'pgworker: % is not a table (only tables and partitioned tables can have pgworker triggers)', table_name
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege('pgworker.jobs', 'INSERT') THEN
-        RAISE EXCEPTION 'pgworker: role % cannot insert into pgworker.jobs, so a trigger it owns could not enqueue', current_user
+    IF NOT has_table_privilege(CASE WHEN staged IS DISTINCT FROM false THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END, 'INSERT') THEN
+        RAISE EXCEPTION 'pgworker: role % cannot insert into pgworker.%, so a trigger it owns could not enqueue', current_user,
+            CASE WHEN staged IS DISTINCT FROM false THEN 'staged_jobs' ELSE 'jobs' END
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Attach triggers as the role that owns the pgworker schema (the one that ran pgworker migrate).';
     END IF;
