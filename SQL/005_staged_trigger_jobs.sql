@@ -147,6 +147,100 @@ CREATE OR REPLACE VIEW pgworker.queue_stats AS
     FROM pgworker.staged_jobs s
     GROUP BY s.queue;
 
+-- The source of an attachment's trigger function: per event, one INSERT ... SELECT over the
+-- transition table into pgworker.staged_jobs (or pgworker.jobs with staged => false), and for
+-- staged jobs the wake-up. Everything the trigger can know in advance is a constant here, so a
+-- statement runs no lookups: the queue is the attachment's, else the SQL task's queue option,
+-- else 'default' (refresh_trigger_functions rewrites the function when that option changes);
+-- max_attempts is the attachment's, else 25, which the jobs table's jobs_sql_task_defaults
+-- trigger (SQL/002) replaces with the SQL task's option when the job reaches pgworker.jobs.
+CREATE OR REPLACE FUNCTION pgworker.trigger_function_body(a pgworker.trigger_attachments) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key_columns text[];
+    queue_name text;
+    event text;
+    selects text := '';
+BEGIN
+    SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
+    WHERE i.indrelid = a.table_name AND i.indisprimary;
+    queue_name := coalesce(a.queue, (SELECT s.queue FROM pgworker.sql_tasks s WHERE s.task = a.task), 'default');
+
+    FOREACH event IN ARRAY a.events LOOP
+        selects := selects || format(E'    %s TG_OP = %L THEN\n        INSERT INTO %s (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
+            CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event),
+            CASE WHEN a.staged THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END,
+            pgworker.trigger_select(a, event, key_columns, format('%L::text', queue_name), coalesce(a.max_attempts, 25)::text),
+            CASE WHEN a.job_key IS NULL OR a.staged THEN ''
+                 ELSE 'ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN (''available'', ''retryable'') DO NOTHING' END);
+    END LOOP;
+    selects := selects || E'    END IF;\n';
+    -- Staged rows are not in pgworker.jobs, whose trigger would wake workers: notify here, on
+    -- the same terms (runnable now, at most one open transaction per queue, switch 'off').
+    IF a.staged AND a.run_after IS NULL THEN
+        selects := selects || format($notify$    IF FOUND AND coalesce(current_setting('pgworker.notify', true), '') <> 'off' THEN
+        PERFORM pg_notify('pgworker_jobs', %1$L) WHERE pg_try_advisory_xact_lock(1886869362, hashtext(%1$L));
+    END IF;
+$notify$, queue_name);
+    END IF;
+    RETURN format(E'\n#variable_conflict use_column\nBEGIN\n%s    RETURN NULL;\nEND\n', selects);
+END
+$$;
+
+-- Rewrites the trigger functions of `task`'s attachments that take their queue from the SQL
+-- task, after that option changed. CREATE OR REPLACE keeps the function's identity, owner and
+-- triggers, and takes no lock on the application's tables. Only the function's owner (or a
+-- superuser) may rewrite it; anyone else gets a warning saying what to run.
+CREATE OR REPLACE FUNCTION pgworker.refresh_trigger_functions(task text) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a pgworker.trigger_attachments;
+    rewritten integer := 0;
+BEGIN
+    FOR a IN SELECT * FROM pgworker.trigger_attachments t
+             WHERE t.task = refresh_trigger_functions.task AND t.queue IS NULL AND t.function <> ''
+               AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name) LOOP
+        BEGIN
+            EXECUTE format('CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
+                           'SET search_path = pg_catalog, pg_temp AS %L', a.function, pgworker.trigger_function_body(a));
+            rewritten := rewritten + 1;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'pgworker: % enqueues task % into its old queue until its owner runs pgworker.attach_trigger again',
+                a.table_name, a.task
+                USING DETAIL = SQLERRM;
+        END;
+    END LOOP;
+    RETURN rewritten;
+END
+$$;
+
+-- Registering, changing or unregistering a SQL task rewrites the trigger functions that take
+-- their queue from it.
+CREATE OR REPLACE FUNCTION pgworker.sql_task_queue_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM pgworker.refresh_trigger_functions(OLD.task);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.task IS DISTINCT FROM OLD.task) THEN
+        PERFORM pgworker.refresh_trigger_functions(NEW.task);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS sql_task_queue_changed ON pgworker.sql_tasks;
+CREATE TRIGGER sql_task_queue_changed
+    AFTER INSERT OR UPDATE OF task, queue OR DELETE ON pgworker.sql_tasks
+    FOR EACH ROW EXECUTE FUNCTION pgworker.sql_task_queue_changed();
+
 -- attach_trigger gains `staged` (default true): the generated function appends to
 -- pgworker.staged_jobs and notifies; staged => false inserts straight into pgworker.jobs, for an
 -- application that must see the job row inside its own transaction. Otherwise as in SQL/002.
@@ -173,16 +267,12 @@ DECLARE
     key_columns text[];
     missing text;
     event text;
-    selects text := '';
     probe text;
     probe_cursor refcursor;
     function_name text;
     body text;
-    queue_expression text;
-    max_attempts_expression text;
     stale pgworker.trigger_attachments;
     part regclass;
-    target text;
 BEGIN
     IF task IS NULL OR char_length(task) NOT BETWEEN 1 AND 200 THEN
         RAISE EXCEPTION 'pgworker: task must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
@@ -256,14 +346,6 @@ BEGIN
             coalesce(attach_trigger.staged, true), '')
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
-    -- The job's queue: the attachment's, else the SQL task's (looked up once per statement), else
-    -- 'default'. max_attempts: the attachment's, else 25, which the jobs table's
-    -- jobs_sql_task_defaults trigger (SQL/002) replaces with the SQL task's own when it has one.
-    queue_expression := CASE WHEN a.queue IS NOT NULL THEN format('%L', a.queue)
-                             ELSE format('coalesce((SELECT s.queue FROM pgworker.sql_tasks s WHERE s.task = %L), %L)',
-                                         a.task, 'default') END;
-    max_attempts_expression := coalesce(a.max_attempts, 25)::text;
-    target := CASE WHEN a.staged THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END;
 
     -- Validate everything the trigger will run -- columns, key, condition -- now, against the
     -- table itself, by opening (not running) the same SELECT over empty stand-ins for the
@@ -288,35 +370,8 @@ BEGIN
                                  'it runs with search_path = pg_catalog, so qualify your own functions.';
             END;
         END;
-        selects := selects || format(E'    %s TG_OP = %L THEN\n        INSERT INTO %s (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
-            CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event), target,
-            pgworker.trigger_select(a, event, key_columns, 'pgw.queue_name', max_attempts_expression),
-            CASE WHEN a.job_key IS NULL OR a.staged THEN ''
-                 ELSE 'ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN (''available'', ''retryable'') DO NOTHING' END);
     END LOOP;
-    selects := selects || E'    END IF;\n';
-    -- Staged rows are not in pgworker.jobs, whose trigger would wake workers: notify here, on
-    -- the same terms (runnable now, at most one open transaction per queue, switch 'off').
-    IF a.staged AND a.run_after IS NULL THEN
-        selects := selects || $notify$    IF FOUND AND coalesce(current_setting('pgworker.notify', true), '') <> 'off' THEN
-        PERFORM pg_notify('pgworker_jobs', pgw.queue_name)
-        WHERE pg_try_advisory_xact_lock(1886869362, hashtext(pgw.queue_name));
-    END IF;
-$notify$;
-    END IF;
-
-    -- The generated function. The queue is computed once per statement into a variable qualified
-    -- by the block label (no column of the application's table can shadow it).
-    body := format($body$
-#variable_conflict use_column
-<<pgw>>
-DECLARE
-    queue_name text := %1$s;
-BEGIN
-%2$s
-    RETURN NULL;
-END
-$body$, queue_expression, selects);
+    body := pgworker.trigger_function_body(a);
 
     EXECUTE format('CREATE FUNCTION pgworker.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
                    'SET search_path = pg_catalog, pg_temp AS %L', function_name, body);

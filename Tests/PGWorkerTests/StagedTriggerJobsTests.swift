@@ -109,4 +109,30 @@ final class StagedTriggerJobsTests: XCTestCase {
         try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 1 }
         try await running.stop()
     }
+
+    func testTheSQLTaskQueueOptionIsFollowedWhenItChangesAfterAttaching() async throws {
+        let (_, app) = try await ordersDatabase("""
+            CREATE FUNCTION app_noop(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+            SELECT pgworker.attach_trigger('orders', task => 'welcome');
+            SELECT pgworker.attach_trigger('orders', task => 'pinned', queue => 'fixed')
+            """)
+        func stagedQueues() async throws -> [String] {
+            let queues = try await app.query("SELECT task || '@' || queue AS q FROM pgworker.staged_jobs ORDER BY task")
+                .rows.map { try $0.decode("q", as: String.self) }
+            try await app.execute("DELETE FROM pgworker.staged_jobs")
+            return queues
+        }
+        try await app.execute("INSERT INTO orders DEFAULT VALUES")
+        let before = try await stagedQueues()
+        try await app.execute("SELECT pgworker.register_sql_task('welcome', 'app_noop(jsonb)', queue => 'mail')")
+        try await app.execute("INSERT INTO orders DEFAULT VALUES")
+        let registered = try await stagedQueues()
+        try await app.execute("SELECT pgworker.register_sql_task('pinned', 'app_noop(jsonb)', queue => 'mail')")
+        try await app.execute("SELECT pgworker.unregister_sql_task('welcome')")
+        try await app.execute("INSERT INTO orders DEFAULT VALUES")
+        let unregistered = try await stagedQueues()
+        XCTAssertEqual(before, ["pinned@fixed", "welcome@default"])
+        XCTAssertEqual(registered, ["pinned@fixed", "welcome@mail"], "the trigger function was rewritten")
+        XCTAssertEqual(unregistered, ["pinned@fixed", "welcome@default"], "an attachment's own queue wins")
+    }
 }
