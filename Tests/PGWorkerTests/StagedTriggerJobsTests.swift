@@ -135,4 +135,49 @@ final class StagedTriggerJobsTests: XCTestCase {
         XCTAssertEqual(registered, ["pinned@fixed", "welcome@mail"], "the trigger function was rewritten")
         XCTAssertEqual(unregistered, ["pinned@fixed", "welcome@default"], "an attachment's own queue wins")
     }
+
+    func testAnInsertingRoleCannotHijackTheSecurityDefinerTriggerThroughItsSearchPath() async throws {
+        let (database, admin) = try await ordersDatabase("""
+            SELECT pgworker.attach_trigger('orders', task => 'send_receipt');
+            CREATE TABLE big_orders (id int PRIMARY KEY, total numeric);
+            SELECT pgworker.attach_trigger('big_orders', task => 'review', condition => 'total > 100', events => '{insert,update}')
+            """)
+        let role = "app_\(UInt32.random(in: 0...UInt32.max))"
+        try await admin.execute("""
+            CREATE ROLE \(role) LOGIN;
+            GRANT INSERT, UPDATE, SELECT ON orders, big_orders TO \(role);
+            CREATE SCHEMA hostile AUTHORIZATION \(role);
+            """)
+        addTeardownBlock {
+            let admin = try await database.connect("teardown")
+            try await admin.execute("DROP SCHEMA hostile CASCADE; DROP OWNED BY \(role); DROP ROLE \(role)")
+        }
+        let app = try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+        // Look-alikes of what the trigger functions call, which would run as their owner.
+        try await app.execute("""
+            CREATE FUNCTION hostile.now() RETURNS timestamptz LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked now()'; END $$;
+            CREATE FUNCTION hostile.pg_notify(text, text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked pg_notify'; END $$;
+            CREATE FUNCTION hostile.refuse(text, text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked an operator'; END $$;
+            CREATE OPERATOR hostile.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.refuse);
+            CREATE OPERATOR hostile.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.refuse);
+            SET search_path = hostile, pg_catalog, public;
+            """)
+        do {
+            try await app.execute("SELECT 'a'::text = 'b'::text")
+            XCTFail("the look-alike operator should be active in this session")
+        } catch let error as PostgresError {
+            XCTAssertTrue(error.message.contains("hijacked"), error.message)
+        }
+        try await app.execute("INSERT INTO orders (total) VALUES (1)")
+        try await app.execute("INSERT INTO big_orders VALUES (1, 500); UPDATE big_orders SET total = 600")
+        let staged = try await admin.query("SELECT task || ':' || (run_at <= pg_catalog.now())::text AS s FROM pgworker.staged_jobs ORDER BY task")
+            .rows.map { try $0.decode("s", as: String.self) }
+        XCTAssertEqual(staged, ["review:true", "review:true", "send_receipt:true"])
+        let pinned: [String] = try await admin.query("""
+            SELECT coalesce(array_to_string(p.proconfig, ','), '-') AS c FROM pgworker.trigger_attachments a
+            JOIN pg_proc p ON p.oid = to_regprocedure(a.function) ORDER BY a.task
+            """).rows.map { try $0.decode("c") }
+        XCTAssertEqual(pinned, ["search_path=pg_catalog, pg_temp", "-"],
+                       "a condition or update pairing pins search_path; the fully qualified hot path needs no pin")
+    }
 }
