@@ -42,8 +42,12 @@ ALTER TABLE pgworker.trigger_attachments ADD COLUMN IF NOT EXISTS staged boolean
 -- staged row a no-op, as a direct insert would have been. A row that pgworker.jobs refuses (say,
 -- a job_key too long for its index) must not block the rows behind it: the batch is retried one
 -- row at a time, and a refused row becomes a dead job that says why, with its payload intact.
+--
+-- SECURITY DEFINER: every claim calls it, and a worker role granted its rights before this
+-- migration (grant_worker) has none on staged_jobs; moving is safe for any role that may claim.
 CREATE OR REPLACE FUNCTION pgworker.move_staged_jobs(max_jobs integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
