@@ -63,6 +63,13 @@ enum StatusTable {
         if status.queues.isEmpty { lines.append("(no jobs)") }
         lines.append("")
         lines.append("live workers: \(status.liveWorkers)")
+        if let controls = status.controls, !controls.isEmpty {
+            lines.append("")
+            lines.append("paused or capped queues:")
+            lines.append(table([["queue", "paused", "max running"]] + controls.map {
+                [$0.queue, $0.paused ? "yes" : "no", $0.maxRunning.map(String.init) ?? "-"]
+            }))
+        }
         if !status.unhandled.isEmpty {
             lines.append("")
             lines.append("waiting with no live worker to handle them:")
