@@ -48,15 +48,16 @@ extension Date: PostgresEncodable {
 }
 
 extension Array: PostgresEncodable where Element: PostgresEncodable {
-    /// A one-dimensional array literal, every element quoted: `{"a","b\"c"}`.
+    /// A one-dimensional array literal: `{"a","b\"c"}`; integers and booleans unquoted (`{1,2}`).
     public var postgresText: String {
-        var text = "{"
-        text.reserveCapacity(2 + count * 8)
-        for (index, element) in enumerated() {
-            if index > 0 { text += "," }
-            appendQuoted(element.postgresText, to: &text)
-        }
-        return text + "}"
+        // The element types queues send in bulk get code specialized for them: the generic path
+        // looks up type metadata at run time for every element. The casts are between identical
+        // types, as the checks before them prove.
+        if Element.self == Int64.self { return unquotedArrayLiteral(unsafeBitCast(self, to: [Int64].self)) }
+        if Element.self == Int.self { return unquotedArrayLiteral(unsafeBitCast(self, to: [Int].self)) }
+        if Element.self == Bool.self { return unquotedArrayLiteral(unsafeBitCast(self, to: [Bool].self)) }
+        if Element.self == String.self { return quotedArrayLiteral(unsafeBitCast(self, to: [String].self)) }
+        return quotedArrayLiteral(self)
     }
 }
 
@@ -69,18 +70,53 @@ public struct PostgresNullableArray<Element: PostgresEncodable>: PostgresEncodab
     public init(_ elements: [Element?]) { self.elements = elements }
 
     public var postgresText: String {
-        var text = "{"
-        text.reserveCapacity(2 + elements.count * 8)
-        for (index, element) in elements.enumerated() {
-            if index > 0 { text += "," }
-            if let element {
-                appendQuoted(element.postgresText, to: &text)
-            } else {
-                text += "NULL"
-            }
-        }
-        return text + "}"
+        // Specialized for strings, as in `Array.postgresText`.
+        if Element.self == String.self { return nullableArrayLiteral(unsafeBitCast(elements, to: [String?].self)) }
+        return nullableArrayLiteral(elements)
     }
+}
+
+/// `{1,2,3}`: for elements whose text never needs quoting (numbers, `t`/`f`).
+private func unquotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Element]) -> String {
+    var text = "{"
+    text.reserveCapacity(2 + elements.count * 8)
+    var first = true
+    for element in elements {
+        if !first { text += "," }
+        first = false
+        text += element.postgresText
+    }
+    return text + "}"
+}
+
+/// `{"a","b"}`, every element quoted.
+private func quotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Element]) -> String {
+    var text = "{"
+    text.reserveCapacity(2 + elements.count * 8)
+    var first = true
+    for element in elements {
+        if !first { text += "," }
+        first = false
+        appendQuoted(element.postgresText, to: &text)
+    }
+    return text + "}"
+}
+
+/// `{"a",NULL}`.
+private func nullableArrayLiteral<Element: PostgresEncodable>(_ elements: [Element?]) -> String {
+    var text = "{"
+    text.reserveCapacity(2 + elements.count * 8)
+    var first = true
+    for element in elements {
+        if !first { text += "," }
+        first = false
+        if let element {
+            appendQuoted(element.postgresText, to: &text)
+        } else {
+            text += "NULL"
+        }
+    }
+    return text + "}"
 }
 
 /// Appends one array element, double-quoted, with `"` and `\` escaped per Unicode scalar (so a

@@ -33,7 +33,13 @@ public struct PostgresRow: Sendable {
 
     /// Decodes a non-null column by position.
     public func decode<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T {
-        return try decode(columns.names[index], as: type)
+        guard let text = values[index] else {
+            throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" is NULL, expected \(T.self)")
+        }
+        guard let value = T(postgresText: text) else {
+            throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
+        }
+        return value
     }
 }
 

@@ -50,29 +50,28 @@ public enum WorkerMetrics {
     }
 
     /// A claimed job's handler is starting.
-    static func jobStarted(_ job: ClaimedJob) {
-        let dimensions = jobDimensions(job)
-        Counter(label: Name.started, dimensions: dimensions).increment()
-        Meter(label: Name.inFlight).increment()
+    static func jobStarted(_ job: ClaimedJob, _ metrics: JobMetrics, inFlight: Meter) {
+        metrics.started.increment()
+        inFlight.increment()
         if let waited = job.waitedSeconds {
-            Timer(label: Name.startLatency, dimensions: dimensions).recordNanoseconds(Int64(max(waited, 0) * 1e9))
+            metrics.startLatency.recordNanoseconds(Int64(max(waited, 0) * 1e9))
         }
     }
 
     /// A job's handler is done. `completion` is nil for SQL tasks, whose outcome the database
     /// records itself (see ``sqlJobRecorded(_:state:)``).
-    static func jobFinished(_ job: ClaimedJob, _ completion: Completion?, after duration: Duration) {
-        let dimensions = jobDimensions(job)
-        Meter(label: Name.inFlight).decrement()
+    static func jobFinished(_ job: ClaimedJob, _ completion: Completion?, after duration: Duration,
+                            _ metrics: JobMetrics, inFlight: Meter) {
+        inFlight.decrement()
         let (seconds, attoseconds) = duration.components
-        Timer(label: Name.duration, dimensions: dimensions).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        metrics.duration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         guard let completion else { return }
         if completion.succeeded {
-            Counter(label: Name.succeeded, dimensions: dimensions).increment()
+            metrics.count(.succeeded)
         } else if completion.discard || job.attempt >= job.maxAttempts {
-            Counter(label: Name.dead, dimensions: dimensions).increment()
+            metrics.count(.dead)
         } else {
-            Counter(label: Name.failed, dimensions: dimensions).increment()
+            metrics.count(.failed)
         }
     }
 

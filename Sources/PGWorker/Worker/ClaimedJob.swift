@@ -11,14 +11,56 @@ struct ClaimedJob: Sendable {
     /// Seconds from when the job was due to its claim, by the database's clock (for metrics).
     let waitedSeconds: Double?
 
-    init(row: PostgresRow) throws {
-        id = try row.decode("id")
-        task = try row.decode("task")
-        queue = try row.decode("queue")
-        payload = try row.decode("payload")
-        attempt = try row.decode("attempts")
-        maxAttempts = try row.decode("max_attempts")
-        waitedSeconds = try row.decodeIfPresent("waited")
+    /// The claimed jobs of a claim's result (columns as in ``JobStatements/claimedColumns``).
+    static func all(in result: PostgresResult) throws -> [ClaimedJob] {
+        guard let first = result.rows.first else { return [] }
+        let columns = try Columns(first.columns)
+        return try result.rows.map { try ClaimedJob($0, columns) }
+    }
+
+    /// Where each column is, looked up once per result rather than by name for every row.
+    private struct Columns {
+        let id, task, queue, payload, attempts, maxAttempts, waited: Int
+
+        init(_ columns: PostgresColumns) throws {
+            func index(_ name: String) throws -> Int {
+                guard let index = columns.index(of: name) else {
+                    throw PostgresError(kind: .usage, message: "no column \"\(name)\" in a claim's result")
+                }
+                return index
+            }
+            id = try index("id")
+            task = try index("task")
+            queue = try index("queue")
+            payload = try index("payload")
+            attempts = try index("attempts")
+            maxAttempts = try index("max_attempts")
+            waited = try index("waited")
+        }
+    }
+
+    private init(_ row: PostgresRow, _ columns: Columns) throws {
+        let values = row.values
+        func text(_ index: Int) throws -> String {
+            guard let text = values[index] else {
+                throw PostgresError(kind: .decoding, message: "column \"\(row.columns.names[index])\" of a claimed job is NULL")
+            }
+            return text
+        }
+        func integer(_ index: Int) throws -> Int64 {
+            let value = try text(index)
+            guard let integer = Int64(value) else {
+                throw PostgresError(kind: .decoding, message: "column \"\(row.columns.names[index])\" value \"\(value)\" is not an integer")
+            }
+            return integer
+        }
+        id = try integer(columns.id)
+        task = try text(columns.task)
+        queue = try text(columns.queue)
+        payload = try text(columns.payload)
+        attempt = Int(try integer(columns.attempts))
+        maxAttempts = Int(try integer(columns.maxAttempts))
+        waitedSeconds = values[columns.waited].flatMap { Double($0) }
     }
 }
 

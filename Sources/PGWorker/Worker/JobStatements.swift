@@ -42,7 +42,7 @@ enum JobStatements {
                 tasks, queues, limit, includeSQLTasks, localRoom,
             ]
         )
-        return try result.rows.map(ClaimedJob.init(row:))
+        return try ClaimedJob.all(in: result)
     }
 
     /// Writes a batch of outcomes in one statement. Returns how many rows it changed.

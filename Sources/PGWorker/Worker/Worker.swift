@@ -26,7 +26,10 @@ public final class Worker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let listenerConnection = Mutex<PostgresConnection?>(nil)
-    private let runningJobs = RunningJobs()
+    private let runningJobs: RunningJobs
+    /// Timeouts of running jobs, enforced by one timer.
+    private let deadlines: JobDeadlines
+    private let jobMetrics = JobMetricsCache()
     private let limitedQueues = LimitedQueues()
     private let localQueueLimits: LocalQueueLimits
     /// A trailing claim is scheduled (see ``requestTrailingClaim()``).
@@ -46,7 +49,14 @@ public final class Worker: Service, Sendable {
         var cancelRunning = false
         /// The main connection was lost; the next successful statement logs the recovery.
         var disconnected = false
+        /// The latest a turn that waits for running jobs may start (see ``turnIsDue()``).
+        var batchDeadline: ContinuousClock.Instant?
     }
+
+    /// While jobs still run, a turn waits for them, since claiming the whole free capacity costs
+    /// the database little more than claiming one job (a round trip and a commit each); but no
+    /// longer than this after the loop learnt of the first outcome or free slot.
+    static let batchingDelay: Duration = .milliseconds(2)
 
     /// Creates a worker.
     ///
@@ -64,6 +74,9 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "worker"] = .string(configuration.workerID)
         self.logger = logger
         localQueueLimits = LocalQueueLimits(configuration.queueLimits)
+        let runningJobs = RunningJobs()
+        self.runningJobs = runningJobs
+        deadlines = JobDeadlines { runningJobs.cancel($0) }
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -115,16 +128,19 @@ public final class Worker: Service, Sendable {
                 }
                 for await _ in wakeups {
                     if state.withLock({ $0.cancelRunning }) { break }
-                    let jobs = await step(main)
-                    for job in jobs {
-                        group.addTask { await self.execute(job, sqlPool: sqlPool) }
+                    if turnIsDue() {
+                        let jobs = await step(main)
+                        runningJobs.start(jobs) { job in await self.execute(job, sqlPool: sqlPool) }
                     }
                     if isFinished() { break }
                 }
                 // Cancels background loops and, after the grace period or a second signal, running jobs;
-                // cancelled jobs record their outcome before the group returns.
+                // cancelled jobs record their outcome before waitForAll returns.
                 group.cancelAll()
+                runningJobs.cancelAll()
                 listenerConnection.withLock { $0 }?.interruptWait()
+                await runningJobs.waitForAll()
+                deadlines.stop()
             }
         } onGracefulShutdown: {
             self.stop()
@@ -136,6 +152,32 @@ public final class Worker: Service, Sendable {
     }
 
     // MARK: - The engine loop
+
+    /// Whether the loop should take a turn now: there is an outcome to write or room to claim
+    /// into, and either no job is running, the worker is stopping, or ``batchingDelay`` has passed
+    /// (a timer wakes the loop then).
+    private func turnIsDue() -> Bool {
+        let now = ContinuousClock.now
+        let (due, armTimer) = state.withLock { state -> (Bool, Bool) in
+            let free = configuration.concurrency - state.running.count
+            let claims = state.claimRequested && state.stopRequestedAt == nil && free > 0
+            guard claims || !state.completions.isEmpty else { return (false, false) }
+            if state.running.isEmpty || state.stopRequestedAt != nil || state.batchDeadline.map({ $0 <= now }) == true {
+                state.batchDeadline = nil
+                return (true, false)
+            }
+            if state.batchDeadline != nil { return (false, false) }
+            state.batchDeadline = now + Self.batchingDelay
+            return (false, true)
+        }
+        if armTimer {
+            Task { [wake] in
+                try? await Task.sleep(for: Self.batchingDelay)
+                wake.yield()
+            }
+        }
+        return due
+    }
 
     /// One turn: write finished outcomes and claim as many jobs as there is room for, in one
     /// round trip when there are both.
@@ -315,27 +357,26 @@ public final class Worker: Service, Sendable {
 
     // MARK: - Running one job
 
+    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
     private func execute(_ job: ClaimedJob, sqlPool: ConnectionPool) async {
         let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
                                  attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger)
+        let metrics = jobMetrics.metrics(for: job)
         let started = ContinuousClock.now
-        WorkerMetrics.jobStarted(job)
+        WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
-        let handler = registry.handler(for: job.task)
-        // In a task of its own, so pgworker.cancel_job can cancel this job alone.
-        var (completion, timedOut) = await runningJobs.run(job.id) { [self] in
-            await runWithTimeout(timeout) { () -> Completion? in
-                if let handler {
-                    return await self.runHandler(handler, context)
-                }
-                return await SQLTaskRunner(pool: sqlPool, workerID: self.id).run(job, logger: context.logger)
-            }
+        if let timeout { deadlines.start(job.id, timeout: timeout) }
+        var completion: Completion?
+        if let handler = registry.handler(for: job.task) {
+            completion = await runHandler(handler, context)
+        } else {
+            completion = await SQLTaskRunner(pool: sqlPool, workerID: id).run(job, logger: context.logger)
         }
-        if timedOut, let timeout {
+        if let timeout, deadlines.finish(job.id) {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
         let duration = ContinuousClock.now - started
-        WorkerMetrics.jobFinished(job, completion, after: duration)
+        WorkerMetrics.jobFinished(job, completion, after: duration, metrics, inFlight: jobMetrics.inFlight)
         // Metadata as autoclosures: built only when the level is enabled.
         let milliseconds = Logger.MetadataValue.stringConvertible(Int(duration / .milliseconds(1)))
         if let completion, !completion.succeeded {
@@ -348,12 +389,15 @@ public final class Worker: Service, Sendable {
             logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
         }
         let freedLimitedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
-        state.withLock { state in
+        let wakeLoop = state.withLock { state -> Bool in
             state.running.remove(job.id)
             if let completion { state.completions.append(completion) }
             if freedLimitedSlot { state.claimRequested = true }
+            // Otherwise the loop is already waiting for the batching timer or the last running job.
+            return state.batchDeadline == nil || state.running.isEmpty || state.stopRequestedAt != nil
         }
-        wake.yield()
+        runningJobs.ended(job.id)
+        if wakeLoop { wake.yield() }
     }
 
     private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
@@ -490,39 +534,6 @@ public final class Worker: Service, Sendable {
     private func isStopping() -> Bool {
         state.withLock { $0.stopRequestedAt != nil }
     }
-}
-
-/// Runs `body`, cancelling it once `timeout` has passed. Returns its result (a cancelled body
-/// still returns one) and whether the timeout fired. Waits for `body` to finish, so a handler that
-/// ignores cancellation keeps its slot until it returns.
-func runWithTimeout<T: Sendable>(
-    _ timeout: Duration?, _ body: @escaping @Sendable () async -> T
-) async -> (T, timedOut: Bool) {
-    guard let timeout else { return (await body(), false) }
-    let fired = TimeoutFlag()
-    return await withTaskGroup(of: T?.self) { group in
-        group.addTask { await body() }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled { fired.value.withLock { $0 = true } }
-            return nil
-        }
-        var result: T?
-        while let next = await group.next() {
-            if let value = next {
-                result = value
-                group.cancelAll()
-            } else if fired.value.withLock({ $0 }) {
-                group.cancelAll()
-            }
-        }
-        return (result!, fired.value.withLock { $0 })
-    }
-}
-
-/// Set once a timeout fired; shared between the timer and the waiting task.
-private final class TimeoutFlag: Sendable {
-    let value = Mutex(false)
 }
 
 /// "1.5 s", "30 s".
