@@ -54,7 +54,7 @@ struct StatusCommand: AsyncParsableCommand {
 /// Renders a ``QueueStatus`` as aligned text.
 enum StatusTable {
     static func render(_ status: QueueStatus) -> String {
-        let states = JobState.allCases.map(\.rawValue)
+        let states = QueueStatus.countColumns
         var rows = [["queue"] + states]
         for queue in status.queues {
             rows.append([queue.queue] + states.map { String(queue.counts[$0] ?? 0) })
@@ -63,6 +63,13 @@ enum StatusTable {
         if status.queues.isEmpty { lines.append("(no jobs)") }
         lines.append("")
         lines.append("live workers: \(status.liveWorkers)")
+        if let controls = status.controls, !controls.isEmpty {
+            lines.append("")
+            lines.append("paused or capped queues:")
+            lines.append(table([["queue", "paused", "max running"]] + controls.map {
+                [$0.queue, $0.paused ? "yes" : "no", $0.maxRunning.map(String.init) ?? "-"]
+            }))
+        }
         if !status.unhandled.isEmpty {
             lines.append("")
             lines.append("waiting with no live worker to handle them:")

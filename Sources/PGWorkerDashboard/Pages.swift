@@ -97,12 +97,14 @@ enum Pages {
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
                          schedules: (columns: [String], rows: [[String: String]])?, staleAfterSeconds: Double) -> HTML {
-        let states = JobState.allCases.map(\.rawValue)
+        let states = QueueStatus.countColumns
         let header: [HTML] = states.map { "<th>\($0)</th>" }
         let queueRows: [HTML] = queues.map { queue in
             let cells: [HTML] = states.map { state in
                 let count = queue.counts[state] ?? 0
+                // Staged jobs are not rows of pgworker.jobs yet: nothing for the job browser to list.
                 return count == 0 ? "<td class=\"n muted\">0</td>"
+                    : state == QueueStatus.staged ? "<td class=\"n\">\(count)</td>"
                     : "<td class=\"n\"><a href=\"\(link("/jobs", [("queue", queue.queue), ("state", state)]))\">\(count)</a></td>"
             }
             return """

@@ -15,9 +15,15 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(added.status, 0, added.stderr)
         let id = try XCTUnwrap(Int64(added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         _ = try await runProduct("pgworker", ["add", "--database-url", url, "nobody_handles_this"])
+        let admin = try await database.connect()
+        try await admin.execute("SELECT pgworker.pause_queue('reports'); SELECT pgworker.set_queue_limit('mail', 3)")
 
         let status = try await runProduct("pgworker", ["status", "--database-url", url])
         XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("paused or capped queues:"), status.stdout)
+        let controlLines = status.stdout.split(separator: "\n").filter { $0.hasPrefix("mail ") || $0.hasPrefix("reports ") }
+            .map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertEqual(controlLines, ["mail no 3", "reports yes -"], status.stdout)
         XCTAssertTrue(status.stdout.contains("waiting with no live worker to handle them:"), status.stdout)
         XCTAssertTrue(status.stdout.contains("nobody_handles_this"), status.stdout)
 
@@ -30,6 +36,7 @@ final class CLITests: XCTestCase {
         let json = try await runProduct("pgworker", ["status", "--json", "--database-url", url])
         let decoded = try JSONDecoder().decode(QueueStatus.self, from: Data(json.stdout.utf8))
         XCTAssertEqual(decoded.liveWorkers, 1)
+        XCTAssertEqual(decoded.controls?.map(\.queue), ["mail", "reports"])
         XCTAssertEqual(decoded.queues.first { $0.queue == "q1" }?.counts["succeeded"], 1)
         XCTAssertEqual(decoded.unhandled.map(\.task), ["nobody_handles_this"], "the running worker does not handle it either")
 

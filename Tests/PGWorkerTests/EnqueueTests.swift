@@ -39,6 +39,25 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(last?.payload, #"{"n": 49}"#)
     }
 
+    func testAddJobsDedupesByJobKeyAndStoresLockKeys() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        let waiting: Int64 = try await connection.query("SELECT id FROM pgworker.add_job('a', job_key => 'k1')").rows[0].decode("id")
+        let rows = try await connection.query(#"""
+            SELECT id, coalesce(job_key, '-') AS k, coalesce(lock_key, '-') AS l FROM pgworker.add_jobs('[
+                {"task": "a", "job_key": "k1", "payload": {"n": 1}},
+                {"task": "a", "job_key": "k2", "payload": {"n": 2}},
+                {"task": "a", "job_key": "k2", "payload": {"n": 3}},
+                {"task": "a", "lock_key": "album:7"}]')
+            """#).rows
+        let keys = try rows.map { "\(try $0.decode("k", as: String.self))/\(try $0.decode("l", as: String.self))" }
+        XCTAssertEqual(keys, ["k2/-", "-/album:7", "k1/-"], "new jobs in order, then the waiting job k1 matched")
+        XCTAssertEqual(try rows[2].decode("id", as: Int64.self), waiting)
+        let payloads = try await connection.query("SELECT payload::text AS p FROM pgworker.jobs WHERE task = 'a' ORDER BY id")
+            .rows.map { try $0.decode("p", as: String.self) }
+        XCTAssertEqual(payloads, ["{}", #"{"n": 2}"#, "{}"], "the waiting k1 kept its payload; the second k2 was skipped")
+    }
+
     func testOneNotificationPerQueuePerStatementOnlyForRunnableJobs() async throws {
         let database = try await TestDatabase.create(for: self)
         let listener = try await database.connect("listener")

@@ -106,6 +106,7 @@ final class SQLTaskOptionsTests: XCTestCase {
         let chosen = try await jobs.add("welcome", options: JobOptions(queue: "urgent", maxAttempts: 9)).id
         let other = try await jobs.add("unrelated").id
         try await app.execute("INSERT INTO signups VALUES (1)")
+        try await app.moveStagedJobs()
         func options(_ sql: String) async throws -> String {
             let row = try await app.query("SELECT queue || '/' || max_attempts AS o FROM pgworker.jobs WHERE \(sql)").rows[0]
             return try row.decode("o")

@@ -6,7 +6,7 @@ public struct QueueStatus: Sendable, Codable {
     public struct QueueCounts: Sendable, Codable {
         /// The queue name.
         public var queue: String
-        /// Jobs per state; states with no jobs are absent.
+        /// Jobs per state (and ``QueueStatus/staged``); states with no jobs are absent.
         public var counts: [String: Int]
     }
 
@@ -20,12 +20,32 @@ public struct QueueStatus: Sendable, Codable {
         public var jobs: Int
     }
 
+    /// The count that `pgworker.queue_stats` gives jobs that application-table triggers staged
+    /// and no claim has moved into `pgworker.jobs` yet (SQL/005). Not a ``JobState``: no job
+    /// row has it.
+    public static let staged = "staged"
+
+    /// The columns of a status table, in lifecycle order: ``staged``, then every ``JobState``.
+    public static let countColumns = [staged] + JobState.allCases.map(\.rawValue)
+
+    /// A queue that is paused or has a running-jobs cap (`pgworker.queues`).
+    public struct QueueControl: Sendable, Codable {
+        /// The queue name.
+        public var queue: String
+        /// Whether claims skip the queue (`pgworker queue pause`).
+        public var paused: Bool
+        /// At most this many of its jobs run at once, across all workers; nil for no cap.
+        public var maxRunning: Int?
+    }
+
     /// Every queue that has jobs, sorted by name.
     public var queues: [QueueCounts]
     /// Work waiting with nobody to do it.
     public var unhandled: [Unhandled]
     /// Live workers (heartbeat within 30 s).
     public var liveWorkers: Int
+    /// Paused and capped queues, sorted by name (optional so older JSON still decodes).
+    public var controls: [QueueControl]?
 
     /// Reads the status.
     public static func read(_ connection: PostgresConnection) async throws -> QueueStatus {
@@ -37,10 +57,15 @@ public struct QueueStatus: Sendable, Codable {
         let unhandled = try await connection.query("SELECT task, queue, jobs FROM pgworker.unhandled_tasks ORDER BY task, queue")
         let workers = try await connection.query(
             "SELECT count(*) AS live FROM pgworker.workers WHERE heartbeat_at > now() - interval '30 seconds'")
+        let controls = try await connection.query(
+            "SELECT queue, paused, max_running FROM pgworker.queues WHERE paused OR max_running IS NOT NULL ORDER BY queue")
         return QueueStatus(
             queues: byQueue.keys.sorted().map { QueueCounts(queue: $0, counts: byQueue[$0]!) },
             unhandled: try unhandled.rows.map { Unhandled(task: try $0.decode("task"), queue: try $0.decode("queue"), jobs: try $0.decode("jobs")) },
-            liveWorkers: try workers.first!.decode("live")
+            liveWorkers: try workers.first!.decode("live"),
+            controls: try controls.rows.map {
+                QueueControl(queue: try $0.decode("queue"), paused: try $0.decode("paused"), maxRunning: try $0.decodeIfPresent("max_running"))
+            }
         )
     }
 }

@@ -11,16 +11,13 @@ enum JobStatements {
         """
 
     /// Claims up to `limit` jobs, within this process's per-queue room (`localRoom`, JSON; nil
-    /// for none).
+    /// for none): a turn with no outcomes to write, so it too moves staged jobs first (SQL/005).
     static func claim(
         _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
         limit: Int, includeSQLTasks: Bool, localRoom: String?
     ) async throws -> [ClaimedJob] {
-        let result = try await connection.queryPrepared(
-            "SELECT \(claimedColumns) FROM pgworker.claim_jobs_within($1, $2::text[], $3::text[], $4, $5, $6::jsonb)",
-            [workerID, tasks, queues, limit, includeSQLTasks, localRoom]
-        )
-        return try ClaimedJob.all(in: result)
+        try await completeAndClaim(connection, workerID: workerID, [], tasks: tasks, queues: queues,
+                                   limit: limit, includeSQLTasks: includeSQLTasks, localRoom: localRoom)
     }
 
     /// Writes a batch of outcomes and claims up to `limit` jobs, in one call and one transaction

@@ -19,7 +19,7 @@ struct BenchDatabase: Sendable {
         do {
             let quoted = try await admin.quoteIdentifier(name)
             try await admin.execute("CREATE DATABASE \(quoted)")
-            // Counts calls of claim_jobs_within/complete_jobs (pg_stat_user_functions), to show batch sizes.
+            // Counts calls of complete_and_claim/complete_jobs (pg_stat_user_functions), to show batch sizes.
             // It needs superuser; without it those counts are simply not shown.
             try? await admin.execute("ALTER DATABASE \(quoted) SET track_functions = 'pl'")
         } catch {

@@ -125,15 +125,17 @@ extension BenchQueue {
         let rows = try await connection.query(
             """
             SELECT funcname, calls, total_time FROM pg_stat_user_functions
-            WHERE schemaname = 'pgworker' AND funcname IN ('claim_jobs_within', 'complete_jobs')
+            WHERE schemaname = 'pgworker' AND funcname IN ('complete_and_claim', 'complete_jobs')
             """
         ).rows
         var calls: [String: (Int, Double)] = [:]
         for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
-        // Every claim, alone or with completions (complete_and_claim), runs claim_jobs_within once.
-        return WorkerCalls(claims: calls["claim_jobs_within"]?.0 ?? 0, claimMilliseconds: calls["claim_jobs_within"]?.1 ?? 0,
-                           completions: calls["complete_jobs"]?.0 ?? 0,
-                           completionMilliseconds: calls["complete_jobs"]?.1 ?? 0)
+        // Every turn of the worker is one complete_and_claim call (SQL/007): its claim, and the
+        // complete_jobs call nested in it when it has outcomes to write. Claim time is the rest.
+        let turns = calls["complete_and_claim"] ?? (0, 0)
+        let completions = calls["complete_jobs"] ?? (0, 0)
+        return WorkerCalls(claims: turns.0, claimMilliseconds: max(turns.1 - completions.1, 0),
+                           completions: completions.0, completionMilliseconds: completions.1)
     }
 }
 

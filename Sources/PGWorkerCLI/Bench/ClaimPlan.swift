@@ -6,17 +6,20 @@ enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The statement inside `pgworker.claim_jobs` (SQL/001_core.sql), with the function's
-    /// arguments as parameters: worker id, tasks, queues, max jobs, include SQL tasks.
+    /// The claim inside `pgworker.complete_and_claim` (its lean path, SQL/007_lean_batch.sql),
+    /// with the function's arguments as parameters: worker id, tasks, queues, max jobs, include
+    /// SQL tasks.
     static let claimStatement = """
         WITH picked AS MATERIALIZED (
             SELECT j.id
             FROM pgworker.jobs j
             WHERE j.state IN ('available', 'retryable')
               AND j.run_at <= now()
+              AND j.lock_key IS NULL
               AND (j.task = ANY ($2)
                    OR ($5 AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
               AND ($3 IS NULL OR j.queue = ANY ($3))
+              AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
             ORDER BY j.priority, j.run_at, j.id
             LIMIT $4
             FOR UPDATE SKIP LOCKED

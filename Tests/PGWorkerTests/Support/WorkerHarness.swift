@@ -50,6 +50,12 @@ extension PostgresConnection {
             .rows[0].decodeIfPresent("all") ?? false
     }
 
+    /// Moves every job that application-table triggers staged into pgworker.jobs, as a worker's
+    /// next claim would. Rows a concurrent mover holds are skipped (they are its to move).
+    func moveStagedJobs() throws {
+        while try query("SELECT pgworker.move_staged_jobs() AS moved").rows[0].decode("moved", as: Int.self) > 0 {}
+    }
+
     /// How many jobs are in each state.
     func jobCount(state: String) throws -> Int {
         try query("SELECT count(*) AS n FROM pgworker.jobs WHERE state = $1", [state]).rows[0].decode("n")
