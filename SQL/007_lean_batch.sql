@@ -98,17 +98,19 @@ SET enable_sort = off
 AS $$
 DECLARE
     paused text[] := '{}';
-    limited boolean := false;
+    guarded boolean := true;
     runnable_tasks text[] := tasks;
 BEGIN
     IF max_jobs > 0 THEN
         PERFORM pgworker.move_staged_jobs();
-        SELECT coalesce(array_agg(q.queue) FILTER (WHERE q.paused), '{}'), coalesce(bool_or(q.max_running IS NOT NULL), false)
-        INTO paused, limited
-        FROM pgworker.queues q;
+        -- Everything the turn needs to know, in one statement.
+        SELECT coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.paused), '{}'),
+               EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.max_running IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM pgworker.jobs w WHERE w.lock_key IS NOT NULL AND w.state IN ('available', 'retryable')),
+               CASE WHEN include_sql_tasks THEN tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE tasks END
+        INTO paused, guarded, runnable_tasks;
     END IF;
-    IF max_jobs <= 0 OR false = ANY (succeeded) OR limited OR local_room IS NOT NULL
-       OR EXISTS (SELECT 1 FROM pgworker.jobs w WHERE w.lock_key IS NOT NULL AND w.state IN ('available', 'retryable')) THEN
+    IF guarded OR false = ANY (succeeded) OR local_room IS NOT NULL THEN
         IF cardinality(ids) > 0 THEN
             PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
         END IF;
@@ -117,9 +119,6 @@ BEGIN
             SELECT * FROM pgworker.claim_jobs_within(worker_id, tasks, queues, max_jobs, include_sql_tasks, local_room);
         END IF;
         RETURN;
-    END IF;
-    IF include_sql_tasks THEN
-        runnable_tasks := tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s);
     END IF;
     -- A lock-key job committed after the check above is left to the guarded path (lock_key IS
     -- NULL), instead of racing for jobs_lock_key_running_idx. `done` runs to completion though
