@@ -31,11 +31,20 @@ public struct PostgresRow: Sendable {
         return value
     }
 
-    /// Decodes a non-null column by position.
+    /// Decodes a non-null column by position. Inlinable, so callers in other modules get code
+    /// specialized for `T` (the hot path decodes every claimed job's columns this way).
+    @inlinable
     public func decode<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T {
-        guard let text = values[index] else {
+        guard let value = try decodeIfPresent(column: index, as: type) else {
             throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" is NULL, expected \(T.self)")
         }
+        return value
+    }
+
+    /// Decodes a column that may be null, by position.
+    @inlinable
+    public func decodeIfPresent<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T? {
+        guard let text = values[index] else { return nil }
         guard let value = T(postgresText: text) else {
             throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
         }

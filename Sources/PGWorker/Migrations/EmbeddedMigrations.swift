@@ -2182,6 +2182,8 @@ ALTER FUNCTION pgworker.complete_jobs(text, bigint[], boolean[], jsonb[], text[]
 -- order and stops at the LIMIT, whatever the statistics say, and the plan is made once per
 -- session. The settings hold for the functions it calls too; the guarded claim restores the
 -- stock ones for itself (below), since its limited-queue branch needs custom plans and a sort.
+-- move_staged_jobs, called every turn, keeps them (no settings to switch per call): it has no
+-- index order to choose, its one sort has no alternative, and a cached plan suits it.
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -2259,8 +2261,6 @@ ALTER FUNCTION pgworker.claim_jobs_within(text, text[], text[], integer, boolean
     SET plan_cache_mode = auto;
 ALTER FUNCTION pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb)
     SET enable_sort = on;
-ALTER FUNCTION pgworker.move_staged_jobs(integer) SET plan_cache_mode = auto;
-ALTER FUNCTION pgworker.move_staged_jobs(integer) SET enable_sort = on;
 """##),
     ]
 }

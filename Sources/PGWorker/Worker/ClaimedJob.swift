@@ -40,27 +40,13 @@ struct ClaimedJob: Sendable {
     }
 
     private init(_ row: PostgresRow, _ columns: Columns) throws {
-        let values = row.values
-        func text(_ index: Int) throws -> String {
-            guard let text = values[index] else {
-                throw PostgresError(kind: .decoding, message: "column \"\(row.columns.names[index])\" of a claimed job is NULL")
-            }
-            return text
-        }
-        func integer(_ index: Int) throws -> Int64 {
-            let value = try text(index)
-            guard let integer = Int64(value) else {
-                throw PostgresError(kind: .decoding, message: "column \"\(row.columns.names[index])\" value \"\(value)\" is not an integer")
-            }
-            return integer
-        }
-        id = try integer(columns.id)
-        task = try text(columns.task)
-        queue = try text(columns.queue)
-        payload = try text(columns.payload)
-        attempt = Int(try integer(columns.attempts))
-        maxAttempts = Int(try integer(columns.maxAttempts))
-        waitedSeconds = values[columns.waited].flatMap { Double($0) }
+        id = try row.decode(column: columns.id)
+        task = try row.decode(column: columns.task)
+        queue = try row.decode(column: columns.queue)
+        payload = try row.decode(column: columns.payload)
+        attempt = try row.decode(column: columns.attempts)
+        maxAttempts = try row.decode(column: columns.maxAttempts)
+        waitedSeconds = try row.decodeIfPresent(column: columns.waited)
     }
 }
 
