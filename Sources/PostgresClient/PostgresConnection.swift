@@ -23,6 +23,10 @@ public actor PostgresConnection {
     private var preparedStatements: [String: String] = [:]
     /// When false, ``queryPrepared(_:_:)`` behaves like ``query(_:_:)``.
     private var usesPreparedStatements = true
+    /// A statement of ``queryPreparedBeforeCommit(_:_:)`` whose commit has not been read yet.
+    private var commitPending = false
+    /// Why the last such commit failed, until ``confirmCommit()`` reports it.
+    private var commitFailure: PostgresError?
 
     /// A short name used for the connection's thread; useful in debuggers and logs.
     public nonisolated let name: String
@@ -106,18 +110,61 @@ public actor PostgresConnection {
     public func queryPrepared(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
         guard usesPreparedStatements else { return try query(sql, parameters) }
         let handle = try requireHandle()
-        let name: String
-        if let existing = preparedStatements[sql] {
-            name = existing
-        } else {
-            name = "pgworker_\(preparedStatements.count + 1)"
-            _ = try consume(PQprepare(handle, name, sql, Int32(parameters.count), nil))
-            preparedStatements[sql] = name
-        }
+        let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
         let result = withParameterPointers(parameters) { values, count in
             PQexecPreparedSafe(handle, name, count, values)
         }
         return try consume(result)
+    }
+
+    /// Like ``queryPrepared(_:_:)`` for one statement in its own transaction, but returns its rows
+    /// as soon as the statement has run, while the server is still committing.
+    ///
+    /// The statement, a flush request and the commit go out together in libpq's pipeline mode,
+    /// and the server sends the rows before it commits. So the caller can act on them during the
+    /// commit's WAL flush -- but must not treat their effect as durable or even committed until
+    /// ``confirmCommit()`` returns. Any later call on this connection first waits for the commit;
+    /// a failed commit is kept for ``confirmCommit()`` to report. Without prepared statements
+    /// (``setUsesPreparedStatements(_:)``) it is ``query(_:_:)``, committed on return.
+    public func queryPreparedBeforeCommit(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
+        guard usesPreparedStatements else { return try query(sql, parameters) }
+        let handle = try requireHandle()
+        let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
+        }
+        let sent = withParameterPointers(parameters) { values, count in
+            PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
+        }
+        guard sent == 1, PQsendFlushRequest(handle) == 1, PQpipelineSync(handle) == 1 else {
+            let error = lostConnection(handle)
+            preparedStatements.removeAll()
+            throw error
+        }
+        commitPending = true
+        let result: PostgresResult
+        do {
+            result = try consume(PQgetResult(handle))
+        } catch {
+            // The statement failed, so nothing is left to commit; read up to the sync point.
+            try settlePendingCommit(handle)
+            commitFailure = nil
+            throw error
+        }
+        // The end of the statement's results.
+        while let extra = PQgetResult(handle) { PQclear(extra) }
+        return result
+    }
+
+    /// Waits for the commit of the last ``queryPreparedBeforeCommit(_:_:)`` if it is still under
+    /// way, and throws if that commit failed (its rows were then never committed). Returns at
+    /// once when there is nothing to confirm.
+    public func confirmCommit() throws {
+        if commitPending { try settlePendingCommit(try openHandle()) }
+        if let failure = commitFailure {
+            commitFailure = nil
+            throw failure
+        }
     }
 
     /// Turns named prepared statements on or off for this connection. Turn them off behind a
@@ -210,11 +257,67 @@ public actor PostgresConnection {
 
     // MARK: - Internals
 
+    /// The connection, ready for a new statement: a commit still under way is waited for first.
     private func requireHandle() throws -> OpaquePointer {
+        let handle = try openHandle()
+        if commitPending { try settlePendingCommit(handle) }
+        return handle
+    }
+
+    private func openHandle() throws -> OpaquePointer {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "connection is closed")
         }
         return handle
+    }
+
+    /// Reads the results up to the sync point of a pipelined statement -- the outcome of its
+    /// commit -- and leaves pipeline mode. A failed commit is kept in `commitFailure`; a lost
+    /// connection throws.
+    private func settlePendingCommit(_ handle: OpaquePointer) throws {
+        commitPending = false
+        var failure: PostgresError?
+        var separators = 0
+        while true {
+            guard let result = PQgetResult(handle) else {
+                // In a pipeline a NULL ends one statement's results; two in a row mean nothing is
+                // left to read (a broken connection, say).
+                separators += 1
+                if separators > 1 || PQstatus(handle) != CONNECTION_OK { break }
+                continue
+            }
+            separators = 0
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            }
+            if failure == nil, status == PGRES_FATAL_ERROR || status == PGRES_PIPELINE_ABORTED {
+                failure = PostgresError(result: result, connection: handle)
+            }
+            PQclear(result)
+        }
+        let lost = PQstatus(handle) != CONNECTION_OK || PQexitPipelineMode(handle) != 1
+        if lost {
+            preparedStatements.removeAll()
+            let error = failure.map { error -> PostgresError in
+                var error = error
+                error.kind = .connection
+                return error
+            } ?? lostConnection(handle)
+            commitFailure = error
+            throw error
+        }
+        commitFailure = failure
+    }
+
+    /// The name of `sql`'s prepared statement on this connection, preparing it on first use.
+    private func preparedName(for sql: String, parameterCount: Int, _ handle: OpaquePointer) throws -> String {
+        if let existing = preparedStatements[sql] { return existing }
+        let name = "pgworker_\(preparedStatements.count + 1)"
+        _ = try consume(PQprepare(handle, name, sql, Int32(parameterCount), nil))
+        preparedStatements[sql] = name
+        return name
     }
 
     private func lostConnection(_ handle: OpaquePointer) -> PostgresError {

@@ -48,6 +48,60 @@ final class PostgresClientTests: XCTestCase {
         XCTAssertEqual(one, 1)
     }
 
+    /// Rows come back before the commit; the commit is confirmed afterwards, and statements that
+    /// follow on the same connection run after it.
+    func testRowsBeforeCommitThenTheCommitIsConfirmed() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        let other = try await database.connect("other")
+        try await connection.execute("CREATE TABLE early (id int PRIMARY KEY)")
+        let rows = try await connection.queryPreparedBeforeCommit("INSERT INTO early VALUES ($1) RETURNING id", [7]).rows
+        XCTAssertEqual(try rows.map { try $0.decode("id", as: Int.self) }, [7])
+        try await connection.confirmCommit()
+        let seen = try await other.query("SELECT count(*) AS n FROM early").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(seen, 1)
+        // Again, now followed directly by another statement, which waits for the commit.
+        try await connection.queryPreparedBeforeCommit("INSERT INTO early VALUES ($1) RETURNING id", [8])
+        let both = try await connection.query("SELECT count(*) AS n FROM early").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(both, 2)
+        try await connection.confirmCommit()
+    }
+
+    /// A commit that fails after the rows came back (a deferred constraint here) is reported by
+    /// `confirmCommit`, once, even when another statement read it first; nothing was committed.
+    func testFailedCommitAfterEarlyRowsIsReportedOnce() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("CREATE TABLE deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED); INSERT INTO deferred VALUES (1)")
+        let rows = try await connection.queryPreparedBeforeCommit("INSERT INTO deferred VALUES ($1) RETURNING id", [1]).rows
+        XCTAssertEqual(rows.count, 1, "the row comes back: the check is deferred to the commit")
+        let count = try await connection.query("SELECT count(*) AS n FROM deferred").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(count, 1, "the duplicate was not committed")
+        do {
+            try await connection.confirmCommit()
+            XCTFail("expected the failed commit")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23505")
+            XCTAssertFalse(error.isConnectionLoss)
+        }
+        try await connection.confirmCommit()  // reported once
+    }
+
+    /// A statement that fails throws at once, and leaves nothing to confirm.
+    func testStatementErrorBeforeCommitThrowsAtOnce() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        do {
+            try await connection.queryPreparedBeforeCommit("SELECT 1 / $1 AS x", [0])
+            XCTFail("expected division by zero")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "22012")
+        }
+        try await connection.confirmCommit()
+        let x = try await connection.queryPreparedBeforeCommit("SELECT 6 / $1 AS x", [2]).rows[0].decode("x", as: Int.self)
+        XCTAssertEqual(x, 3)
+    }
+
     func testTransactionRollsBackWhenBodyThrows() async throws {
         let database = try await TestDatabase.create(for: self, migrated: false)
         let connection = try await database.connect()

@@ -26,6 +26,10 @@ public struct CommandTask: TaskHandler {
         self.killGracePeriod = killGracePeriod
     }
 
+    /// True: the program gets the job's id and may look the job up, so it starts once the claim
+    /// has committed. Starting a process takes longer than that commit anyway.
+    public var needsCommittedClaim: Bool { true }
+
     public func handle(_ job: JobContext) async throws -> String? {
         var environment = ProcessInfo.processInfo.environment
         environment["PGWORKER_JOB_ID"] = String(job.id)

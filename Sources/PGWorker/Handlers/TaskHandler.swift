@@ -7,4 +7,19 @@ public protocol TaskHandler: Sendable {
     /// attempt (see ``JobFailure``). Cancellation means the worker is shutting down or the job
     /// timed out: stop soon.
     func handle(_ job: JobContext) async throws -> String?
+
+    /// Whether a job may start only once the transaction that claimed it has committed.
+    ///
+    /// By default (false) a worker starts a job as soon as its claim has run, while the server
+    /// is still committing it -- a WAL flush, under a millisecond -- so short jobs overlap that
+    /// wait. For that moment other sessions still see the job as `available`; its outcome is
+    /// written only after the claim committed, and if the commit fails the job runs again. Return
+    /// true when the handler looks its job up from another connection: ``CommandTask`` does,
+    /// since its program may, and SQL tasks always do.
+    var needsCommittedClaim: Bool { get }
+}
+
+extension TaskHandler {
+    /// False: the job may start while its claim is committing (see the requirement).
+    public var needsCommittedClaim: Bool { false }
 }

@@ -21,12 +21,13 @@ enum JobStatements {
     }
 
     /// Writes a batch of outcomes and claims up to `limit` jobs, in one call and one transaction
-    /// (`pgworker.complete_and_claim`).
+    /// (`pgworker.complete_and_claim`). Returns the claimed jobs before that transaction has
+    /// committed: see `PostgresConnection.confirmCommit()`.
     static func completeAndClaim(
         _ connection: PostgresConnection, workerID: String, _ batch: [Completion], tasks: [String],
         queues: [String]?, limit: Int, includeSQLTasks: Bool, localRoom: String?
     ) async throws -> [ClaimedJob] {
-        let result = try await connection.queryPrepared(
+        let result = try await connection.queryPreparedBeforeCommit(
             """
             SELECT \(claimedColumns)
             FROM pgworker.complete_and_claim($1, $2::bigint[], $3::boolean[], $4::jsonb[], $5::text[], $6::boolean[],

@@ -41,8 +41,13 @@ public final class Worker: Service, Sendable {
         var claimRequested = true
         /// Jobs whose handler is running.
         var running: Set<Int64> = []
-        /// Outcomes not yet written.
+        /// Outcomes not yet known to be written.
         var completions: [Completion] = []
+        /// How many of `completions`, from the front, the last turn wrote in a transaction whose
+        /// commit has not been confirmed yet (see ``confirmLastTurn(_:)``).
+        var unconfirmed = 0
+        /// The connection that turn ran on: after a reconnect its commit can no longer be confirmed.
+        var unconfirmedOn: ObjectIdentifier?
         /// When graceful shutdown began.
         var stopRequestedAt: ContinuousClock.Instant?
         /// Set when running jobs must be cancelled (grace period over, or second signal).
@@ -182,24 +187,28 @@ public final class Worker: Service, Sendable {
     /// One turn: write finished outcomes and claim as many jobs as there is room for, in one
     /// round trip when there are both.
     private func step(_ main: ManagedConnection) async -> [ClaimedJob] {
-        // Outcomes stay in the state until written, so a reconnect in between (which gives back
-        // every running job this worker does not know of) still knows them.
-        let batch = state.withLock { $0.completions }
         do {
+            let connection = try await main.connection()
+            try await confirmLastTurn(connection)
+            // Outcomes stay in the state until written, so a reconnect in between (which gives back
+            // every running job this worker does not know of) still knows them.
+            let batch = state.withLock { $0.completions }
             let (wanted, free) = state.withLock { state in
                 let free = configuration.concurrency - state.running.count
                 let wanted = state.claimRequested && state.stopRequestedAt == nil && free > 0
                 if wanted { state.claimRequested = false }
                 return (wanted, free)
             }
-            let connection = try await main.connection()
             var jobs: [ClaimedJob] = []
             if wanted && !batch.isEmpty {
                 do {
                     jobs = try await JobStatements.completeAndClaim(
                         connection, workerID: id, batch, tasks: taskNames, queues: configuration.queues,
                         limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
-                    state.withLock { $0.completions.removeFirst(batch.count) }
+                    state.withLock { state in
+                        state.unconfirmed = batch.count
+                        state.unconfirmedOn = ObjectIdentifier(connection)
+                    }
                 } catch let error as PostgresError where !error.isConnectionLoss {
                     // The batch was rejected (nothing was written or claimed): write it the careful way.
                     try await write(batch, main)
@@ -214,6 +223,11 @@ public final class Worker: Service, Sendable {
                 guard wanted else { return [] }
                 jobs = try await claim(connection, limit: free)
             }
+            // SQL tasks and handlers that need it start only once their claim has committed.
+            if jobs.contains(where: { registry.handler(for: $0.task)?.needsCommittedClaim ?? true }),
+               try await !confirmLastTurn(connection) {
+                return []
+            }
             localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
@@ -227,6 +241,40 @@ public final class Worker: Service, Sendable {
             state.withLock { $0.claimRequested = true }
             await recover(from: error, main)
             return []
+        }
+    }
+
+    /// A turn's claimed rows come back before its transaction commits, so its jobs start during
+    /// the commit's WAL flush (`queryPreparedBeforeCommit`). This waits for that commit: only then
+    /// do the outcomes the turn wrote leave `completions`. If it failed, nothing of the turn
+    /// happened: its outcomes are written again, and its claims never took effect, so the jobs
+    /// that started anyway find their rows not `running` for this worker when they finish, and
+    /// run again elsewhere (the at-least-once contract every job has).
+    ///
+    /// Returns whether the turn committed (true also when there was nothing to confirm); throws
+    /// when the connection was lost, and the commit's outcome is unknown.
+    @discardableResult
+    private func confirmLastTurn(_ connection: PostgresConnection) async throws -> Bool {
+        do {
+            try await connection.confirmCommit()
+            state.withLock { state in
+                // On another connection the outcome is unknown: write the outcomes again (a
+                // second write of an outcome changes nothing).
+                if state.unconfirmedOn == ObjectIdentifier(connection) {
+                    state.completions.removeFirst(state.unconfirmed)
+                }
+                state.unconfirmed = 0
+            }
+            return true
+        } catch {
+            state.withLock { $0.unconfirmed = 0 }
+            if let error = error as? PostgresError, error.isConnectionLoss { throw error }
+            logger.error("a turn's transaction failed to commit; jobs it had started will run again",
+                         metadata: ["error": "\(error)"])
+            // Its jobs are runnable again: claim them without waiting for a notification.
+            state.withLock { $0.claimRequested = true }
+            wake.yield()
+            return false
         }
     }
 
@@ -336,8 +384,9 @@ public final class Worker: Service, Sendable {
     /// Writes what is left after the loop ends, gives back anything still held, and deregisters.
     private func finish(_ main: ManagedConnection) async {
         for attempt in 1...5 {
-            let batch = state.withLock { $0.completions }
             do {
+                try await confirmLastTurn(try await main.connection())
+                let batch = state.withLock { $0.completions }
                 if !batch.isEmpty {
                     try await write(batch, main)
                     state.withLock { $0.completions.removeFirst(batch.count) }

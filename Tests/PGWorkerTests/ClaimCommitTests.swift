@@ -1,0 +1,106 @@
+import PGWorker
+import PostgresClient
+import Synchronization
+import XCTest
+
+/// A worker starts jobs while their claim is still committing; these tests make that commit fail
+/// and check that the jobs' rows stay truthful.
+final class ClaimCommitTests: XCTestCase {
+    /// A handler that records each run and needs its claim committed first.
+    private struct CommittedHandler: TaskHandler {
+        let log: ExecutionLog
+        var needsCommittedClaim: Bool { true }
+        func handle(_ job: JobContext) async throws -> String? {
+            log.record(job.id)
+            return nil
+        }
+    }
+
+    /// The first claim of each job is refused at commit (a deferred constraint trigger). A Swift
+    /// handler has already started by then and runs again after the second claim; a handler that
+    /// needs its claim committed runs only after it. Either way the job ends `succeeded` with one
+    /// attempt counted, and no outcome is lost.
+    func testAClaimThatFailsToCommitLeavesTheJobRunnableAndTruthful() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await refuseOddClaimsOfMarkedJobs(app)
+        let swiftRuns = ExecutionLog()
+        let committedRuns = ExecutionLog()
+        var tasks = TaskRegistry()
+        tasks.register("early", payload: [String: Bool].self) { _, job in swiftRuns.record(job.id) }
+        tasks.register("committed", handler: CommittedHandler(log: committedRuns))
+        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(30) }
+        defer { Task { try? await running.stop() } }
+        let client = JobClient(connection: app)
+        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
+
+        for task in ["early", "committed"] {
+            let id = try await client.add(task, payload: ["refuse": true])
+            try await eventually("the refused job never ran to success") { try await app.jobState(id) == "succeeded" }
+            let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+            XCTAssertEqual(claims % 2, 0, "the job succeeded after a refused claim")
+            let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id])
+                .rows[0].decode("attempts")
+            XCTAssertEqual(attempts, 1, "\(task): the refused claim counted an attempt")
+            if task == "early" {
+                XCTAssertEqual(swiftRuns.snapshot[id], 2, "the Swift handler starts before the commit, so it ran for the refused claim too")
+            } else {
+                XCTAssertEqual(committedRuns.snapshot[id], 1, "a handler needing a committed claim ran for the refused claim")
+            }
+        }
+        try await running.stop()
+    }
+
+    /// The refused turn also carried the outcome of the job before it (concurrency 1: that job's
+    /// outcome and the next claim share a turn). The outcome was rolled back with the claim, so it
+    /// must be written again, not dropped as written: otherwise that job would stay `running`.
+    func testOutcomesOfARefusedTurnAreWrittenAgain() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await refuseOddClaimsOfMarkedJobs(app)
+        let release = Mutex(false)
+        var tasks = TaskRegistry()
+        tasks.register("gated", payload: [String: Bool].self) { _, _ in
+            while !release.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let running = RunningWorker.start(database, tasks: tasks) {
+            $0.pollInterval = .seconds(30)
+            $0.concurrency = 1
+        }
+        defer { Task { try? await running.stop() } }
+        let client = JobClient(connection: app)
+        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
+        let first = try await client.add("gated", payload: [String: Bool]())
+        try await eventually { try await app.jobState(first) == "running" }
+        let marked = try await client.add("gated", payload: ["refuse": true])
+        release.withLock { $0 = true }
+        try await eventually("the first job's outcome was lost with the refused turn") {
+            try await app.jobState(first) == "succeeded"
+        }
+        try await eventually("the refused job never ran to success") { try await app.jobState(marked) == "succeeded" }
+        let refused: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        XCTAssertEqual(refused, 2, "the marked job's first claim was not refused")
+        try await running.stop()
+    }
+
+    /// Installs a deferred constraint trigger that makes every odd claim of a job whose payload
+    /// has a `refuse` key fail at commit.
+    private func refuseOddClaimsOfMarkedJobs(_ app: PostgresConnection) async throws {
+        // Sequences are not transactional, so the refused transaction still counts: odd claims of
+        // a marked job are refused, even ones go through.
+        try await app.execute("""
+            CREATE SEQUENCE claims_of_marked_jobs;
+            CREATE FUNCTION refuse_odd_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('claims_of_marked_jobs') % 2 = 1 THEN
+                    RAISE EXCEPTION 'claim of job % refused by the test', NEW.id;
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER refuse_odd_claims AFTER UPDATE ON pgworker.jobs
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? 'refuse')
+                EXECUTE FUNCTION refuse_odd_claims();
+            """)
+    }
+}
