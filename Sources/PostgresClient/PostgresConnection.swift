@@ -89,6 +89,10 @@ public actor PostgresConnection {
         cancelHandle.replace(with: nil)
         connection = nil
         preparedStatements.removeAll()
+        if commitPending {
+            commitPending = false
+            commitFailure = PostgresError(kind: .connection, message: "connection closed before its last commit was confirmed")
+        }
     }
 
     /// Runs one statement with bound parameters (`$1`, `$2`, ...), sent separately from the SQL text.

@@ -47,7 +47,8 @@ public final class Worker: Service, Sendable {
         /// commit has not been confirmed yet (see ``confirmLastTurn(_:)``).
         var unconfirmed = 0
         /// The connection that turn ran on: after a reconnect its commit can no longer be confirmed.
-        var unconfirmedOn: ObjectIdentifier?
+        /// Held, not just identified, so a new connection can never take its identity.
+        var unconfirmedOn: PostgresConnection?
         /// When graceful shutdown began.
         var stopRequestedAt: ContinuousClock.Instant?
         /// Set when running jobs must be cancelled (grace period over, or second signal).
@@ -207,7 +208,7 @@ public final class Worker: Service, Sendable {
                         limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
                     state.withLock { state in
                         state.unconfirmed = batch.count
-                        state.unconfirmedOn = ObjectIdentifier(connection)
+                        state.unconfirmedOn = connection
                     }
                 } catch let error as PostgresError where !error.isConnectionLoss {
                     // The batch was rejected (nothing was written or claimed): write it the careful way.
@@ -260,14 +261,18 @@ public final class Worker: Service, Sendable {
             state.withLock { state in
                 // On another connection the outcome is unknown: write the outcomes again (a
                 // second write of an outcome changes nothing).
-                if state.unconfirmedOn == ObjectIdentifier(connection) {
+                if state.unconfirmedOn === connection {
                     state.completions.removeFirst(state.unconfirmed)
                 }
                 state.unconfirmed = 0
+                state.unconfirmedOn = nil
             }
             return true
         } catch {
-            state.withLock { $0.unconfirmed = 0 }
+            state.withLock { state in
+                state.unconfirmed = 0
+                state.unconfirmedOn = nil
+            }
             if let error = error as? PostgresError, error.isConnectionLoss { throw error }
             logger.error("a turn's transaction failed to commit; jobs it had started will run again",
                          metadata: ["error": "\(error)"])
