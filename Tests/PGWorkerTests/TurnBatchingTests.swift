@@ -1,3 +1,4 @@
+import Foundation
 import PGWorker
 import PostgresClient
 import XCTest
@@ -64,5 +65,40 @@ final class TurnBatchingTests: XCTestCase {
         XCTAssertEqual(longState, "running", "the longer timeout was cut short")
         running.worker.stop()
         try await running.stop()  // the second stop cancels the job still running
+    }
+
+    /// A turn writes outcomes by id when none carries a result, and joins the results when some
+    /// do (SQL/008): in a batch where every other job returns a result, each job keeps its own.
+    func testResultsInABatchGoToTheirOwnJobs() async throws {
+        let database = try await TestDatabase.create(for: self)
+        var tasks = TaskRegistry()
+        tasks.register("maybe_result", handler: EvenJobsDoubleN())
+        tasks.register("no_result", payload: [String: Int].self) { _, _ in }
+        let app = try await database.connect("app")
+        let client = JobClient(connection: app)
+        // A stale result on a job that runs again must not survive a result-less success.
+        let rerun = try await client.add("no_result", payload: ["n": -1])
+        try await app.query("UPDATE pgworker.jobs SET result = '{\"stale\": true}' WHERE id = $1", [rerun])
+        let ids = try await client.addMany("maybe_result", jsonPayloads: (0..<60).map { "{\"n\": \($0)}" })
+        let running = RunningWorker.start(database, tasks: tasks)
+        try await eventually { try await app.jobsAll(ids + [rerun], in: "succeeded") }
+        try await running.stop()
+        let rows = try await app.query(
+            "SELECT (payload->>'n')::int AS n, result::text AS result FROM pgworker.jobs WHERE id = ANY($1::bigint[])",
+            [ids + [rerun]]).rows
+        XCTAssertEqual(rows.count, 61)
+        for row in rows {
+            let n: Int = try row.decode("n")
+            let result: String? = try row.decodeIfPresent("result")
+            XCTAssertEqual(result, n >= 0 && n % 2 == 0 ? "{\"double\": \(n * 2)}" : nil, "job with n = \(n)")
+        }
+    }
+
+    /// Returns `{"double": 2n}` for an even `n` in the payload, and no result (SQL NULL) otherwise.
+    private struct EvenJobsDoubleN: TaskHandler {
+        func handle(_ job: JobContext) async throws -> String? {
+            let n = try JSONDecoder().decode([String: Int].self, from: Data(job.payload.utf8))["n"] ?? 0
+            return n % 2 == 0 ? "{\"double\": \(n * 2)}" : nil
+        }
     }
 }

@@ -6,7 +6,7 @@ enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/007_lean_batch.sql),
+    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/008_lean_outcomes.sql),
     /// with the function's variables as parameters: worker id, tasks (SQL tasks included),
     /// queues, max jobs, paused queues.
     static let claimStatement = """
