@@ -34,6 +34,26 @@ final class WorkerTests: XCTestCase {
         try await running.stop()
     }
 
+    /// An optional result that is nil is stored as no result (SQL NULL), not as JSON null.
+    func testNilOptionalResultIsStoredAsNoResult() async throws {
+        let database = try await TestDatabase.create(for: self)
+        var tasks = TaskRegistry()
+        tasks.register("maybe", payload: Greeting.self) { greeting, _ -> Reply? in
+            greeting.name.isEmpty ? nil : Reply(text: "hello \(greeting.name)")
+        }
+        let app = try await database.connect("app")
+        let client = JobClient(connection: app)
+        let none = try await client.add("maybe", payload: Greeting(name: ""))
+        let some = try await client.add("maybe", payload: Greeting(name: "you"))
+        let running = RunningWorker.start(database, tasks: tasks)
+        try await eventually { try await app.jobsAll([none, some], in: "succeeded") }
+        try await running.stop()
+        let results = try await app.query(
+            "SELECT id, result::text AS result FROM pgworker.jobs WHERE id = ANY($1::bigint[]) ORDER BY id", [[none, some]]
+        ).rows.map { try $0.decodeIfPresent("result", as: String.self) }
+        XCTAssertEqual(results, [nil, #"{"text": "hello you"}"#])
+    }
+
     func testFailingHandlerGoesRetryableThenDeadKeepingTheError() async throws {
         let database = try await TestDatabase.create(for: self)
         var tasks = TaskRegistry()

@@ -42,6 +42,9 @@ public struct TaskRegistry: Sendable {
     /// A payload that does not decode fails the job with an error naming the field, and makes it
     /// `dead` at once, since retrying cannot change the payload; pass `retryOnDecodingFailure: true`
     /// to retry anyway (for example while a deploy of a newer payload type rolls out).
+    ///
+    /// A result that encodes as JSON `null` (an optional that is `nil`) is stored as no result:
+    /// the job's `result` is SQL `NULL`, as for a handler that returns nothing.
     public mutating func register<Payload: Decodable & Sendable, Result: Encodable & Sendable>(
         _ task: String,
         payload: Payload.Type = Payload.self,
@@ -50,8 +53,8 @@ public struct TaskRegistry: Sendable {
         _ body: @escaping @Sendable (Payload, JobContext) async throws -> Result
     ) {
         register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure) { payload, job in
-            let result = try await body(payload, job)
-            return String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+            let result = String(decoding: try JSONEncoder().encode(try await body(payload, job)), as: UTF8.self)
+            return result == "null" ? nil : result
         }, timeout: timeout)
     }
 
