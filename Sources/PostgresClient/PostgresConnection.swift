@@ -128,11 +128,16 @@ public actor PostgresConnection {
     /// and the server sends the rows before it commits. So the caller can act on them during the
     /// commit's WAL flush -- but must not treat their effect as durable or even committed until
     /// ``confirmCommit()`` returns. Any later call on this connection first waits for the commit;
-    /// a failed commit is kept for ``confirmCommit()`` to report. Without prepared statements
-    /// (``setUsesPreparedStatements(_:)``) it is ``query(_:_:)``, committed on return.
+    /// a failed commit is kept for ``confirmCommit()`` to report. Not for use inside a transaction
+    /// block (it throws). Without prepared statements (``setUsesPreparedStatements(_:)``) it is
+    /// ``query(_:_:)``, committed on return.
+    @discardableResult
     public func queryPreparedBeforeCommit(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
         guard usesPreparedStatements else { return try query(sql, parameters) }
         let handle = try requireHandle()
+        guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
+            throw PostgresError(kind: .usage, message: "queryPreparedBeforeCommit runs its own transaction; one is already open")
+        }
         let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
@@ -141,8 +146,12 @@ public actor PostgresConnection {
             PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
         }
         guard sent == 1, PQsendFlushRequest(handle) == 1, PQpipelineSync(handle) == 1 else {
-            let error = lostConnection(handle)
+            // Nothing reliable was sent: the connection is unusable either way.
+            var error = PostgresError.connection(handle, context: "cannot send a statement")
+            error.kind = .connection
             preparedStatements.removeAll()
+            connection = nil
+            cancelHandle.replace(with: nil)
             throw error
         }
         commitPending = true
@@ -150,9 +159,9 @@ public actor PostgresConnection {
         do {
             result = try consume(PQgetResult(handle))
         } catch {
-            // The statement failed, so nothing is left to commit; read up to the sync point.
-            try settlePendingCommit(handle)
-            commitFailure = nil
+            // The statement failed, so nothing is left to commit: read up to the sync point, whose
+            // "pipeline aborted" says nothing new.
+            _ = try settlePendingCommit(handle)
             throw error
         }
         // The end of the statement's results.
@@ -161,10 +170,11 @@ public actor PostgresConnection {
     }
 
     /// Waits for the commit of the last ``queryPreparedBeforeCommit(_:_:)`` if it is still under
-    /// way, and throws if that commit failed (its rows were then never committed). Returns at
-    /// once when there is nothing to confirm.
+    /// way, and throws if a commit of it failed since the last call (its rows were then never
+    /// committed); the first such failure is reported, once. Returns at once when there is
+    /// nothing to confirm.
     public func confirmCommit() throws {
-        if commitPending { try settlePendingCommit(try openHandle()) }
+        if commitPending { recordCommitFailure(try settlePendingCommit(try openHandle())) }
         if let failure = commitFailure {
             commitFailure = nil
             throw failure
@@ -264,8 +274,13 @@ public actor PostgresConnection {
     /// The connection, ready for a new statement: a commit still under way is waited for first.
     private func requireHandle() throws -> OpaquePointer {
         let handle = try openHandle()
-        if commitPending { try settlePendingCommit(handle) }
+        if commitPending { recordCommitFailure(try settlePendingCommit(handle)) }
         return handle
+    }
+
+    /// Keeps a failed commit for ``confirmCommit()``; an earlier one not yet reported stays first.
+    private func recordCommitFailure(_ failure: PostgresError?) {
+        if commitFailure == nil { commitFailure = failure }
     }
 
     private func openHandle() throws -> OpaquePointer {
@@ -276,9 +291,10 @@ public actor PostgresConnection {
     }
 
     /// Reads the results up to the sync point of a pipelined statement -- the outcome of its
-    /// commit -- and leaves pipeline mode. A failed commit is kept in `commitFailure`; a lost
-    /// connection throws.
-    private func settlePendingCommit(_ handle: OpaquePointer) throws {
+    /// commit -- and leaves pipeline mode. Returns why the commit failed, if it did. When the
+    /// connection is lost it throws, and keeps that error for ``confirmCommit()`` as well: the
+    /// commit's outcome is then unknown.
+    private func settlePendingCommit(_ handle: OpaquePointer) throws -> PostgresError? {
         commitPending = false
         var failure: PostgresError?
         var separators = 0
@@ -301,18 +317,16 @@ public actor PostgresConnection {
             }
             PQclear(result)
         }
-        let lost = PQstatus(handle) != CONNECTION_OK || PQexitPipelineMode(handle) != 1
-        if lost {
+        guard PQstatus(handle) == CONNECTION_OK, PQexitPipelineMode(handle) == 1 else {
+            var error = failure ?? lostConnection(handle)
+            error.kind = .connection
             preparedStatements.removeAll()
-            let error = failure.map { error -> PostgresError in
-                var error = error
-                error.kind = .connection
-                return error
-            } ?? lostConnection(handle)
-            commitFailure = error
+            connection = nil
+            cancelHandle.replace(with: nil)
+            recordCommitFailure(error)
             throw error
         }
-        commitFailure = failure
+        return failure
     }
 
     /// The name of `sql`'s prepared statement on this connection, preparing it on first use.

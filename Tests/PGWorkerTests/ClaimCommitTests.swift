@@ -83,6 +83,114 @@ final class ClaimCommitTests: XCTestCase {
         try await running.stop()
     }
 
+    /// Counts a handler's runs and how many overlap.
+    private final class Runs: Sendable {
+        private let counts = Mutex((active: 0, maxActive: 0, total: 0))
+        /// Notes a start; returns which run this is (1 for the first).
+        func start() -> Int {
+            counts.withLock {
+                $0.active += 1
+                $0.maxActive = max($0.maxActive, $0.active)
+                $0.total += 1
+                return $0.total
+            }
+        }
+        func end() { counts.withLock { $0.active -= 1 } }
+        var total: Int { counts.withLock { $0.total } }
+        var maxActive: Int { counts.withLock { $0.maxActive } }
+    }
+
+    /// A slow job whose claim is refused at commit is claimed again while that first run still
+    /// goes on. It must not start a second time beside it: the first run's outcome is recorded
+    /// for the second claim.
+    func testAJobStillRunningFromARefusedClaimIsNotStartedAgain() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await refuseOddClaimsOfMarkedJobs(app)
+        let runs = Runs()
+        var tasks = TaskRegistry()
+        tasks.register("slow", payload: [String: Bool].self) { _, _ in
+            _ = runs.start()
+            try? await Task.sleep(for: .milliseconds(800))
+            runs.end()
+        }
+        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
+        defer { Task { try? await running.stop() } }
+        let id = try await JobClient(connection: app).add("slow", payload: ["refuse": true])
+        try await eventually { try await app.jobState(id) == "succeeded" }
+        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        XCTAssertEqual(claims, 2, "the first claim was not refused")
+        XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
+        XCTAssertEqual(runs.total, 1)
+        let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("attempts")
+        XCTAssertEqual(attempts, 1)
+        try await running.stop()
+    }
+
+    /// The worker's connection dies while its claim commits, so the claim never happens. After the
+    /// reconnect the job is claimed again, and still runs only once at a time.
+    func testConnectionLostDuringTheClaimsCommitDoesNotStartTheJobTwice() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.execute("""
+            CREATE SEQUENCE kills;
+            CREATE FUNCTION kill_first_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('kills') = 1 THEN
+                    PERFORM pg_terminate_backend(pg_backend_pid());
+                    PERFORM pg_sleep(1);  -- the termination lands here, before the commit
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER kill_first_claim AFTER UPDATE ON pgworker.jobs
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? 'kill')
+                EXECUTE FUNCTION kill_first_claim();
+            """)
+        let runs = Runs()
+        var tasks = TaskRegistry()
+        tasks.register("slow", payload: [String: Bool].self) { _, _ in
+            _ = runs.start()
+            try? await Task.sleep(for: .milliseconds(800))
+            runs.end()
+        }
+        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
+        defer { Task { try? await running.stop() } }
+        let id = try await JobClient(connection: app).add("slow", payload: ["kill": true])
+        try await eventually { try await app.jobState(id) == "succeeded" }
+        let kills: Int = try await app.query("SELECT last_value AS n FROM kills").rows[0].decode("n")
+        XCTAssertGreaterThanOrEqual(kills, 2, "the claim was not made again after the lost commit")
+        XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
+        try await running.stop()
+    }
+
+    /// Jobs of one lock key never run at the same time, even when the first one's claim is
+    /// refused at commit: a lock-key job starts only once its claim is committed, since until
+    /// then other claims cannot see that it runs.
+    func testLockKeyJobsDoNotOverlapWhenAClaimIsRefused() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await refuseOddClaimsOfMarkedJobs(app)
+        let runs = Runs()
+        var tasks = TaskRegistry()
+        tasks.register("keyed", payload: [String: Bool].self) { _, _ in
+            let run = runs.start()
+            try? await Task.sleep(for: .milliseconds(run == 1 ? 800 : 50))
+            runs.end()
+        }
+        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
+        defer { Task { try? await running.stop() } }
+        let client = JobClient(connection: app)
+        let first = try await client.add("keyed", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
+        let second = try await client.add("keyed", payload: [String: Bool](), options: JobOptions(lockKey: "k"))
+        try await eventually { try await app.jobsAll([first, second], in: "succeeded") }
+        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        XCTAssertEqual(claims, 2, "the first claim was not refused")
+        XCTAssertEqual(runs.maxActive, 1, "jobs of one lock key ran at the same time")
+        XCTAssertEqual(runs.total, 2)
+        try await running.stop()
+    }
+
     /// Installs a deferred constraint trigger that makes every odd claim of a job whose payload
     /// has a `refuse` key fail at commit.
     private func refuseOddClaimsOfMarkedJobs(_ app: PostgresConnection) async throws {

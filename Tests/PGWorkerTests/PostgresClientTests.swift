@@ -87,6 +87,37 @@ final class PostgresClientTests: XCTestCase {
         try await connection.confirmCommit()  // reported once
     }
 
+    /// Two early statements in a row: the first one's failed commit is still reported.
+    func testAFailedCommitIsNotHiddenByTheNextEarlyStatement() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("CREATE TABLE deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED); INSERT INTO deferred VALUES (1)")
+        try await connection.queryPreparedBeforeCommit("INSERT INTO deferred VALUES ($1) RETURNING id", [1])
+        try await connection.queryPreparedBeforeCommit("INSERT INTO deferred VALUES ($1) RETURNING id", [2])
+        do {
+            try await connection.confirmCommit()
+            XCTFail("the first statement's failed commit was never reported")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23505")
+        }
+        let ids = try await connection.query("SELECT array_agg(id ORDER BY id)::text AS ids FROM deferred").rows[0].decode("ids", as: String.self)
+        XCTAssertEqual(ids, "{1,2}")
+    }
+
+    /// Inside a transaction block it cannot commit on its own, so it refuses to run.
+    func testEarlyStatementRefusesToRunInsideATransaction() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        try await connection.execute("BEGIN")
+        do {
+            try await connection.queryPreparedBeforeCommit("SELECT 1 AS x")
+            XCTFail("expected a usage error")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .usage)
+        }
+        try await connection.execute("ROLLBACK")
+    }
+
     /// A statement that fails throws at once, and leaves nothing to confirm.
     func testStatementErrorBeforeCommitThrowsAtOnce() async throws {
         let database = try await TestDatabase.create(for: self, migrated: false)

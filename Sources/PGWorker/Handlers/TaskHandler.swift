@@ -15,7 +15,8 @@ public protocol TaskHandler: Sendable {
     /// wait. For that moment other sessions still see the job as `available`; its outcome is
     /// written only after the claim committed, and if the commit fails the job runs again. Return
     /// true when the handler looks its job up from another connection: ``CommandTask`` does,
-    /// since its program may, and SQL tasks always do.
+    /// since its program may, and SQL tasks always do. Jobs with a lock key or of a queue with a
+    /// running limit always wait for the commit, whatever this says.
     var needsCommittedClaim: Bool { get }
 }
 

@@ -10,6 +10,8 @@ struct ClaimedJob: Sendable {
     let maxAttempts: Int
     /// Seconds from when the job was due to its claim, by the database's clock (for metrics).
     let waitedSeconds: Double?
+    /// The job has a `lock_key`: no other job of the key may run while it does.
+    let hasLockKey: Bool
 
     /// The claimed jobs of a claim's result (columns as in ``JobStatements/claimedColumns``).
     static func all(in result: PostgresResult) throws -> [ClaimedJob] {
@@ -20,7 +22,7 @@ struct ClaimedJob: Sendable {
 
     /// Where each column is, looked up once per result rather than by name for every row.
     private struct Columns {
-        let id, task, queue, payload, attempts, maxAttempts, waited: Int
+        let id, task, queue, payload, attempts, maxAttempts, waited, keyed: Int
 
         init(_ columns: PostgresColumns) throws {
             func index(_ name: String) throws -> Int {
@@ -36,6 +38,7 @@ struct ClaimedJob: Sendable {
             attempts = try index("attempts")
             maxAttempts = try index("max_attempts")
             waited = try index("waited")
+            keyed = try index("keyed")
         }
     }
 
@@ -47,6 +50,7 @@ struct ClaimedJob: Sendable {
         attempt = try row.decode(column: columns.attempts)
         maxAttempts = try row.decode(column: columns.maxAttempts)
         waitedSeconds = try row.decodeIfPresent(column: columns.waited)
+        hasLockKey = try row.decode(column: columns.keyed)
     }
 }
 

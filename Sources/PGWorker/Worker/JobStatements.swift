@@ -7,11 +7,14 @@ enum JobStatements {
     /// was due before this claim (for the start-latency metric).
     static let claimedColumns = """
         id, task, queue, payload::text AS payload, attempts, max_attempts,
-        extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited
+        extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited,
+        lock_key IS NOT NULL AS keyed
         """
 
     /// Claims up to `limit` jobs, within this process's per-queue room (`localRoom`, JSON; nil
     /// for none): a turn with no outcomes to write, so it too moves staged jobs first (SQL/005).
+    /// Like ``completeAndClaim(_:workerID:_:tasks:queues:limit:includeSQLTasks:localRoom:)`` it
+    /// returns before the claim has committed.
     static func claim(
         _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
         limit: Int, includeSQLTasks: Bool, localRoom: String?

@@ -210,8 +210,8 @@ public final class Worker: Service, Sendable {
                         state.unconfirmed = batch.count
                         state.unconfirmedOn = connection
                     }
-                } catch let error as PostgresError where !error.isConnectionLoss {
-                    // The batch was rejected (nothing was written or claimed): write it the careful way.
+                } catch let error as PostgresError where error.kind == .server && !error.isConnectionLoss {
+                    // The server rejected the batch (nothing was written or claimed): write it the careful way.
                     try await write(batch, main)
                     state.withLock { $0.completions.removeFirst(batch.count) }
                     jobs = try await claim(connection, limit: free)
@@ -224,15 +224,17 @@ public final class Worker: Service, Sendable {
                 guard wanted else { return [] }
                 jobs = try await claim(connection, limit: free)
             }
-            // SQL tasks and handlers that need it start only once their claim has committed.
-            if jobs.contains(where: { registry.handler(for: $0.task)?.needsCommittedClaim ?? true }),
-               try await !confirmLastTurn(connection) {
+            if jobs.contains(where: needsCommittedClaim), try await !confirmLastTurn(connection) {
                 return []
             }
+            let claimed = jobs.count
+            // A job can still be running here from a claim that failed to commit: it is not
+            // started twice, and that run's outcome is written against this claim.
+            jobs = state.withLock { state in jobs.filter { !state.running.contains($0.id) } }
             localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
-                if jobs.count == free { state.claimRequested = true }
+                if claimed == free { state.claimRequested = true }
                 return state.claimRequested && state.running.count < configuration.concurrency
             }
             if noteConnected() { await reconcileAfterReconnect(connection) }
@@ -240,6 +242,12 @@ public final class Worker: Service, Sendable {
             return jobs
         } catch {
             state.withLock { $0.claimRequested = true }
+            if let error = error as? PostgresError, error.kind == .decoding || error.kind == .usage,
+               let connection = try? await main.connection() {
+                // Claimed rows came back that this worker cannot read: it holds jobs it does not
+                // know. Give them back.
+                await reconcileAfterReconnect(connection)
+            }
             await recover(from: error, main)
             return []
         }
@@ -281,6 +289,14 @@ public final class Worker: Service, Sendable {
             wake.yield()
             return false
         }
+    }
+
+    /// Whether a job may start only once its claim has committed: SQL tasks and handlers that
+    /// ask for it, and jobs whose claim other workers must see before they run -- a lock-key job
+    /// (no other job of its key may start meanwhile) or one of a queue with a running cap.
+    private func needsCommittedClaim(_ job: ClaimedJob) -> Bool {
+        guard let handler = registry.handler(for: job.task) else { return true }
+        return handler.needsCommittedClaim || job.hasLockKey || limitedQueues.contains(job.queue)
     }
 
     private func claim(_ connection: PostgresConnection, limit: Int) async throws -> [ClaimedJob] {
