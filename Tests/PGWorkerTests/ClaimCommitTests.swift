@@ -107,24 +107,13 @@ final class ClaimCommitTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         try await refuseOddClaimsOfMarkedJobs(app)
-        let runs = Runs()
-        var tasks = TaskRegistry()
-        tasks.register("slow", payload: [String: Bool].self) { _, _ in
-            _ = runs.start()
-            try? await Task.sleep(for: .milliseconds(800))
-            runs.end()
-        }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
-        defer { Task { try? await running.stop() } }
-        let id = try await JobClient(connection: app).add("slow", payload: ["refuse": true])
-        try await eventually { try await app.jobState(id) == "succeeded" }
+        let (id, runs) = try await runSlowJob(database, app, payload: ["refuse": true])
         let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
         XCTAssertEqual(claims, 2, "the first claim was not refused")
         XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
         XCTAssertEqual(runs.total, 1)
         let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("attempts")
         XCTAssertEqual(attempts, 1)
-        try await running.stop()
     }
 
     /// The worker's connection dies while its claim commits, so the claim never happens. After the
@@ -147,6 +136,15 @@ final class ClaimCommitTests: XCTestCase {
                 WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? 'kill')
                 EXECUTE FUNCTION kill_first_claim();
             """)
+        let (_, runs) = try await runSlowJob(database, app, payload: ["kill": true])
+        let kills: Int = try await app.query("SELECT last_value AS n FROM kills").rows[0].decode("n")
+        XCTAssertGreaterThanOrEqual(kills, 2, "the claim was not made again after the lost commit")
+        XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
+    }
+
+    /// Runs one job of a handler that takes 0.8 s on a worker with room for more, and waits
+    /// until it succeeded. Returns the job's id and its handler's runs.
+    private func runSlowJob(_ database: TestDatabase, _ app: PostgresConnection, payload: [String: Bool]) async throws -> (Int64, Runs) {
         let runs = Runs()
         var tasks = TaskRegistry()
         tasks.register("slow", payload: [String: Bool].self) { _, _ in
@@ -155,13 +153,15 @@ final class ClaimCommitTests: XCTestCase {
             runs.end()
         }
         let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
-        defer { Task { try? await running.stop() } }
-        let id = try await JobClient(connection: app).add("slow", payload: ["kill": true])
-        try await eventually { try await app.jobState(id) == "succeeded" }
-        let kills: Int = try await app.query("SELECT last_value AS n FROM kills").rows[0].decode("n")
-        XCTAssertGreaterThanOrEqual(kills, 2, "the claim was not made again after the lost commit")
-        XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
+        let id = try await JobClient(connection: app).add("slow", payload: payload)
+        do {
+            try await eventually { try await app.jobState(id) == "succeeded" }
+        } catch {
+            try? await running.stop()
+            throw error
+        }
         try await running.stop()
+        return (id, runs)
     }
 
     /// Jobs of one lock key never run at the same time, even when the first one's claim is

@@ -256,9 +256,10 @@ public final class Worker: Service, Sendable {
     /// A turn's claimed rows come back before its transaction commits, so its jobs start during
     /// the commit's WAL flush (`queryPreparedBeforeCommit`). This waits for that commit: only then
     /// do the outcomes the turn wrote leave `completions`. If it failed, nothing of the turn
-    /// happened: its outcomes are written again, and its claims never took effect, so the jobs
-    /// that started anyway find their rows not `running` for this worker when they finish, and
-    /// run again elsewhere (the at-least-once contract every job has).
+    /// happened: its outcomes are written again, and its claims never took effect. A job that
+    /// started anyway is claimed again, here or by another worker. Claimed here while it still
+    /// runs, ``step(_:)`` does not start it a second time, and that run's outcome counts for the
+    /// new claim; otherwise it runs again (the at-least-once contract every job has).
     ///
     /// Returns whether the turn committed (true also when there was nothing to confirm); throws
     /// when the connection was lost, and the commit's outcome is unknown.
@@ -282,7 +283,7 @@ public final class Worker: Service, Sendable {
                 state.unconfirmedOn = nil
             }
             if let error = error as? PostgresError, error.isConnectionLoss { throw error }
-            logger.error("a turn's transaction failed to commit; jobs it had started will run again",
+            logger.error("a turn's transaction failed to commit: its claims did not happen, and its jobs will be claimed again",
                          metadata: ["error": "\(error)"])
             // Its jobs are runnable again: claim them without waiting for a notification.
             state.withLock { $0.claimRequested = true }
