@@ -24,7 +24,7 @@ final class CronSchedulerTests: XCTestCase {
         var logger = Logger(label: "test-scheduler")
         logger.logLevel = .warning
         return CronScheduler(connection: ManagedConnection(conninfo: database.conninfo, name: "test-scheduler"),
-                             clock: { clock.now }, logger: logger)
+                             clock: { clock.now }, followsDatabaseClock: false, logger: logger)
     }
 
     /// The run_at of every job a schedule enqueued, as ISO 8601 UTC, oldest first.
@@ -42,6 +42,32 @@ final class CronSchedulerTests: XCTestCase {
         try await connection.query(
             "SELECT pgworker.schedule($1, $2, 'tick', timezone => $3, backfill => $4)", [name, cron, timeZone, backfill])
         try await connection.query("UPDATE pgworker.schedules SET defined_at = $2::timestamptz WHERE name = $1", [name, definedAt])
+    }
+
+    /// A worker whose clock is an hour fast enqueues each tick when the server's clock reaches
+    /// it, not when its own clock does.
+    func testTicksFollowTheServersClockNotTheWorkers() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.query("SELECT pgworker.schedule('skewed', '* * * * * *', 'tick')")
+        var logger = Logger(label: "test-scheduler")
+        logger.logLevel = .warning
+        let hourFast = CronScheduler(connection: ManagedConnection(conninfo: database.conninfo, name: "test-scheduler"),
+                                     clock: { Date().addingTimeInterval(3600) }, logger: logger)
+        _ = await hourFast.pass()
+        try await Task.sleep(for: .milliseconds(1_200))
+        let wait = await hourFast.pass()
+        XCTAssertLessThanOrEqual(wait, .milliseconds(1_010), "the next tick of a one-second schedule is at most a second away")
+        let row = try await app.query(
+            """
+            SELECT count(*) AS n,
+                   extract(epoch FROM max(j.run_at) - clock_timestamp())::float8 AS last_tick_ahead,
+                   extract(epoch FROM (SELECT next_tick FROM pgworker.schedules) - clock_timestamp())::float8 AS next_tick_ahead
+            FROM pgworker.jobs j WHERE j.task = 'tick'
+            """).rows[0]
+        XCTAssertGreaterThanOrEqual(try row.decode("n", as: Int.self), 1, "no tick was enqueued")
+        XCTAssertLessThan(try row.decode("last_tick_ahead", as: Double.self), 0.5, "a tick was enqueued ahead of the server's time")
+        XCTAssertLessThan(try row.decode("next_tick_ahead", as: Double.self), 1.5, "next_tick follows the worker's clock")
     }
 
     func testTwoWorkersEnqueueEveryTickOfAOneSecondScheduleExactlyOnce() async throws {

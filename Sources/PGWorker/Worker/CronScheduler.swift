@@ -15,13 +15,20 @@ import Synchronization
 /// Due ticks at most ``lateTolerance`` old are always enqueued (the scheduler was slow, not down).
 /// Older ones were missed while no worker ran: the schedule's `backfill` says how many of the
 /// latest missed ticks to enqueue; by default none.
+///
+/// Time is the database server's: each pass reads the server's clock with the schedules and
+/// corrects the worker's clock by the difference, so workers whose clocks disagree still enqueue
+/// each tick when it is due, not when the fastest clock says so.
 final class CronScheduler: Sendable {
     /// Ticks this late are still enqueued without backfill.
     static let lateTolerance: TimeInterval = 10
 
     let connection: ManagedConnection
-    /// The wall clock; tests inject one to cross DST changes.
+    /// The worker's wall clock; tests inject one to cross DST changes.
     let clock: @Sendable () -> Date
+    /// Whether `clock` is corrected to the database server's clock each pass (see above); tests
+    /// that set the time themselves turn it off.
+    let followsDatabaseClock: Bool
     let reloadInterval: Duration
     let logger: Logger
     private let parsed = Mutex<[String: ParsedSchedule]>([:])
@@ -37,9 +44,10 @@ final class CronScheduler: Sendable {
     }
 
     init(connection: ManagedConnection, clock: @escaping @Sendable () -> Date = Date.init,
-         reloadInterval: Duration = .seconds(1), logger: Logger) {
+         followsDatabaseClock: Bool = true, reloadInterval: Duration = .seconds(1), logger: Logger) {
         self.connection = connection
         self.clock = clock
+        self.followsDatabaseClock = followsDatabaseClock
         self.reloadInterval = reloadInterval
         self.logger = logger
     }
@@ -79,19 +87,30 @@ final class CronScheduler: Sendable {
 
     /// One pass over every schedule. Returns how long to sleep before the next.
     func pass() async -> Duration {
-        let now = clock()
-        var wakeAt = now.addingTimeInterval(reloadInterval / .seconds(1))
+        // How far the server's clock is ahead of ours (0 until read, or when not followed).
+        var offset: TimeInterval = 0
+        var wakeAt = clock().addingTimeInterval(reloadInterval / .seconds(1))
         do {
             let connection = try await self.connection.connection()
+            let sent = clock()
+            // One row even without schedules, for the server's clock.
             let rows = try await connection.queryPrepared(
                 """
-                SELECT name, cron, timezone, backfill, version,
-                       extract(epoch FROM greatest(last_tick, defined_at))::float8 AS cursor,
-                       next_tick IS NULL AS needs_next
-                FROM pgworker.schedules WHERE enabled
+                SELECT extract(epoch FROM clock_timestamp())::float8 AS server_now,
+                       s.name, s.cron, s.timezone, s.backfill, s.version,
+                       extract(epoch FROM greatest(s.last_tick, s.defined_at))::float8 AS cursor,
+                       s.next_tick IS NULL AS needs_next
+                FROM (SELECT) AS one LEFT JOIN pgworker.schedules s ON s.enabled
                 """).rows
+            if followsDatabaseClock, let first = rows.first {
+                // The server read its clock about halfway through the round trip.
+                let serverNow: Double = try first.decode("server_now")
+                offset = serverNow - (sent.timeIntervalSince1970 + clock().timeIntervalSince(sent) / 2)
+                wakeAt = wakeAt.addingTimeInterval(offset)
+            }
+            let now = clock().addingTimeInterval(offset)
             for row in rows {
-                let name: String = try row.decode("name")
+                guard let name: String = try row.decodeIfPresent("name") else { continue }
                 let version: Int64 = try row.decode("version")
                 guard let schedule = schedule(name: name, version: version, cron: try row.decode("cron"),
                                               timeZone: try row.decode("timezone")) else { continue }
@@ -117,7 +136,7 @@ final class CronScheduler: Sendable {
             return reloadInterval
         }
         // Wake just after the tick, never busy-loop.
-        let seconds = max(wakeAt.timeIntervalSince(clock()), 0) + 0.001
+        let seconds = max(wakeAt.timeIntervalSince(clock().addingTimeInterval(offset)), 0) + 0.001
         return .milliseconds(Int64(seconds * 1000))
     }
 
