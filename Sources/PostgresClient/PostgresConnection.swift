@@ -91,7 +91,7 @@ public actor PostgresConnection {
         preparedStatements.removeAll()
         if commitPending {
             commitPending = false
-            commitFailure = PostgresError(kind: .connection, message: "connection closed before its last commit was confirmed")
+            recordCommitFailure(PostgresError(kind: .connection, message: "connection closed before its last commit was confirmed"))
         }
     }
 
