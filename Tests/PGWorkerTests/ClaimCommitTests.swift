@@ -18,7 +18,7 @@ final class ClaimCommitTests: XCTestCase {
 
     /// The first claim of each job is refused at commit (a deferred constraint trigger). A Swift
     /// handler has already started by then and runs again after the second claim; a handler that
-    /// needs its claim committed runs only after it. Either way the job ends `succeeded` with one
+    /// needs its claim committed (a `TaskHandler`, or a closure registered so) runs only after it. Either way the job ends `succeeded` with one
     /// attempt counted, and no outcome is lost.
     func testAClaimThatFailsToCommitLeavesTheJobRunnableAndTruthful() async throws {
         let database = try await TestDatabase.create(for: self)
@@ -29,12 +29,15 @@ final class ClaimCommitTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("early", payload: [String: Bool].self) { _, job in swiftRuns.record(job.id) }
         tasks.register("committed", handler: CommittedHandler(log: committedRuns))
+        tasks.register("committed_closure", payload: [String: Bool].self, needsCommittedClaim: true) { _, job in
+            committedRuns.record(job.id)
+        }
         let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(30) }
         defer { Task { try? await running.stop() } }
         let client = JobClient(connection: app)
         try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
 
-        for task in ["early", "committed"] {
+        for task in ["early", "committed", "committed_closure"] {
             let id = try await client.add(task, payload: ["refuse": true])
             try await eventually("the refused job never ran to success") { try await app.jobState(id) == "succeeded" }
             let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")

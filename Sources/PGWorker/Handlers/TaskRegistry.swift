@@ -45,28 +45,36 @@ public struct TaskRegistry: Sendable {
     ///
     /// A result that encodes as JSON `null` (an optional that is `nil`) is stored as no result:
     /// the job's `result` is SQL `NULL`, as for a handler that returns nothing.
+    ///
+    /// Pass `needsCommittedClaim: true` when the handler looks its own job up from another
+    /// connection (see ``TaskHandler/needsCommittedClaim``).
     public mutating func register<Payload: Decodable & Sendable, Result: Encodable & Sendable>(
         _ task: String,
         payload: Payload.Type = Payload.self,
         retryOnDecodingFailure: Bool = false,
         timeout: Duration? = nil,
+        needsCommittedClaim: Bool = false,
         _ body: @escaping @Sendable (Payload, JobContext) async throws -> Result
     ) {
-        register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure) { payload, job in
+        register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure,
+                                               needsCommittedClaim: needsCommittedClaim) { payload, job in
             let result = String(decoding: try JSONEncoder().encode(try await body(payload, job)), as: UTF8.self)
             return result == "null" ? nil : result
         }, timeout: timeout)
     }
 
     /// Registers a handler that takes the payload decoded as `Payload` and returns no result.
+    /// The options are those of the overload that returns a result.
     public mutating func register<Payload: Decodable & Sendable>(
         _ task: String,
         payload: Payload.Type = Payload.self,
         retryOnDecodingFailure: Bool = false,
         timeout: Duration? = nil,
+        needsCommittedClaim: Bool = false,
         _ body: @escaping @Sendable (Payload, JobContext) async throws -> Void
     ) {
-        register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure) { payload, job in
+        register(task, handler: CodableHandler(retryOnDecodingFailure: retryOnDecodingFailure,
+                                               needsCommittedClaim: needsCommittedClaim) { payload, job in
             try await body(payload, job)
             return nil
         }, timeout: timeout)
@@ -76,6 +84,7 @@ public struct TaskRegistry: Sendable {
 /// Decodes the payload, then calls the user's closure.
 private struct CodableHandler<Payload: Decodable & Sendable>: TaskHandler {
     let retryOnDecodingFailure: Bool
+    let needsCommittedClaim: Bool
     let body: @Sendable (Payload, JobContext) async throws -> String?
 
     func handle(_ job: JobContext) async throws -> String? {
