@@ -18,7 +18,8 @@ final class ClaimCommitTests: XCTestCase {
 
     /// The first claim of each job is refused at commit (a deferred constraint trigger). A Swift
     /// handler has already started by then and runs again after the second claim; a handler that
-    /// needs its claim committed (a `TaskHandler`, or a closure registered so) runs only after it. Either way the job ends `succeeded` with one
+    /// needs its claim committed (a `TaskHandler`, or a closure registered so) runs only after
+    /// it. Either way the job ends `succeeded` with one
     /// attempt counted, and no outcome is lost.
     func testAClaimThatFailsToCommitLeavesTheJobRunnableAndTruthful() async throws {
         let database = try await TestDatabase.create(for: self)
@@ -83,6 +84,35 @@ final class ClaimCommitTests: XCTestCase {
         try await eventually("the refused job never ran to success") { try await app.jobState(marked) == "succeeded" }
         let refused: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
         XCTAssertEqual(refused, 2, "the marked job's first claim was not refused")
+        try await running.stop()
+    }
+
+    /// A lock-key job, and a job of a capped queue, start only once their claim has committed.
+    /// Their first claims are refused at commit, and the quick handler runs once, after the
+    /// second. Started early, it would have finished, its outcome gone out with the next turn
+    /// (finding the job not running), and that turn would have claimed and run it again.
+    func testLockKeyAndCappedQueueJobsStartOnlyAfterTheirClaimCommits() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await refuseOddClaimsOfMarkedJobs(app)
+        try await app.query("SELECT pgworker.set_queue_limit('capped', 5)")
+        let runs = ExecutionLog()
+        var tasks = TaskRegistry()
+        tasks.register("quick", payload: [String: Bool].self) { _, job in runs.record(job.id) }
+        let running = RunningWorker.start(database, tasks: tasks)
+        defer { Task { try? await running.stop() } }
+        let client = JobClient(connection: app)
+        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
+        try await Task.sleep(for: .milliseconds(300))  // the worker has read which queues are capped
+        // One at a time: the trigger counts claims of marked rows, so one claim must hold one.
+        let keyed = try await client.add("quick", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
+        try await eventually { try await app.jobState(keyed) == "succeeded" }
+        let capped = try await client.add("quick", payload: ["refuse": true], options: JobOptions(queue: "capped"))
+        try await eventually { try await app.jobState(capped) == "succeeded" }
+        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        XCTAssertEqual(claims, 4, "each job's first claim was refused, its second went through")
+        XCTAssertEqual(runs.snapshot[keyed], 1, "the lock-key job started before its claim committed")
+        XCTAssertEqual(runs.snapshot[capped], 1, "the capped queue's job started before its claim committed")
         try await running.stop()
     }
 

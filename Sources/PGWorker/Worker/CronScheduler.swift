@@ -92,7 +92,6 @@ final class CronScheduler: Sendable {
         var wakeAt = clock().addingTimeInterval(reloadInterval / .seconds(1))
         do {
             let connection = try await self.connection.connection()
-            let sent = clock()
             // One row even without schedules, for the server's clock.
             let rows = try await connection.queryPrepared(
                 """
@@ -103,9 +102,12 @@ final class CronScheduler: Sendable {
                 FROM (SELECT) AS one LEFT JOIN pgworker.schedules s ON s.enabled
                 """).rows
             if followsDatabaseClock, let first = rows.first {
-                // The server read its clock about halfway through the round trip.
+                // The server read its clock at some point before the reply arrived; taking the
+                // reply's arrival errs late by up to the round trip (which includes any wait for
+                // the shared connection), never early: a tick enqueued early would have a run_at
+                // in the future and wait for the next poll.
                 let serverNow: Double = try first.decode("server_now")
-                offset = serverNow - (sent.timeIntervalSince1970 + clock().timeIntervalSince(sent) / 2)
+                offset = serverNow - clock().timeIntervalSince1970
                 wakeAt = wakeAt.addingTimeInterval(offset)
             }
             let now = clock().addingTimeInterval(offset)

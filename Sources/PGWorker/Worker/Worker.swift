@@ -228,9 +228,13 @@ public final class Worker: Service, Sendable {
                 return []
             }
             let claimed = jobs.count
-            // A job can still be running here from a claim that failed to commit: it is not
-            // started twice, and that run's outcome is written against this claim.
-            jobs = state.withLock { state in jobs.filter { !state.running.contains($0.id) } }
+            // A job can still be running here from a claim that failed to commit, or have finished
+            // with its outcome not yet written: it is not started again, and that run's outcome
+            // is written against this claim.
+            jobs = state.withLock { state in
+                let unwritten = Set(state.completions.dropFirst(state.unconfirmed).map(\.jobID))
+                return jobs.filter { !state.running.contains($0.id) && !unwritten.contains($0.id) }
+            }
             localQueueLimits.claimed(jobs)
             let full = state.withLock { state in
                 for job in jobs { state.running.insert(job.id) }
