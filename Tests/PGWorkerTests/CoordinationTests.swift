@@ -284,6 +284,53 @@ final class CoordinationTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(6))
     }
 
+    /// A capped queue whose jobs come after a backlog of other queues: turns take the usual claim
+    /// while those are next and the guarded one when the capped jobs are, and the cap holds
+    /// throughout, also for capped jobs enqueued while the worker is busy.
+    func testQueueLimitHoldsWhenCappedJobsWaitBehindOtherQueues() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        try await app.query("SELECT pgworker.set_queue_limit('limited', 2)")
+        let running = Mutex<(now: Int, peak: Int)>((0, 0))
+        var tasks = TaskRegistry()
+        tasks.register("work", payload: Empty.self) { _, job in
+            if job.queue == "limited" { running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) } }
+            try await Task.sleep(for: .milliseconds(job.queue == "limited" ? 30 : 2))
+            if job.queue == "limited" { running.withLock { $0.now -= 1 } }
+        }
+        try await app.execute("""
+            SELECT pgworker.add_job('work', queue => 'free') FROM generate_series(1, 300);
+            SELECT pgworker.add_job('work', queue => 'limited', priority => 5) FROM generate_series(1, 10);
+            """)
+        let workers = (0..<2).map { _ in RunningWorker.start(database, tasks: tasks) { $0.concurrency = 10 } }
+        try await eventually { try await app.jobCount(state: "succeeded") >= 50 }
+        try await app.execute("SELECT pgworker.add_job('work', queue => 'limited') FROM generate_series(1, 10)")
+        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 320 }
+        for worker in workers { try await worker.stop() }
+        XCTAssertEqual(running.withLock { $0.peak }, 2, "never more than 2 at once, and the limit is used")
+    }
+
+    /// A capped queue with nothing waiting does not send turns through the guarded claim (SQL/009):
+    /// counted with function statistics, `claim_jobs_within` is never called.
+    func testAnIdleCappedQueueLeavesTurnsOnTheUsualClaim() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        let name: String = try await app.query("SELECT current_database() AS name").rows[0].decode("name")
+        try await app.execute("ALTER DATABASE \(try await app.quoteIdentifier(name)) SET track_functions = 'pl'")
+        try await app.query("SELECT pgworker.set_queue_limit('idle', 1)")
+        try await app.execute("SELECT pgworker.add_job('work') FROM generate_series(1, 200)")
+        var tasks = TaskRegistry()
+        tasks.register("work", payload: Empty.self) { _, _ in }
+        let worker = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 20 }
+        try await eventually { try await app.jobCount(state: "succeeded") == 200 }
+        try await worker.stop()  // its sessions end, which reports their function statistics
+        let calls: [String: Int] = try await Dictionary(uniqueKeysWithValues: app.query(
+            "SELECT funcname, calls FROM pg_stat_user_functions WHERE schemaname = 'pgworker'"
+        ).rows.map { (try $0.decode("funcname", as: String.self), try $0.decode("calls", as: Int.self)) })
+        XCTAssertGreaterThan(calls["complete_and_claim"] ?? 0, 0, "function statistics are not being collected")
+        XCTAssertNil(calls["claim_jobs_within"], "a turn took the guarded claim: \(calls)")
+    }
+
     func testPerProcessQueueLimitCapsThisWorkerOnly() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect()

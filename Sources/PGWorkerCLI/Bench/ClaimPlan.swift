@@ -6,9 +6,9 @@ enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/008_lean_outcomes.sql),
-    /// with the function's variables as parameters: worker id, tasks (SQL tasks included),
-    /// queues, max jobs, paused queues.
+    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/009), with the
+    /// function's variables as parameters: worker id, tasks (SQL tasks included), queues, max
+    /// jobs, paused queues, capped queues.
     static let claimStatement = """
         WITH picked AS MATERIALIZED (
             SELECT j.id
@@ -19,6 +19,7 @@ enum ClaimPlan {
               AND j.task = ANY ($2)
               AND ($3 IS NULL OR j.queue = ANY ($3))
               AND j.queue <> ALL ($5)
+              AND j.queue <> ALL ($6)
             ORDER BY j.priority, j.run_at, j.id
             LIMIT $4
             FOR UPDATE SKIP LOCKED
@@ -48,12 +49,12 @@ enum ClaimPlan {
             "INSERT INTO pgworker.jobs (task) SELECT $1 FROM generate_series(1, $2)", [task, runnableRows])
         try await connection.execute("VACUUM ANALYZE pgworker.jobs")
 
-        let arguments = "'bench-explain', ARRAY['bench_noop'], NULL, 100, '{}'::text[]"
+        let arguments = "'bench-explain', ARRAY['bench_noop'], NULL, 100, '{}'::text[], '{}'::text[]"
         var report = ""
         try await connection.execute("BEGIN")
         do {
             try await connection.execute(
-                "PREPARE bench_claim(text, text[], text[], integer, text[]) AS \(claimStatement)")
+                "PREPARE bench_claim(text, text[], text[], integer, text[], text[]) AS \(claimStatement)")
             // The worker runs the generic plan with sorting ruled out (SQL/007); shown as it runs.
             for (mode, title) in [("force_custom_plan", "custom plan"), ("force_generic_plan", "generic plan, as the worker runs it")] {
                 try await connection.execute("SET LOCAL plan_cache_mode = \(mode)")
