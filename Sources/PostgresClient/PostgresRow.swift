@@ -13,22 +13,12 @@ public struct PostgresRow: Sendable {
 
     /// Decodes a non-null column.
     public func decode<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
-        guard let value = try decodeIfPresent(name, as: type) else {
-            throw PostgresError(kind: .decoding, message: "column \"\(name)\" is NULL, expected \(T.self)")
-        }
-        return value
+        try decode(column: try columns.position(of: name), as: type)
     }
 
     /// Decodes a column that may be null.
     public func decodeIfPresent<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T? {
-        guard let index = columns.index(of: name) else {
-            throw PostgresError(kind: .usage, message: "no column \"\(name)\" in result (columns: \(columns.names.joined(separator: ", ")))")
-        }
-        guard let text = values[index] else { return nil }
-        guard let value = T(postgresText: text) else {
-            throw PostgresError(kind: .decoding, message: "column \"\(name)\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
-        }
-        return value
+        try decodeIfPresent(column: try columns.position(of: name), as: type)
     }
 
     /// Decodes a non-null column by position. Inlinable, so callers in other modules get code
@@ -69,6 +59,15 @@ public final class PostgresColumns: Sendable {
 
     /// The position of the first column with this name.
     public func index(of name: String) -> Int? { positions[name] }
+
+    /// The position of the first column with this name; throws a usage error naming the columns
+    /// there are when there is none.
+    public func position(of name: String) throws -> Int {
+        guard let index = positions[name] else {
+            throw PostgresError(kind: .usage, message: "no column \"\(name)\" in result (columns: \(names.joined(separator: ", ")))")
+        }
+        return index
+    }
 }
 
 /// The rows and row count of one executed statement.

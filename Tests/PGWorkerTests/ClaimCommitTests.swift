@@ -41,7 +41,7 @@ final class ClaimCommitTests: XCTestCase {
         for task in ["early", "committed", "committed_closure"] {
             let id = try await client.add(task, payload: ["refuse": true])
             try await eventually("the refused job never ran to success") { try await app.jobState(id) == "succeeded" }
-            let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+            let claims = try await claimsCommitting(markedBy: "refuse", app)
             XCTAssertEqual(claims % 2, 0, "the job succeeded after a refused claim")
             let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id])
                 .rows[0].decode("attempts")
@@ -82,7 +82,7 @@ final class ClaimCommitTests: XCTestCase {
             try await app.jobState(first) == "succeeded"
         }
         try await eventually("the refused job never ran to success") { try await app.jobState(marked) == "succeeded" }
-        let refused: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        let refused = try await claimsCommitting(markedBy: "refuse", app)
         XCTAssertEqual(refused, 2, "the marked job's first claim was not refused")
         try await running.stop()
     }
@@ -109,7 +109,7 @@ final class ClaimCommitTests: XCTestCase {
         try await eventually { try await app.jobState(keyed) == "succeeded" }
         let capped = try await client.add("quick", payload: ["refuse": true], options: JobOptions(queue: "capped"))
         try await eventually { try await app.jobState(capped) == "succeeded" }
-        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        let claims = try await claimsCommitting(markedBy: "refuse", app)
         XCTAssertEqual(claims, 4, "each job's first claim was refused, its second went through")
         XCTAssertEqual(runs.snapshot[keyed], 1, "the lock-key job started before its claim committed")
         XCTAssertEqual(runs.snapshot[capped], 1, "the capped queue's job started before its claim committed")
@@ -141,7 +141,7 @@ final class ClaimCommitTests: XCTestCase {
         let app = try await database.connect("app")
         try await refuseOddClaimsOfMarkedJobs(app)
         let (id, runs) = try await runSlowJob(database, app, payload: ["refuse": true])
-        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        let claims = try await claimsCommitting(markedBy: "refuse", app)
         XCTAssertEqual(claims, 2, "the first claim was not refused")
         XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
         XCTAssertEqual(runs.total, 1)
@@ -154,23 +154,14 @@ final class ClaimCommitTests: XCTestCase {
     func testConnectionLostDuringTheClaimsCommitDoesNotStartTheJobTwice() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
-        try await app.execute("""
-            CREATE SEQUENCE kills;
-            CREATE FUNCTION kill_first_claim() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF nextval('kills') = 1 THEN
-                    PERFORM pg_terminate_backend(pg_backend_pid());
-                    PERFORM pg_sleep(1);  -- the termination lands here, before the commit
-                END IF;
-                RETURN NULL;
-            END $$;
-            CREATE CONSTRAINT TRIGGER kill_first_claim AFTER UPDATE ON pgworker.jobs
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? 'kill')
-                EXECUTE FUNCTION kill_first_claim();
+        try await atCommitOfClaims(markedBy: "kill", app, do: """
+            IF claims = 1 THEN
+                PERFORM pg_terminate_backend(pg_backend_pid());
+                PERFORM pg_sleep(1);  -- the termination lands here, before the commit
+            END IF;
             """)
         let (_, runs) = try await runSlowJob(database, app, payload: ["kill": true])
-        let kills: Int = try await app.query("SELECT last_value AS n FROM kills").rows[0].decode("n")
+        let kills = try await claimsCommitting(markedBy: "kill", app)
         XCTAssertGreaterThanOrEqual(kills, 2, "the claim was not made again after the lost commit")
         XCTAssertEqual(runs.maxActive, 1, "the job ran twice at once")
     }
@@ -217,31 +208,44 @@ final class ClaimCommitTests: XCTestCase {
         let first = try await client.add("keyed", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
         let second = try await client.add("keyed", payload: [String: Bool](), options: JobOptions(lockKey: "k"))
         try await eventually { try await app.jobsAll([first, second], in: "succeeded") }
-        let claims: Int = try await app.query("SELECT last_value AS n FROM claims_of_marked_jobs").rows[0].decode("n")
+        let claims = try await claimsCommitting(markedBy: "refuse", app)
         XCTAssertEqual(claims, 2, "the first claim was not refused")
         XCTAssertEqual(runs.maxActive, 1, "jobs of one lock key ran at the same time")
         XCTAssertEqual(runs.total, 2)
         try await running.stop()
     }
 
-    /// Installs a deferred constraint trigger that makes every odd claim of a job whose payload
-    /// has a `refuse` key fail at commit.
+    /// Makes every odd claim of a job whose payload has a `refuse` key fail at commit.
     private func refuseOddClaimsOfMarkedJobs(_ app: PostgresConnection) async throws {
-        // Sequences are not transactional, so the refused transaction still counts: odd claims of
-        // a marked job are refused, even ones go through.
+        try await atCommitOfClaims(markedBy: "refuse", app, do: """
+            IF claims % 2 = 1 THEN
+                RAISE EXCEPTION 'claim of job % refused by the test', NEW.id;
+            END IF;
+            """)
+    }
+
+    /// Installs a deferred constraint trigger: when a claim of a job whose payload has the key
+    /// `marker` commits, it counts the claim in a sequence (not transactional, so a refused or
+    /// lost commit still counts), then runs `action`, PL/pgSQL that sees the count as `claims`.
+    private func atCommitOfClaims(markedBy marker: String, _ app: PostgresConnection, do action: String) async throws {
         try await app.execute("""
-            CREATE SEQUENCE claims_of_marked_jobs;
-            CREATE FUNCTION refuse_odd_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE SEQUENCE claims_of_\(marker);
+            CREATE FUNCTION at_commit_of_claims_of_\(marker)() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                claims bigint := nextval('claims_of_\(marker)');
             BEGIN
-                IF nextval('claims_of_marked_jobs') % 2 = 1 THEN
-                    RAISE EXCEPTION 'claim of job % refused by the test', NEW.id;
-                END IF;
+                \(action)
                 RETURN NULL;
             END $$;
-            CREATE CONSTRAINT TRIGGER refuse_odd_claims AFTER UPDATE ON pgworker.jobs
+            CREATE CONSTRAINT TRIGGER at_commit_of_claims_of_\(marker) AFTER UPDATE ON pgworker.jobs
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? 'refuse')
-                EXECUTE FUNCTION refuse_odd_claims();
+                WHEN (OLD.state <> 'running' AND NEW.state = 'running' AND NEW.payload ? '\(marker)')
+                EXECUTE FUNCTION at_commit_of_claims_of_\(marker)();
             """)
+    }
+
+    /// How many claims of jobs marked `marker` reached their commit (see ``atCommitOfClaims(markedBy:_:do:)``).
+    private func claimsCommitting(markedBy marker: String, _ app: PostgresConnection) async throws -> Int {
+        try await app.query("SELECT last_value AS n FROM claims_of_\(marker)").rows[0].decode("n")
     }
 }

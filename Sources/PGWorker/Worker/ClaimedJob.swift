@@ -25,12 +25,7 @@ struct ClaimedJob: Sendable {
         let id, task, queue, payload, attempts, maxAttempts, waited, keyed: Int
 
         init(_ columns: PostgresColumns) throws {
-            func index(_ name: String) throws -> Int {
-                guard let index = columns.index(of: name) else {
-                    throw PostgresError(kind: .usage, message: "no column \"\(name)\" in a claim's result")
-                }
-                return index
-            }
+            let index = columns.position(of:)
             id = try index("id")
             task = try index("task")
             queue = try index("queue")

@@ -494,7 +494,6 @@ public final class Worker: Service, Sendable {
         }
     }
 
-
     // MARK: - Background loops
 
     /// Keeps one connection LISTENing; every relevant notification requests a claim. After each

@@ -6,7 +6,7 @@ enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/009), with the
+    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/008), with the
     /// function's variables as parameters: worker id, tasks (SQL tasks included), queues, max
     /// jobs, paused queues, capped queues.
     static let claimStatement = """
