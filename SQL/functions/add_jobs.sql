@@ -1,7 +1,3 @@
--- pgworker migration 006: add_jobs takes job_key and lock_key, like add_job.
---
--- Idempotent like the others: re-running it changes nothing.
-
 -- Enqueue many jobs in one statement (one notification per queue). `jobs` is a JSON array of
 -- objects with add_job's argument names as keys; only "task" is required:
 --     SELECT id FROM pgworker.add_jobs('[{"task": "resize", "payload": {"image": 1}, "job_key": "image:1"},
