@@ -67,11 +67,12 @@ WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='1000',
 ALTER TABLE pgworker.jobs OWNER TO postgres;
 
 --
--- Name: add_job(text, jsonb, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: add_job(text, jsonb, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
 --
 
 CREATE FUNCTION pgworker.add_job(task text, payload jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 25, job_key text DEFAULT NULL::text, job_key_mode text DEFAULT 'skip'::text, lock_key text DEFAULT NULL::text) RETURNS pgworker.jobs
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -134,14 +135,15 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) OWNER TO postgres;
+ALTER FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) OWNER TO pgworker_enqueuer;
 
 --
--- Name: add_jobs(jsonb); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: add_jobs(jsonb); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
 --
 
 CREATE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH spec AS (
         SELECT s.*
@@ -168,10 +170,10 @@ CREATE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
 $$;
 
 
-ALTER FUNCTION pgworker.add_jobs(jobs jsonb) OWNER TO postgres;
+ALTER FUNCTION pgworker.add_jobs(jobs jsonb) OWNER TO pgworker_enqueuer;
 
 --
--- Name: apply_sql_task_defaults(); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: apply_sql_task_defaults(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_stager
 --
 
 CREATE FUNCTION pgworker.apply_sql_task_defaults() RETURNS trigger
@@ -191,7 +193,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO postgres;
+ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_stager;
 
 --
 -- Name: trigger_attachments; Type: TABLE; Schema: pgworker; Owner: postgres
@@ -227,15 +229,13 @@ ALTER TABLE pgworker.trigger_attachments OWNER TO postgres;
 CREATE FUNCTION pgworker.attach_trigger(table_name regclass, task text, queue text DEFAULT NULL::text, priority integer DEFAULT 0, run_after interval DEFAULT NULL::interval, max_attempts integer DEFAULT NULL::integer, columns text[] DEFAULT NULL::text[], condition text DEFAULT NULL::text, job_key text DEFAULT NULL::text, events text[] DEFAULT '{insert}'::text[], staged boolean DEFAULT true) RETURNS pgworker.trigger_attachments
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
     a pgworker.trigger_attachments;
     kind "char";
     key_columns text[];
     missing text;
     event text;
-    probe text;
-    probe_cursor refcursor;
     function_name text;
     stale pgworker.trigger_attachments;
     part regclass;
@@ -248,9 +248,8 @@ BEGIN
         RAISE EXCEPTION 'pgworker: % is not a table (only tables and partitioned tables can have pgworker triggers)', table_name
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege(CASE WHEN staged IS DISTINCT FROM false THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END, 'INSERT') THEN
-        RAISE EXCEPTION 'pgworker: role % cannot insert into pgworker.%, so a trigger it owns could not enqueue', current_user,
-            CASE WHEN staged IS DISTINCT FROM false THEN 'staged_jobs' ELSE 'jobs' END
+    IF NOT pg_has_role('pgworker_stager', 'MEMBER') OR NOT has_schema_privilege('pgworker', 'CREATE') THEN
+        RAISE EXCEPTION 'pgworker: role % may not attach triggers', current_user
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Attach triggers as the role that owns the pgworker schema (the one that ran pgworker migrate).';
     END IF;
@@ -313,32 +312,15 @@ BEGIN
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
 
-    -- Validate everything the trigger will run -- columns, key, condition -- now, against the
-    -- table itself, by opening (not running) the same SELECT over empty stand-ins for the
-    -- transition tables. A cursor accepts exactly one statement, so a condition cannot smuggle
-    -- in another one.
-    FOREACH event IN ARRAY events LOOP
-        probe := format(E'WITH pgw_new AS (SELECT * FROM ONLY %1$s LIMIT 0), pgw_old AS (SELECT * FROM ONLY %1$s LIMIT 0)\n%2$s',
-                        table_name, pgworker.trigger_select(a, event, key_columns, '''probe''::text', '1'));
-        BEGIN
-            OPEN probe_cursor FOR EXECUTE probe;
-            CLOSE probe_cursor;
-        EXCEPTION WHEN OTHERS THEN
-            DECLARE
-                error_text text;
-                error_state text;
-            BEGIN
-                GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
-                RAISE EXCEPTION 'pgworker: invalid trigger on % for task %: %', table_name, a.task, error_text
-                    USING ERRCODE = error_state,
-                          DETAIL = CASE WHEN condition IS NULL THEN NULL ELSE format('condition: %s', condition) END,
-                          HINT = 'The condition is a boolean SQL expression over the row''s columns, e.g. total > 100; '
-                                 'it runs with search_path = pg_catalog, so qualify your own functions.';
-            END;
-        END;
-    END LOOP;
+    PERFORM pgworker.validate_trigger_attachment(a);
     EXECUTE pgworker.trigger_function_definition(a, format('pgworker.%I()', function_name));
     EXECUTE format('REVOKE ALL ON FUNCTION pgworker.%I() FROM PUBLIC', function_name);
+    -- The function is SECURITY DEFINER: it runs as pgworker_stager, which may only insert jobs
+    -- and staged jobs, never as the role attaching it. A new owner must have CREATE on the
+    -- schema, so the stager holds it for this statement only.
+    GRANT CREATE ON SCHEMA pgworker TO pgworker_stager;
+    EXECUTE format('ALTER FUNCTION pgworker.%I() OWNER TO pgworker_stager', function_name);
+    REVOKE CREATE ON SCHEMA pgworker FROM pgworker_stager;
     UPDATE pgworker.trigger_attachments t SET function = format('pgworker.%I()', function_name)
     WHERE t.id = a.id
     RETURNING * INTO a;
@@ -359,7 +341,7 @@ BEGIN
     END LOOP;
     RETURN a;
 END
-$_$;
+$$;
 
 
 ALTER FUNCTION pgworker.attach_trigger(table_name regclass, task text, queue text, priority integer, run_after interval, max_attempts integer, columns text[], condition text, job_key text, events text[], staged boolean) OWNER TO postgres;
@@ -712,11 +694,11 @@ ALTER FUNCTION pgworker.detach_trigger(table_name regclass, task text) OWNER TO 
 CREATE FUNCTION pgworker.drop_trigger_attachment(a pgworker.trigger_attachments) RETURNS void
     LANGUAGE plpgsql
     SET client_min_messages TO 'warning'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    IF a.function <> '' THEN
-        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', a.function);
-    END IF;
+    -- The name is made from the id, never read back from the table.
+    EXECUTE format('DROP FUNCTION IF EXISTS pgworker.%I() CASCADE', 'trigger_' || a.id);
     DELETE FROM pgworker.trigger_attachments t WHERE t.id = a.id;
 END
 $$;
@@ -758,25 +740,31 @@ $$;
 ALTER FUNCTION pgworker.enqueue_schedule_ticks(schedule_name text, expected_version bigint, ticks timestamp with time zone[], handled_through timestamp with time zone, next_tick timestamp with time zone) OWNER TO postgres;
 
 --
+-- Name: grant_admin(regrole); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.grant_admin(role regrole) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    EXECUTE format('GRANT pgworker_admin TO %s', role);
+END
+$$;
+
+
+ALTER FUNCTION pgworker.grant_admin(role regrole) OWNER TO postgres;
+
+--
 -- Name: grant_app(regrole); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
 CREATE FUNCTION pgworker.grant_app(role regrole) RETURNS void
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    fn regprocedure;
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
-    -- UPDATE: add_job's job_key modes 'replace' and 'preserve_run_at' update the waiting job.
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON pgworker.jobs TO %s', role);
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT SELECT ON pgworker.queue_stats, pgworker.registered_sql_tasks, pgworker.triggers TO %s', role);
-    -- Every overload, so a later migration that changes their arguments is covered by re-running this.
-    FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p
-              WHERE p.pronamespace = 'pgworker'::regnamespace AND p.proname IN ('add_job', 'add_jobs') LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, role);
-    END LOOP;
+    EXECUTE format('GRANT pgworker_app TO %s', role);
 END
 $$;
 
@@ -789,13 +777,10 @@ ALTER FUNCTION pgworker.grant_app(role regrole) OWNER TO postgres;
 
 CREATE FUNCTION pgworker.grant_worker(role regrole) RETURNS void
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON pgworker.migrations FROM %s', role);
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgworker TO %s', role);
+    EXECUTE format('GRANT pgworker_worker TO %s', role);
 END
 $$;
 
@@ -838,7 +823,7 @@ ALTER FUNCTION pgworker.jobs_left_running() OWNER TO postgres;
 --
 
 CREATE FUNCTION pgworker.move_staged_jobs(max_jobs integer DEFAULT 10000) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
@@ -985,7 +970,7 @@ ALTER FUNCTION pgworker.qualified_signature(fn regprocedure) OWNER TO postgres;
 --
 
 CREATE FUNCTION pgworker.refresh_sql_task_defaults() RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
@@ -1034,7 +1019,10 @@ BEGIN
              WHERE t.task = refresh_trigger_functions.task AND t.queue IS NULL AND t.function <> ''
                AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name) LOOP
         BEGIN
-            EXECUTE pgworker.trigger_function_definition(a, a.function);
+            -- Regenerated from the attachment's id and validated again: the stored condition is
+            -- only ever part of a function body checked like this, never executed as it is.
+            PERFORM pgworker.validate_trigger_attachment(a);
+            EXECUTE pgworker.trigger_function_definition(a, format('pgworker.%I()', 'trigger_' || a.id));
             rewritten := rewritten + 1;
         EXCEPTION WHEN insufficient_privilege THEN
             RAISE WARNING 'pgworker: % enqueues task % into its old queue until its owner runs pgworker.attach_trigger again',
@@ -1055,12 +1043,20 @@ ALTER FUNCTION pgworker.refresh_trigger_functions(task text) OWNER TO postgres;
 
 CREATE FUNCTION pgworker.register_sql_task(task text, fn regprocedure, timeout interval DEFAULT NULL::interval, max_attempts integer DEFAULT NULL::integer, queue text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     argument_types oidvector;
     kind "char";
+    owner_is_superuser boolean;
 BEGIN
-    SELECT p.proargtypes, p.prokind INTO argument_types, kind FROM pg_proc p WHERE p.oid = fn;
+    SELECT p.proargtypes, p.prokind, r.rolsuper INTO argument_types, kind, owner_is_superuser
+    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = fn;
+    IF owner_is_superuser AND NOT (SELECT s.rolsuper FROM pg_roles s WHERE s.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgworker: % is owned by a superuser; only a superuser may make it a SQL task', fn
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A SQL task runs with its owner''s rights: have a role with just the rights the task needs own it.';
+    END IF;
     IF kind NOT IN ('f', 'p') THEN
         RAISE EXCEPTION 'pgworker: % is not a function or procedure', fn USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1113,7 +1109,6 @@ CREATE FUNCTION pgworker.release_jobs(worker_id text, ids bigint[] DEFAULT NULL:
     UPDATE pgworker.jobs j
     SET state = CASE WHEN j.attempts - 1 > 0 THEN 'retryable' ELSE 'available' END,
         attempts = j.attempts - 1,
-        run_at = now(),
         locked_by = NULL,
         locked_at = NULL
     WHERE j.state = 'running'
@@ -1153,7 +1148,6 @@ BEGIN
     RETURN QUERY
     UPDATE pgworker.jobs j
     SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'retryable' END,
-        run_at = now(),
         last_error = format('rescued: worker %s stopped heartbeating while running this job', j.locked_by),
         errors = j.errors || jsonb_build_array(jsonb_build_object(
             'attempt', j.attempts, 'at', now(), 'worker', j.locked_by,
@@ -1194,7 +1188,7 @@ CREATE FUNCTION pgworker.retry_dead_jobs(task text DEFAULT NULL::text, queue tex
     AS $$
     WITH retried AS (
         UPDATE pgworker.jobs j
-        SET state = 'retryable', run_at = now(), finished_at = NULL,
+        SET state = 'retryable', run_at = least(j.run_at, now()), finished_at = NULL,
             max_attempts = greatest(j.max_attempts, j.attempts + 1)
         WHERE j.state = 'dead'
           AND (retry_dead_jobs.task IS NULL OR j.task = retry_dead_jobs.task)
@@ -1228,7 +1222,7 @@ CREATE FUNCTION pgworker.retry_job(job_id bigint) RETURNS SETOF pgworker.jobs
     LANGUAGE sql
     AS $$
     UPDATE pgworker.jobs j
-    SET state = 'retryable', run_at = now(), finished_at = NULL,
+    SET state = 'retryable', run_at = least(j.run_at, now()), finished_at = NULL,
         max_attempts = greatest(j.max_attempts, j.attempts + 1)
     WHERE j.id = retry_job.job_id AND j.state IN ('dead', 'cancelled')
     RETURNING j.*;
@@ -1250,6 +1244,9 @@ DECLARE
     fn_schema   text;
     fn_name     text;
     returns_void boolean;
+    fn_owner    name;
+    fn_definer  boolean;
+    worker_role name := current_user;
     outcome     jsonb;
     error_state text;
     error_text  text;
@@ -1265,20 +1262,30 @@ BEGIN
     END IF;
 
     SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
-    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype
-    INTO fn_schema, fn_name, returns_void
+    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef
+    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.oid = fn;
 
     IF fn_name IS NULL THEN
         message := format('no SQL function is registered for task %L (or it was dropped)', job.task);
+    ELSIF NOT fn_definer AND fn_owner <> worker_role
+          AND (NOT pg_has_role(session_user, fn_owner, 'MEMBER')
+               OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
+        message := format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
+                          'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
+                          fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            IF NOT fn_definer AND fn_owner <> worker_role THEN
+                EXECUTE format('SET LOCAL ROLE %I', fn_owner);
+            END IF;
             IF returns_void THEN
                 EXECUTE format('SELECT %I.%I($1)', fn_schema, fn_name) USING job.payload;
             ELSE
                 EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
+            EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN
@@ -1443,6 +1450,31 @@ $$;
 ALTER FUNCTION pgworker.sql_task_queue_changed() OWNER TO postgres;
 
 --
+-- Name: trigger_column_value(regclass, text, text, boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.trigger_column_value(table_name regclass, alias text, column_name text, as_text boolean) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH RECURSIVE chain(type_id, depth) AS (
+        SELECT att.atttypid, 0
+        FROM pg_attribute att
+        WHERE att.attrelid = table_name AND att.attname = column_name AND att.attnum > 0 AND NOT att.attisdropped
+        UNION ALL
+        SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, chain.depth + 1
+        FROM chain JOIN pg_type t ON t.oid = chain.type_id
+        WHERE (t.typtype = 'd' OR (t.typelem <> 0 AND t.typlen = -1)) AND chain.depth < 20
+    )
+    SELECT CASE WHEN (SELECT c.type_id FROM chain c ORDER BY c.depth DESC LIMIT 1) < 16384
+                THEN format(CASE WHEN as_text THEN '%I.%I::pg_catalog.text' ELSE '%I.%I' END, alias, column_name)
+                ELSE format('pg_catalog.format(%L, %I.%I)', '%s', alias, column_name) END;
+$$;
+
+
+ALTER FUNCTION pgworker.trigger_column_value(table_name regclass, alias text, column_name text, as_text boolean) OWNER TO postgres;
+
+--
 -- Name: trigger_function_body(pgworker.trigger_attachments); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
@@ -1506,11 +1538,12 @@ $$;
 ALTER FUNCTION pgworker.trigger_function_definition(a pgworker.trigger_attachments, name text) OWNER TO postgres;
 
 --
--- Name: trigger_row_json(text, text[]); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: trigger_row_json(regclass, text, text[]); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
-CREATE FUNCTION pgworker.trigger_row_json(alias text, columns text[]) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+CREATE FUNCTION pgworker.trigger_row_json(table_name regclass, alias text, columns text[]) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     parts text[] := '{}';
@@ -1518,11 +1551,17 @@ DECLARE
     name  text;
 BEGIN
     IF columns = '{*}' THEN
-        RETURN format('pg_catalog.to_jsonb(%I)', alias);
+        SELECT array_agg(att.attname::text ORDER BY att.attnum) INTO columns
+        FROM pg_attribute att
+        WHERE att.attrelid = table_name AND att.attnum > 0 AND NOT att.attisdropped;
+        IF NOT EXISTS (SELECT 1 FROM unnest(columns) c
+                       WHERE pgworker.trigger_column_value(table_name, alias, c, false) LIKE 'pg_catalog.format(%') THEN
+            RETURN format('pg_catalog.to_jsonb(%I)', alias);
+        END IF;
     END IF;
     -- jsonb_build_object takes at most 100 arguments: build 50 columns at a time and concatenate.
     FOREACH name IN ARRAY columns LOOP
-        chunk := chunk || format('%L::pg_catalog.text, %I.%I', name, alias, name);
+        chunk := chunk || format('%L::pg_catalog.text, %s', name, pgworker.trigger_column_value(table_name, alias, name, false));
         IF cardinality(chunk) = 50 THEN
             parts := parts || format('pg_catalog.jsonb_build_object(%s)', array_to_string(chunk, ', '));
             chunk := '{}';
@@ -1536,7 +1575,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.trigger_row_json(alias text, columns text[]) OWNER TO postgres;
+ALTER FUNCTION pgworker.trigger_row_json(table_name regclass, alias text, columns text[]) OWNER TO postgres;
 
 --
 -- Name: trigger_select(pgworker.trigger_attachments, text, text[], text, text); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -1554,7 +1593,7 @@ DECLARE
     pairing text;
     condition text := coalesce(a.condition, 'true');
 BEGIN
-    payload := pgworker.trigger_row_json(row_alias, a.columns);
+    payload := pgworker.trigger_row_json(a.table_name, row_alias, a.columns);
     IF envelope THEN
         payload := format('pg_catalog.jsonb_build_object(%L::pg_catalog.text, %L::pg_catalog.text, %L::pg_catalog.text, %s, %L::pg_catalog.text, %s)',
             'op', event,
@@ -1562,10 +1601,11 @@ BEGIN
             'old', CASE event WHEN 'insert' THEN 'NULL::pg_catalog.jsonb'
                               WHEN 'delete' THEN payload
                               ELSE format('CASE WHEN old.%I IS NULL THEN NULL ELSE %s END', key_columns[1],
-                                          pgworker.trigger_row_json('old', a.columns)) END);
+                                          pgworker.trigger_row_json(a.table_name, 'old', a.columns)) END);
     END IF;
     IF a.job_key IS NOT NULL THEN
-        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %I.%I::pg_catalog.text', a.task || ':', row_alias, a.job_key);
+        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %s', a.task || ':',
+                                 pgworker.trigger_column_value(a.table_name, row_alias, a.job_key, true));
     END IF;
     -- The condition sits on lines of its own, so a trailing "--" comment cannot swallow the rest.
     IF event = 'insert' THEN
@@ -1630,6 +1670,48 @@ $$;
 
 
 ALTER FUNCTION pgworker.unschedule(name text) OWNER TO postgres;
+
+--
+-- Name: validate_trigger_attachment(pgworker.trigger_attachments); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    key_columns text[];
+    event text;
+    probe text;
+    probe_cursor refcursor;
+    error_text text;
+    error_state text;
+BEGIN
+    SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
+    WHERE i.indrelid = a.table_name AND i.indisprimary;
+    FOREACH event IN ARRAY a.events LOOP
+        probe := format(E'WITH pgw_new AS (SELECT * FROM ONLY %1$s LIMIT 0), pgw_old AS (SELECT * FROM ONLY %1$s LIMIT 0)\n%2$s',
+                        a.table_name, pgworker.trigger_select(a, event, key_columns, '''probe''::text', '1'));
+        BEGIN
+            OPEN probe_cursor FOR EXECUTE probe;
+            CLOSE probe_cursor;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
+            RAISE EXCEPTION 'pgworker: invalid trigger on % for task %: %', a.table_name, a.task, error_text
+                USING ERRCODE = error_state,
+                      DETAIL = CASE WHEN a.condition IS NULL THEN NULL ELSE format('condition: %s', a.condition) END,
+                      HINT = 'The condition is a boolean SQL expression over the row''s columns, e.g. total > 100; '
+                             'it runs with search_path = pg_catalog, so qualify your own functions.';
+        END;
+    END LOOP;
+END
+$_$;
+
+
+ALTER FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) OWNER TO postgres;
 
 --
 -- Name: cancel_requests; Type: TABLE; Schema: pgworker; Owner: postgres
@@ -2037,10 +2119,277 @@ CREATE TRIGGER sql_task_queue_changed AFTER INSERT OR DELETE OR UPDATE OF task, 
 
 
 --
--- Name: FUNCTION apply_sql_task_defaults(); Type: ACL; Schema: pgworker; Owner: postgres
+-- Name: SCHEMA pgworker; Type: ACL; Schema: -; Owner: postgres
+--
+
+GRANT USAGE ON SCHEMA pgworker TO pgworker_app;
+GRANT USAGE ON SCHEMA pgworker TO pgworker_worker;
+GRANT USAGE ON SCHEMA pgworker TO pgworker_admin;
+GRANT USAGE ON SCHEMA pgworker TO pgworker_stager;
+GRANT USAGE ON SCHEMA pgworker TO pgworker_enqueuer;
+
+
+--
+-- Name: TABLE jobs; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT SELECT ON TABLE pgworker.jobs TO pgworker_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.jobs TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.jobs TO pgworker_admin;
+
+
+--
+-- Name: COLUMN jobs.task; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(task) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(task) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(task) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.queue; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(queue) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(queue) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(queue) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.payload; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(payload) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(payload),UPDATE(payload) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(payload) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.priority; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(priority) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(priority) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(priority) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.run_at; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(run_at) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(run_at),UPDATE(run_at) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(run_at) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.state; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT(state) ON TABLE pgworker.jobs TO pgworker_stager;
+
+
+--
+-- Name: COLUMN jobs.max_attempts; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(max_attempts) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(max_attempts) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(max_attempts) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.job_key; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT(job_key),INSERT(job_key) ON TABLE pgworker.jobs TO pgworker_stager;
+GRANT INSERT(job_key) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(job_key) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.lock_key; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(lock_key) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(lock_key) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: FUNCTION add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text); Type: ACL; Schema: pgworker; Owner: pgworker_enqueuer
+--
+
+REVOKE ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) TO pgworker_app;
+GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION add_jobs(jobs jsonb); Type: ACL; Schema: pgworker; Owner: pgworker_enqueuer
+--
+
+REVOKE ALL ON FUNCTION pgworker.add_jobs(jobs jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.add_jobs(jobs jsonb) TO pgworker_app;
+GRANT ALL ON FUNCTION pgworker.add_jobs(jobs jsonb) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION apply_sql_task_defaults(); Type: ACL; Schema: pgworker; Owner: pgworker_stager
 --
 
 REVOKE ALL ON FUNCTION pgworker.apply_sql_task_defaults() FROM PUBLIC;
+
+
+--
+-- Name: TABLE trigger_attachments; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.trigger_attachments TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION attach_trigger(table_name regclass, task text, queue text, priority integer, run_after interval, max_attempts integer, columns text[], condition text, job_key text, events text[], staged boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.attach_trigger(table_name regclass, task text, queue text, priority integer, run_after interval, max_attempts integer, columns text[], condition text, job_key text, events text[], staged boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION cancel_job(job_id bigint, reason text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.cancel_job(job_id bigint, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.cancel_job(job_id bigint, reason text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION claim_jobs(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.claim_jobs(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.claim_jobs(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION complete_and_claim(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[], tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.complete_and_claim(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[], tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.complete_and_claim(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[], tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION complete_jobs(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[]); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.complete_jobs(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.complete_jobs(worker_id text, ids bigint[], succeeded boolean[], results jsonb[], errors text[], discard boolean[]) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION delete_job(job_id bigint); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.delete_job(job_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.delete_job(job_id bigint) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION detach_trigger(table_name regclass, task text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.detach_trigger(table_name regclass, task text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION drop_trigger_attachment(a pgworker.trigger_attachments); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.drop_trigger_attachment(a pgworker.trigger_attachments) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION enqueue_schedule_ticks(schedule_name text, expected_version bigint, ticks timestamp with time zone[], handled_through timestamp with time zone, next_tick timestamp with time zone); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.enqueue_schedule_ticks(schedule_name text, expected_version bigint, ticks timestamp with time zone[], handled_through timestamp with time zone, next_tick timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.enqueue_schedule_ticks(schedule_name text, expected_version bigint, ticks timestamp with time zone[], handled_through timestamp with time zone, next_tick timestamp with time zone) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION grant_admin(role regrole); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.grant_admin(role regrole) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION grant_app(role regrole); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.grant_app(role regrole) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION grant_worker(role regrole); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.grant_worker(role regrole) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION jobs_left_running(); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.jobs_left_running() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION move_staged_jobs(max_jobs integer); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.move_staged_jobs(max_jobs integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.move_staged_jobs(max_jobs integer) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION notify_new_jobs(); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.notify_new_jobs() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION pause_queue(queue text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.pause_queue(queue text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.pause_queue(queue text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION prune_jobs(batch_size integer); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.prune_jobs(batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.prune_jobs(batch_size integer) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION qualified_signature(fn regprocedure); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.qualified_signature(fn regprocedure) FROM PUBLIC;
 
 
 --
@@ -2048,6 +2397,333 @@ REVOKE ALL ON FUNCTION pgworker.apply_sql_task_defaults() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgworker.refresh_sql_task_defaults() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION refresh_trigger_functions(task text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.refresh_trigger_functions(task text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION register_sql_task(task text, fn regprocedure, timeout interval, max_attempts integer, queue text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.register_sql_task(task text, fn regprocedure, timeout interval, max_attempts integer, queue text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION register_worker(worker_id text, host text, pid integer, tasks text[], queues text[], handles_sql_tasks boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.register_worker(worker_id text, host text, pid integer, tasks text[], queues text[], handles_sql_tasks boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.register_worker(worker_id text, host text, pid integer, tasks text[], queues text[], handles_sql_tasks boolean) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION release_jobs(worker_id text, ids bigint[], except_ids bigint[]); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.release_jobs(worker_id text, ids bigint[], except_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.release_jobs(worker_id text, ids bigint[], except_ids bigint[]) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION reschedule_job(job_id bigint, run_at timestamp with time zone); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.reschedule_job(job_id bigint, run_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.reschedule_job(job_id bigint, run_at timestamp with time zone) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION rescue_stale_jobs(stale_after interval); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.rescue_stale_jobs(stale_after interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.rescue_stale_jobs(stale_after interval) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION resume_queue(queue text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.resume_queue(queue text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.resume_queue(queue text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION retry_dead_jobs(task text, queue text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.retry_dead_jobs(task text, queue text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.retry_dead_jobs(task text, queue text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION retry_delay(attempt integer); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.retry_delay(attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.retry_delay(attempt integer) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION retry_job(job_id bigint); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.retry_job(job_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.retry_job(job_id bigint) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION run_sql_job(job_id bigint, worker_id text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) TO pgworker_worker;
+
+
+--
+-- Name: TABLE schedules; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.schedules TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.schedules TO pgworker_admin;
+
+
+--
+-- Name: COLUMN schedules.last_tick; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT UPDATE(last_tick) ON TABLE pgworker.schedules TO pgworker_worker;
+
+
+--
+-- Name: COLUMN schedules.next_tick; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT UPDATE(next_tick) ON TABLE pgworker.schedules TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION set_queue_limit(queue text, max_running integer); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.set_queue_limit(queue text, max_running integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.set_queue_limit(queue text, max_running integer) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION set_retention(state text, keep interval); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.set_retention(state text, keep interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.set_retention(state text, keep interval) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION sql_task_plan(task text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.sql_task_plan(task text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.sql_task_plan(task text) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION sql_task_queue_changed(); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.sql_task_queue_changed() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_column_value(table_name regclass, alias text, column_name text, as_text boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_column_value(table_name regclass, alias text, column_name text, as_text boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_function_body(a pgworker.trigger_attachments); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_function_body(a pgworker.trigger_attachments) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_function_definition(a pgworker.trigger_attachments, name text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_function_definition(a pgworker.trigger_attachments, name text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_row_json(table_name regclass, alias text, columns text[]); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_row_json(table_name regclass, alias text, columns text[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_select(a pgworker.trigger_attachments, event text, key_columns text[], queue_expression text, max_attempts_expression text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_select(a pgworker.trigger_attachments, event text, key_columns text[], queue_expression text, max_attempts_expression text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION unregister_sql_task(task text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.unregister_sql_task(task text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION unschedule(name text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.unschedule(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.unschedule(name text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION validate_trigger_attachment(a pgworker.trigger_attachments); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) FROM PUBLIC;
+
+
+--
+-- Name: TABLE cancel_requests; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT,DELETE ON TABLE pgworker.cancel_requests TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.cancel_requests TO pgworker_admin;
+
+
+--
+-- Name: SEQUENCE jobs_id_seq; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_stager;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_enqueuer;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_app;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_worker;
+
+
+--
+-- Name: TABLE migrations; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.migrations TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.migrations TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.migrations TO pgworker_admin;
+
+
+--
+-- Name: TABLE staged_jobs; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT ON TABLE pgworker.staged_jobs TO pgworker_stager;
+GRANT SELECT,DELETE,UPDATE ON TABLE pgworker.staged_jobs TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.staged_jobs TO pgworker_admin;
+
+
+--
+-- Name: TABLE queue_stats; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.queue_stats TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.queue_stats TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.queue_stats TO pgworker_admin;
+
+
+--
+-- Name: TABLE queues; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.queues TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.queues TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.queues TO pgworker_admin;
+
+
+--
+-- Name: COLUMN queues.updated_at; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT UPDATE(updated_at) ON TABLE pgworker.queues TO pgworker_worker;
+
+
+--
+-- Name: TABLE sql_tasks; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_stager;
+GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_admin;
+
+
+--
+-- Name: TABLE registered_sql_tasks; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.registered_sql_tasks TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.registered_sql_tasks TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.registered_sql_tasks TO pgworker_admin;
+
+
+--
+-- Name: TABLE retention; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.retention TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.retention TO pgworker_admin;
+
+
+--
+-- Name: TABLE schedule_status; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.schedule_status TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.schedule_status TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.schedule_status TO pgworker_admin;
+
+
+--
+-- Name: TABLE triggers; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.triggers TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.triggers TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.triggers TO pgworker_admin;
+
+
+--
+-- Name: TABLE workers; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.workers TO pgworker_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.workers TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.workers TO pgworker_admin;
+
+
+--
+-- Name: TABLE unhandled_tasks; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT ON TABLE pgworker.unhandled_tasks TO pgworker_app;
+GRANT SELECT ON TABLE pgworker.unhandled_tasks TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.unhandled_tasks TO pgworker_admin;
 
 
 --

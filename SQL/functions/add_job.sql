@@ -9,6 +9,8 @@
 --                       returned and nothing is added (by default a running job does not hold
 --                       its key, so a new job may wait while it runs).
 -- lock_key: jobs with the same lock_key never run at the same time (anywhere) and run in order.
+-- SECURITY DEFINER, owned by pgworker_enqueuer (SQL/privileges/grants.sql): the 'replace' and
+-- 'preserve_run_at' modes update the waiting job, and no app role may update jobs itself.
 CREATE OR REPLACE FUNCTION pgworker.add_job(
     task         text,
     payload      jsonb       DEFAULT '{}',
@@ -20,7 +22,10 @@ CREATE OR REPLACE FUNCTION pgworker.add_job(
     job_key_mode text        DEFAULT 'skip',
     lock_key     text        DEFAULT NULL
 ) RETURNS pgworker.jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 #variable_conflict use_column
 DECLARE
     mode text := coalesce(add_job.job_key_mode, 'skip');

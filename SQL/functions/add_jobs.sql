@@ -6,8 +6,12 @@
 -- (or appears earlier in the same array) is not added, and the waiting job is returned instead,
 -- so every key yields one row. Other job_key_mode values need add_job, one job at a time.
 -- Returns the added jobs in array order, then the waiting jobs that keys matched.
+-- SECURITY DEFINER, owned by pgworker_enqueuer, like add_job.
 CREATE OR REPLACE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
-LANGUAGE sql AS $$
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
     WITH spec AS (
         SELECT s.*
         FROM ROWS FROM (jsonb_to_recordset(add_jobs.jobs)

@@ -31,8 +31,6 @@ DECLARE
     key_columns text[];
     missing text;
     event text;
-    probe text;
-    probe_cursor refcursor;
     function_name text;
     stale pgworker.trigger_attachments;
     part regclass;
@@ -45,9 +43,8 @@ BEGIN
         RAISE EXCEPTION 'pgworker: % is not a table (only tables and partitioned tables can have pgworker triggers)', table_name
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege(CASE WHEN staged IS DISTINCT FROM false THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END, 'INSERT') THEN
-        RAISE EXCEPTION 'pgworker: role % cannot insert into pgworker.%, so a trigger it owns could not enqueue', current_user,
-            CASE WHEN staged IS DISTINCT FROM false THEN 'staged_jobs' ELSE 'jobs' END
+    IF NOT pg_has_role('pgworker_stager', 'MEMBER') OR NOT has_schema_privilege('pgworker', 'CREATE') THEN
+        RAISE EXCEPTION 'pgworker: role % may not attach triggers', current_user
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Attach triggers as the role that owns the pgworker schema (the one that ran pgworker migrate).';
     END IF;
@@ -110,32 +107,15 @@ BEGIN
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
 
-    -- Validate everything the trigger will run -- columns, key, condition -- now, against the
-    -- table itself, by opening (not running) the same SELECT over empty stand-ins for the
-    -- transition tables. A cursor accepts exactly one statement, so a condition cannot smuggle
-    -- in another one.
-    FOREACH event IN ARRAY events LOOP
-        probe := format(E'WITH pgw_new AS (SELECT * FROM ONLY %1$s LIMIT 0), pgw_old AS (SELECT * FROM ONLY %1$s LIMIT 0)\n%2$s',
-                        table_name, pgworker.trigger_select(a, event, key_columns, '''probe''::text', '1'));
-        BEGIN
-            OPEN probe_cursor FOR EXECUTE probe;
-            CLOSE probe_cursor;
-        EXCEPTION WHEN OTHERS THEN
-            DECLARE
-                error_text text;
-                error_state text;
-            BEGIN
-                GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
-                RAISE EXCEPTION 'pgworker: invalid trigger on % for task %: %', table_name, a.task, error_text
-                    USING ERRCODE = error_state,
-                          DETAIL = CASE WHEN condition IS NULL THEN NULL ELSE format('condition: %s', condition) END,
-                          HINT = 'The condition is a boolean SQL expression over the row''s columns, e.g. total > 100; '
-                                 'it runs with search_path = pg_catalog, so qualify your own functions.';
-            END;
-        END;
-    END LOOP;
+    PERFORM pgworker.validate_trigger_attachment(a);
     EXECUTE pgworker.trigger_function_definition(a, format('pgworker.%I()', function_name));
     EXECUTE format('REVOKE ALL ON FUNCTION pgworker.%I() FROM PUBLIC', function_name);
+    -- The function is SECURITY DEFINER: it runs as pgworker_stager, which may only insert jobs
+    -- and staged jobs, never as the role attaching it. A new owner must have CREATE on the
+    -- schema, so the stager holds it for this statement only.
+    GRANT CREATE ON SCHEMA pgworker TO pgworker_stager;
+    EXECUTE format('ALTER FUNCTION pgworker.%I() OWNER TO pgworker_stager', function_name);
+    REVOKE CREATE ON SCHEMA pgworker FROM pgworker_stager;
     UPDATE pgworker.trigger_attachments t SET function = format('pgworker.%I()', function_name)
     WHERE t.id = a.id
     RETURNING * INTO a;

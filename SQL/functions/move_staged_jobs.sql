@@ -4,10 +4,9 @@
 -- a job_key too long for its index) must not block the rows behind it: the batch is retried one
 -- row at a time, and a refused row becomes a dead job that says why, with its payload intact.
 --
--- SECURITY DEFINER: every claim calls it, and a worker role needs no rights on staged_jobs.
+-- It runs with the caller's rights: pgworker_worker may move staged jobs (SQL/privileges/grants.sql).
 CREATE OR REPLACE FUNCTION pgworker.move_staged_jobs(max_jobs integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -1,7 +1,8 @@
 -- Regenerates the jobs_sql_task_defaults trigger on pgworker.jobs (see apply_sql_task_defaults)
--- from the SQL tasks that have a queue or max_attempts option; drops it when none has.
+-- from the SQL tasks that have a queue or max_attempts option; drops it when none has. It changes
+-- the schema, so only the schema's owner runs it (through register_sql_task).
 CREATE OR REPLACE FUNCTION pgworker.refresh_sql_task_defaults() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tasks text[];
     wanted text;

@@ -6,6 +6,9 @@
 --   max_attempts -- default for the task's jobs (those enqueued with the stock 25);
 --   queue        -- default queue for the task's jobs (those enqueued into 'default').
 -- Registering again replaces the function and all options.
+-- Only the schema's owner may register (it changes the schema's jobs_sql_task_defaults trigger).
+-- A task runs with its function's owner's rights (run_sql_job), so a function owned by a
+-- superuser is refused unless a superuser registers it.
 --     SELECT pgworker.register_sql_task('cleanup', 'app.cleanup(jsonb)', timeout => '5 minutes', queue => 'maintenance');
 CREATE OR REPLACE FUNCTION pgworker.register_sql_task(
     task         text,
@@ -14,12 +17,21 @@ CREATE OR REPLACE FUNCTION pgworker.register_sql_task(
     max_attempts integer  DEFAULT NULL,
     queue        text     DEFAULT NULL
 ) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     argument_types oidvector;
     kind "char";
+    owner_is_superuser boolean;
 BEGIN
-    SELECT p.proargtypes, p.prokind INTO argument_types, kind FROM pg_proc p WHERE p.oid = fn;
+    SELECT p.proargtypes, p.prokind, r.rolsuper INTO argument_types, kind, owner_is_superuser
+    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = fn;
+    IF owner_is_superuser AND NOT (SELECT s.rolsuper FROM pg_roles s WHERE s.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgworker: % is owned by a superuser; only a superuser may make it a SQL task', fn
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A SQL task runs with its owner''s rights: have a role with just the rights the task needs own it.';
+    END IF;
     IF kind NOT IN ('f', 'p') THEN
         RAISE EXCEPTION 'pgworker: % is not a function or procedure', fn USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -1,6 +1,6 @@
 -- Rescues the jobs of workers whose last heartbeat is older than `stale_after`, and removes those
--- workers. A rescued job counts its attempt: it goes back to 'retryable' (runnable now), or to
--- 'dead' if that was its last attempt. Row locks make concurrent rescuers safe: a job is rescued
+-- workers. A rescued job counts its attempt: it goes back to 'retryable', keeping its run_at and so
+-- its place in claim order (ahead of jobs enqueued after it), or to 'dead' if that was its last attempt. Row locks make concurrent rescuers safe: a job is rescued
 -- once. Returns the rescued job ids.
 CREATE OR REPLACE FUNCTION pgworker.rescue_stale_jobs(stale_after interval DEFAULT '30 seconds')
 RETURNS TABLE (id bigint, state text)
@@ -10,7 +10,6 @@ BEGIN
     RETURN QUERY
     UPDATE pgworker.jobs j
     SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'retryable' END,
-        run_at = now(),
         last_error = format('rescued: worker %s stopped heartbeating while running this job', j.locked_by),
         errors = j.errors || jsonb_build_array(jsonb_build_object(
             'attempt', j.attempts, 'at', now(), 'worker', j.locked_by,

@@ -1,5 +1,6 @@
 -- The statement that (re)creates an attachment's trigger function `name`. It is SECURITY
--- DEFINER, so that a role that may only insert into its table still enqueues. A security
+-- DEFINER, owned by pgworker_stager (attach_trigger), so that a role that may only insert into its
+-- table still enqueues, and nothing in it runs with more rights than inserting jobs. A security
 -- definer function must not resolve names through the caller's search_path, or the caller could
 -- slip in its own `=` or `now()`; so the function either pins search_path, or -- when it is only
 -- our fully qualified SQL (a staged insert or delete attachment without a condition, the hot

@@ -16,7 +16,7 @@ DECLARE
     pairing text;
     condition text := coalesce(a.condition, 'true');
 BEGIN
-    payload := pgworker.trigger_row_json(row_alias, a.columns);
+    payload := pgworker.trigger_row_json(a.table_name, row_alias, a.columns);
     IF envelope THEN
         payload := format('pg_catalog.jsonb_build_object(%L::pg_catalog.text, %L::pg_catalog.text, %L::pg_catalog.text, %s, %L::pg_catalog.text, %s)',
             'op', event,
@@ -24,10 +24,11 @@ BEGIN
             'old', CASE event WHEN 'insert' THEN 'NULL::pg_catalog.jsonb'
                               WHEN 'delete' THEN payload
                               ELSE format('CASE WHEN old.%I IS NULL THEN NULL ELSE %s END', key_columns[1],
-                                          pgworker.trigger_row_json('old', a.columns)) END);
+                                          pgworker.trigger_row_json(a.table_name, 'old', a.columns)) END);
     END IF;
     IF a.job_key IS NOT NULL THEN
-        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %I.%I::pg_catalog.text', a.task || ':', row_alias, a.job_key);
+        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %s', a.task || ':',
+                                 pgworker.trigger_column_value(a.table_name, row_alias, a.job_key, true));
     END IF;
     -- The condition sits on lines of its own, so a trailing "--" comment cannot swallow the rest.
     IF event = 'insert' THEN

@@ -289,12 +289,108 @@ ALTER TABLE pgworker.trigger_attachments ADD COLUMN IF NOT EXISTS staged boolean
 -- view and trigger lives in SQL/functions/ and SQL/views/, applied after the migrations (see
 -- SQL/README.md). Each statement is idempotent, so re-running this file changes nothing.
 """##),
+        Migration(version: 9, name: "least_privilege", sql: ##"""
+-- pgworker migration 009: roles with a written contract (docs/security.md).
+--
+-- Creates the group roles pgworker grants its rights to, and moves roles that the old
+-- grant_app / grant_worker had granted rights to straight on pgworker's objects into the
+-- matching group, revoking those direct rights (the old grant_worker gave EXECUTE on every
+-- function and writes on every table; the old grant_app gave UPDATE on pgworker.jobs). What each
+-- group may do is defined in SQL/privileges/grants.sql, applied on every migrate.
+--
+-- Roles belong to the whole cluster, so these exist once for all databases of a cluster; each
+-- database grants them rights on its own pgworker schema only. Creating them needs a superuser
+-- or a role with CREATEROLE; where the migrating role has neither, create them once beforehand
+-- (the error says how).
+
+DO $roles$
+DECLARE
+    name text;
+    missing text[] := '{}';
+BEGIN
+    FOREACH name IN ARRAY ARRAY['pgworker_app', 'pgworker_worker', 'pgworker_admin', 'pgworker_stager', 'pgworker_enqueuer'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = name) THEN
+            missing := missing || name;
+        END IF;
+    END LOOP;
+    IF cardinality(missing) = 0 THEN
+        RETURN;
+    END IF;
+    IF NOT (SELECT r.rolsuper OR r.rolcreaterole FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgworker: the roles % do not exist and % may not create them', missing, current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('As a superuser, run once: %s GRANT pgworker_stager, pgworker_enqueuer TO %I;',
+                                (SELECT string_agg(format('CREATE ROLE %I NOLOGIN;', m), ' ') FROM unnest(missing) m),
+                                current_user);
+    END IF;
+    FOREACH name IN ARRAY missing LOOP
+        EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', name);
+    END LOOP;
+END
+$roles$;
+
+-- An admin may do what an app and a worker may.
+DO $admin$
+BEGIN
+    IF NOT pg_catalog.pg_has_role('pgworker_admin', 'pgworker_app', 'MEMBER')
+       OR NOT pg_catalog.pg_has_role('pgworker_admin', 'pgworker_worker', 'MEMBER') THEN
+        GRANT pgworker_app, pgworker_worker TO pgworker_admin;
+    END IF;
+END
+$admin$;
+
+-- trigger_row_json takes the table, to tell built-in column types from user-defined ones.
+DROP FUNCTION IF EXISTS pgworker.trigger_row_json(text, text[]);
+
+-- The owner of the schema (whoever runs migrate) hands definer functions to the two owner roles,
+-- which needs membership unless it is a superuser.
+DO $membership$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        IF NOT pg_catalog.pg_has_role(current_user, 'pgworker_stager', 'MEMBER')
+           OR NOT pg_catalog.pg_has_role(current_user, 'pgworker_enqueuer', 'MEMBER') THEN
+            EXECUTE format('GRANT pgworker_stager, pgworker_enqueuer TO %I', current_user);
+        END IF;
+    END IF;
+END
+$membership$;
+
+-- Roles with rights granted straight on pgworker's tables by the old grant functions: a role
+-- that could write pgworker.workers was a worker, one that could insert jobs an app. Each joins
+-- its group and loses the direct rights.
+DO $legacy$
+DECLARE
+    grantee oid;
+    is_worker boolean;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT acl.grantee
+        FROM pg_catalog.pg_class c
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS acl
+        WHERE c.relnamespace = 'pgworker'::regnamespace
+          AND acl.grantee <> 0
+          AND acl.grantee <> c.relowner
+          AND acl.grantee NOT IN (SELECT r.oid FROM pg_catalog.pg_roles r
+                                  WHERE r.rolname IN ('pgworker_app', 'pgworker_worker', 'pgworker_admin',
+                                                      'pgworker_stager', 'pgworker_enqueuer'))
+    LOOP
+        is_worker := pg_catalog.has_table_privilege(grantee, 'pgworker.workers', 'INSERT');
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA pgworker FROM %s', grantee::regrole);
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA pgworker FROM %s', grantee::regrole);
+        EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgworker FROM %s', grantee::regrole);
+        EXECUTE format('REVOKE ALL ON SCHEMA pgworker FROM %s', grantee::regrole);
+        EXECUTE format('GRANT %I TO %s', CASE WHEN is_worker THEN 'pgworker_worker' ELSE 'pgworker_app' END, grantee::regrole);
+    END LOOP;
+END
+$legacy$;
+"""##),
     ]
 }
 
 extension SchemaDefinition {
-    /// The current definition of every function (SQL/functions/) and view (SQL/views/), in the
-    /// order the migrator applies them: functions, then views, each by name.
+    /// The current definition of every function (SQL/functions/) and view (SQL/views/), and the
+    /// grants (SQL/privileges/), in the order the migrator applies them: functions, views,
+    /// privileges, each by name.
     public static let all: [SchemaDefinition] = [
         SchemaDefinition(kind: .function, name: "add_job", sql: ##"""
 -- Enqueue one job. Every argument but task is named and optional:
@@ -308,6 +404,8 @@ extension SchemaDefinition {
 --                       returned and nothing is added (by default a running job does not hold
 --                       its key, so a new job may wait while it runs).
 -- lock_key: jobs with the same lock_key never run at the same time (anywhere) and run in order.
+-- SECURITY DEFINER, owned by pgworker_enqueuer (SQL/privileges/grants.sql): the 'replace' and
+-- 'preserve_run_at' modes update the waiting job, and no app role may update jobs itself.
 CREATE OR REPLACE FUNCTION pgworker.add_job(
     task         text,
     payload      jsonb       DEFAULT '{}',
@@ -319,7 +417,10 @@ CREATE OR REPLACE FUNCTION pgworker.add_job(
     job_key_mode text        DEFAULT 'skip',
     lock_key     text        DEFAULT NULL
 ) RETURNS pgworker.jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 #variable_conflict use_column
 DECLARE
     mode text := coalesce(add_job.job_key_mode, 'skip');
@@ -389,8 +490,12 @@ $$;
 -- (or appears earlier in the same array) is not added, and the waiting job is returned instead,
 -- so every key yields one row. Other job_key_mode values need add_job, one job at a time.
 -- Returns the added jobs in array order, then the waiting jobs that keys matched.
+-- SECURITY DEFINER, owned by pgworker_enqueuer, like add_job.
 CREATE OR REPLACE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
-LANGUAGE sql AS $$
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
     WITH spec AS (
         SELECT s.*
         FROM ROWS FROM (jsonb_to_recordset(add_jobs.jobs)
@@ -420,6 +525,8 @@ $$;
 -- the stock values (queue 'default', max_attempts 25) gets the task's instead. A row trigger
 -- applies them, and its WHEN clause lists only the tasks that have such options, so inserting
 -- any other job costs nothing extra. refresh_sql_task_defaults() regenerates that list.
+-- SECURITY DEFINER, owned by pgworker_stager, which may read sql_tasks: an app that inserts jobs
+-- needs no right to read them.
 CREATE OR REPLACE FUNCTION pgworker.apply_sql_task_defaults() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -471,8 +578,6 @@ DECLARE
     key_columns text[];
     missing text;
     event text;
-    probe text;
-    probe_cursor refcursor;
     function_name text;
     stale pgworker.trigger_attachments;
     part regclass;
@@ -485,9 +590,8 @@ BEGIN
         RAISE EXCEPTION 'pgworker: % is not a table (only tables and partitioned tables can have pgworker triggers)', table_name
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege(CASE WHEN staged IS DISTINCT FROM false THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END, 'INSERT') THEN
-        RAISE EXCEPTION 'pgworker: role % cannot insert into pgworker.%, so a trigger it owns could not enqueue', current_user,
-            CASE WHEN staged IS DISTINCT FROM false THEN 'staged_jobs' ELSE 'jobs' END
+    IF NOT pg_has_role('pgworker_stager', 'MEMBER') OR NOT has_schema_privilege('pgworker', 'CREATE') THEN
+        RAISE EXCEPTION 'pgworker: role % may not attach triggers', current_user
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Attach triggers as the role that owns the pgworker schema (the one that ran pgworker migrate).';
     END IF;
@@ -550,32 +654,15 @@ BEGIN
     RETURNING * INTO a;
     function_name := format('trigger_%s', a.id);
 
-    -- Validate everything the trigger will run -- columns, key, condition -- now, against the
-    -- table itself, by opening (not running) the same SELECT over empty stand-ins for the
-    -- transition tables. A cursor accepts exactly one statement, so a condition cannot smuggle
-    -- in another one.
-    FOREACH event IN ARRAY events LOOP
-        probe := format(E'WITH pgw_new AS (SELECT * FROM ONLY %1$s LIMIT 0), pgw_old AS (SELECT * FROM ONLY %1$s LIMIT 0)\n%2$s',
-                        table_name, pgworker.trigger_select(a, event, key_columns, '''probe''::text', '1'));
-        BEGIN
-            OPEN probe_cursor FOR EXECUTE probe;
-            CLOSE probe_cursor;
-        EXCEPTION WHEN OTHERS THEN
-            DECLARE
-                error_text text;
-                error_state text;
-            BEGIN
-                GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
-                RAISE EXCEPTION 'pgworker: invalid trigger on % for task %: %', table_name, a.task, error_text
-                    USING ERRCODE = error_state,
-                          DETAIL = CASE WHEN condition IS NULL THEN NULL ELSE format('condition: %s', condition) END,
-                          HINT = 'The condition is a boolean SQL expression over the row''s columns, e.g. total > 100; '
-                                 'it runs with search_path = pg_catalog, so qualify your own functions.';
-            END;
-        END;
-    END LOOP;
+    PERFORM pgworker.validate_trigger_attachment(a);
     EXECUTE pgworker.trigger_function_definition(a, format('pgworker.%I()', function_name));
     EXECUTE format('REVOKE ALL ON FUNCTION pgworker.%I() FROM PUBLIC', function_name);
+    -- The function is SECURITY DEFINER: it runs as pgworker_stager, which may only insert jobs
+    -- and staged jobs, never as the role attaching it. A new owner must have CREATE on the
+    -- schema, so the stager holds it for this statement only.
+    GRANT CREATE ON SCHEMA pgworker TO pgworker_stager;
+    EXECUTE format('ALTER FUNCTION pgworker.%I() OWNER TO pgworker_stager', function_name);
+    REVOKE CREATE ON SCHEMA pgworker FROM pgworker_stager;
     UPDATE pgworker.trigger_attachments t SET function = format('pgworker.%I()', function_name)
     WHERE t.id = a.id
     RETURNING * INTO a;
@@ -985,11 +1072,13 @@ $$;
 -- partitions, and partitions detached since.
 -- (client_min_messages: no NOTICE per dropped trigger.)
 CREATE OR REPLACE FUNCTION pgworker.drop_trigger_attachment(a pgworker.trigger_attachments) RETURNS void
-LANGUAGE plpgsql SET client_min_messages = warning AS $$
+LANGUAGE plpgsql
+SET client_min_messages = warning
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-    IF a.function <> '' THEN
-        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', a.function);
-    END IF;
+    -- The name is made from the id, never read back from the table.
+    EXECUTE format('DROP FUNCTION IF EXISTS pgworker.%I() CASCADE', 'trigger_' || a.id);
     DELETE FROM pgworker.trigger_attachments t WHERE t.id = a.id;
 END
 $$;
@@ -1031,43 +1120,48 @@ BEGIN
 END
 $$;
 """##),
-        SchemaDefinition(kind: .function, name: "grant_app", sql: ##"""
--- What an application role needs to enqueue directly and read its jobs back: add_job/add_jobs
--- or INSERT into pgworker.jobs, and SELECT on it (job states and results; also needed by
--- add_job's RETURNING). A role that only inserts into tables with pgworker triggers needs none
--- of this. Idempotent; run it again after upgrading pgworker.
-CREATE OR REPLACE FUNCTION pgworker.grant_app(role regrole) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    fn regprocedure;
+        SchemaDefinition(kind: .function, name: "grant_admin", sql: ##"""
+-- Makes `role` an operator: it joins pgworker_admin, which may do what app and worker roles may,
+-- and cancel, retry, reschedule and delete jobs, pause and cap queues, define schedules and set
+-- retention (docs/security.md). Attaching triggers and registering SQL tasks change the schema
+-- and stay with the schema's owner. Undo with: REVOKE pgworker_admin FROM role.
+-- Only the schema's owner may call it.
+CREATE OR REPLACE FUNCTION pgworker.grant_admin(role regrole) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
-    -- UPDATE: add_job's job_key modes 'replace' and 'preserve_run_at' update the waiting job.
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON pgworker.jobs TO %s', role);
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT SELECT ON pgworker.queue_stats, pgworker.registered_sql_tasks, pgworker.triggers TO %s', role);
-    -- Every overload, so a later migration that changes their arguments is covered by re-running this.
-    FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p
-              WHERE p.pronamespace = 'pgworker'::regnamespace AND p.proname IN ('add_job', 'add_jobs') LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, role);
-    END LOOP;
+    EXECUTE format('GRANT pgworker_admin TO %s', role);
+END
+$$;
+"""##),
+        SchemaDefinition(kind: .function, name: "grant_app", sql: ##"""
+-- Makes `role` an application role: it joins pgworker_app, which may enqueue (add_job, add_jobs,
+-- INSERT of a new job's columns into pgworker.jobs) and read jobs, queues, workers and the status
+-- views; nothing else (docs/security.md). A role that only inserts into tables with pgworker
+-- triggers needs none of this. Undo with: REVOKE pgworker_app FROM role.
+-- Only the schema's owner may call it.
+CREATE OR REPLACE FUNCTION pgworker.grant_app(role regrole) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('GRANT pgworker_app TO %s', role);
 END
 $$;
 """##),
         SchemaDefinition(kind: .function, name: "grant_worker", sql: ##"""
--- What a worker role (`pgworker run`, a Swift Worker) needs on pgworker's own objects: it
--- operates the queue, so it reads and writes every pgworker table (jobs, workers, queues,
--- schedules, cancel requests, retention...) except the migration record, which it only reads,
--- and runs every pgworker function. SQL tasks run as the worker role, so grant it what the task
--- functions touch as well. Idempotent; run it again after upgrading (new tables are covered then).
+-- Makes `role` a worker role (`pgworker run`, a Swift Worker): it joins pgworker_worker, which may
+-- claim, heartbeat, record outcomes, run SQL tasks, move staged jobs, enqueue cron ticks and prune
+-- finished jobs, and may not change trigger attachments, SQL task registrations, schedule
+-- definitions or retention (docs/security.md). Undo with: REVOKE pgworker_worker FROM role.
+-- Only the schema's owner may call it.
 CREATE OR REPLACE FUNCTION pgworker.grant_worker(role regrole) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON pgworker.migrations FROM %s', role);
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgworker TO %s', role);
-    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgworker TO %s', role);
+    EXECUTE format('GRANT pgworker_worker TO %s', role);
 END
 $$;
 """##),
@@ -1113,10 +1207,9 @@ CREATE OR REPLACE TRIGGER jobs_left_running
 -- a job_key too long for its index) must not block the rows behind it: the batch is retried one
 -- row at a time, and a refused row becomes a dead job that says why, with its payload intact.
 --
--- SECURITY DEFINER: every claim calls it, and a worker role needs no rights on staged_jobs.
+-- It runs with the caller's rights: pgworker_worker may move staged jobs (SQL/privileges/grants.sql).
 CREATE OR REPLACE FUNCTION pgworker.move_staged_jobs(max_jobs integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1256,9 +1349,10 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "refresh_sql_task_defaults", sql: ##"""
 -- Regenerates the jobs_sql_task_defaults trigger on pgworker.jobs (see apply_sql_task_defaults)
--- from the SQL tasks that have a queue or max_attempts option; drops it when none has.
+-- from the SQL tasks that have a queue or max_attempts option; drops it when none has. It changes
+-- the schema, so only the schema's owner runs it (through register_sql_task).
 CREATE OR REPLACE FUNCTION pgworker.refresh_sql_task_defaults() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tasks text[];
     wanted text;
@@ -1293,7 +1387,8 @@ REVOKE ALL ON FUNCTION pgworker.refresh_sql_task_defaults() FROM PUBLIC;
 -- Rewrites the trigger functions of `task`'s attachments that take their queue from the SQL
 -- task, after that option changed. CREATE OR REPLACE keeps the function's identity, owner and
 -- triggers, and takes no lock on the application's tables. Only the function's owner (or a
--- superuser) may rewrite it; anyone else gets a warning saying what to run.
+-- superuser, or a member of pgworker_stager, its owner) may rewrite it; anyone else gets a
+-- warning saying what to run.
 CREATE OR REPLACE FUNCTION pgworker.refresh_trigger_functions(task text) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1306,7 +1401,10 @@ BEGIN
              WHERE t.task = refresh_trigger_functions.task AND t.queue IS NULL AND t.function <> ''
                AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name) LOOP
         BEGIN
-            EXECUTE pgworker.trigger_function_definition(a, a.function);
+            -- Regenerated from the attachment's id and validated again: the stored condition is
+            -- only ever part of a function body checked like this, never executed as it is.
+            PERFORM pgworker.validate_trigger_attachment(a);
+            EXECUTE pgworker.trigger_function_definition(a, format('pgworker.%I()', 'trigger_' || a.id));
             rewritten := rewritten + 1;
         EXCEPTION WHEN insufficient_privilege THEN
             RAISE WARNING 'pgworker: % enqueues task % into its old queue until its owner runs pgworker.attach_trigger again',
@@ -1327,6 +1425,9 @@ $$;
 --   max_attempts -- default for the task's jobs (those enqueued with the stock 25);
 --   queue        -- default queue for the task's jobs (those enqueued into 'default').
 -- Registering again replaces the function and all options.
+-- Only the schema's owner may register (it changes the schema's jobs_sql_task_defaults trigger).
+-- A task runs with its function's owner's rights (run_sql_job), so a function owned by a
+-- superuser is refused unless a superuser registers it.
 --     SELECT pgworker.register_sql_task('cleanup', 'app.cleanup(jsonb)', timeout => '5 minutes', queue => 'maintenance');
 CREATE OR REPLACE FUNCTION pgworker.register_sql_task(
     task         text,
@@ -1335,12 +1436,21 @@ CREATE OR REPLACE FUNCTION pgworker.register_sql_task(
     max_attempts integer  DEFAULT NULL,
     queue        text     DEFAULT NULL
 ) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     argument_types oidvector;
     kind "char";
+    owner_is_superuser boolean;
 BEGIN
-    SELECT p.proargtypes, p.prokind INTO argument_types, kind FROM pg_proc p WHERE p.oid = fn;
+    SELECT p.proargtypes, p.prokind, r.rolsuper INTO argument_types, kind, owner_is_superuser
+    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = fn;
+    IF owner_is_superuser AND NOT (SELECT s.rolsuper FROM pg_roles s WHERE s.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgworker: % is owned by a superuser; only a superuser may make it a SQL task', fn
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A SQL task runs with its owner''s rights: have a role with just the rights the task needs own it.';
+    END IF;
     IF kind NOT IN ('f', 'p') THEN
         RAISE EXCEPTION 'pgworker: % is not a function or procedure', fn USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1380,6 +1490,7 @@ $$;
         SchemaDefinition(kind: .function, name: "release_jobs", sql: ##"""
 -- Gives jobs held by a worker back to the queue without counting the attempt: for jobs it claimed
 -- but never started (graceful shutdown), or claimed in a statement whose reply was lost.
+-- A released job keeps its run_at, and so its place in claim order.
 -- `ids` NULL means all the worker's running jobs; `except_ids` are kept. Returns the released ids.
 CREATE OR REPLACE FUNCTION pgworker.release_jobs(worker_id text, ids bigint[] DEFAULT NULL, except_ids bigint[] DEFAULT '{}')
 RETURNS SETOF bigint
@@ -1387,7 +1498,6 @@ LANGUAGE sql AS $$
     UPDATE pgworker.jobs j
     SET state = CASE WHEN j.attempts - 1 > 0 THEN 'retryable' ELSE 'available' END,
         attempts = j.attempts - 1,
-        run_at = now(),
         locked_by = NULL,
         locked_at = NULL
     WHERE j.state = 'running'
@@ -1409,8 +1519,8 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "rescue_stale_jobs", sql: ##"""
 -- Rescues the jobs of workers whose last heartbeat is older than `stale_after`, and removes those
--- workers. A rescued job counts its attempt: it goes back to 'retryable' (runnable now), or to
--- 'dead' if that was its last attempt. Row locks make concurrent rescuers safe: a job is rescued
+-- workers. A rescued job counts its attempt: it goes back to 'retryable', keeping its run_at and so
+-- its place in claim order (ahead of jobs enqueued after it), or to 'dead' if that was its last attempt. Row locks make concurrent rescuers safe: a job is rescued
 -- once. Returns the rescued job ids.
 CREATE OR REPLACE FUNCTION pgworker.rescue_stale_jobs(stale_after interval DEFAULT '30 seconds')
 RETURNS TABLE (id bigint, state text)
@@ -1420,7 +1530,6 @@ BEGIN
     RETURN QUERY
     UPDATE pgworker.jobs j
     SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'retryable' END,
-        run_at = now(),
         last_error = format('rescued: worker %s stopped heartbeating while running this job', j.locked_by),
         errors = j.errors || jsonb_build_array(jsonb_build_object(
             'attempt', j.attempts, 'at', now(), 'worker', j.locked_by,
@@ -1444,12 +1553,13 @@ LANGUAGE sql AS $$
 $$;
 """##),
         SchemaDefinition(kind: .function, name: "retry_dead_jobs", sql: ##"""
--- Runs every dead job of a task and/or queue again now (NULL matches any). Returns how many.
+-- Runs every dead job of a task and/or queue again now, each in its old place in claim order
+-- (NULL matches any). Returns how many.
 CREATE OR REPLACE FUNCTION pgworker.retry_dead_jobs(task text DEFAULT NULL, queue text DEFAULT NULL) RETURNS bigint
 LANGUAGE sql AS $$
     WITH retried AS (
         UPDATE pgworker.jobs j
-        SET state = 'retryable', run_at = now(), finished_at = NULL,
+        SET state = 'retryable', run_at = least(j.run_at, now()), finished_at = NULL,
             max_attempts = greatest(j.max_attempts, j.attempts + 1)
         WHERE j.state = 'dead'
           AND (retry_dead_jobs.task IS NULL OR j.task = retry_dead_jobs.task)
@@ -1468,12 +1578,13 @@ LANGUAGE sql VOLATILE AS $$
 $$;
 """##),
         SchemaDefinition(kind: .function, name: "retry_job", sql: ##"""
--- Runs a dead or cancelled job again now. It keeps its attempts and errors and gets at least one
+-- Runs a dead or cancelled job again now, in its old place in claim order (its run_at, or now if
+-- that was still ahead). It keeps its attempts and errors and gets at least one
 -- more attempt. Returns the job, or nothing when it is not dead or cancelled.
 CREATE OR REPLACE FUNCTION pgworker.retry_job(job_id bigint) RETURNS SETOF pgworker.jobs
 LANGUAGE sql AS $$
     UPDATE pgworker.jobs j
-    SET state = 'retryable', run_at = now(), finished_at = NULL,
+    SET state = 'retryable', run_at = least(j.run_at, now()), finished_at = NULL,
         max_attempts = greatest(j.max_attempts, j.attempts + 1)
     WHERE j.id = retry_job.job_id AND j.state IN ('dead', 'cancelled')
     RETURNING j.*;
@@ -1484,6 +1595,13 @@ $$;
 -- function's effects and the job's 'succeeded' state commit together, or neither does. An error in
 -- the function rolls back its effects and records the failure with SQLSTATE, detail and hint.
 -- Returns the job's new state, or NULL if the job is not held by this worker.
+--
+-- The function runs with its owner's rights, never the worker's: a SECURITY DEFINER function by
+-- itself; any other under SET LOCAL ROLE to its owner, which PostgreSQL allows only when the
+-- worker's login role is a member of the owner. Code under SET ROLE may switch to any role the
+-- login may become, so a superuser worker runs another owner's function only if it is SECURITY
+-- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
+-- worker's role is restored before the outcome is written.
 CREATE OR REPLACE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1492,6 +1610,9 @@ DECLARE
     fn_schema   text;
     fn_name     text;
     returns_void boolean;
+    fn_owner    name;
+    fn_definer  boolean;
+    worker_role name := current_user;
     outcome     jsonb;
     error_state text;
     error_text  text;
@@ -1507,20 +1628,30 @@ BEGIN
     END IF;
 
     SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
-    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype
-    INTO fn_schema, fn_name, returns_void
+    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef
+    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.oid = fn;
 
     IF fn_name IS NULL THEN
         message := format('no SQL function is registered for task %L (or it was dropped)', job.task);
+    ELSIF NOT fn_definer AND fn_owner <> worker_role
+          AND (NOT pg_has_role(session_user, fn_owner, 'MEMBER')
+               OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
+        message := format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
+                          'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
+                          fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            IF NOT fn_definer AND fn_owner <> worker_role THEN
+                EXECUTE format('SET LOCAL ROLE %I', fn_owner);
+            END IF;
             IF returns_void THEN
                 EXECUTE format('SELECT %I.%I($1)', fn_schema, fn_name) USING job.payload;
             ELSE
                 EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
+            EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN
@@ -1642,6 +1773,30 @@ CREATE OR REPLACE TRIGGER sql_task_queue_changed
     AFTER INSERT OR UPDATE OF task, queue OR DELETE ON pgworker.sql_tasks
     FOR EACH ROW EXECUTE FUNCTION pgworker.sql_task_queue_changed();
 """##),
+        SchemaDefinition(kind: .function, name: "trigger_column_value", sql: ##"""
+-- The SQL expression for column `column_name` of row `alias` in a generated trigger function: the
+-- value itself when its type is built in (looking through domains and arrays), else its text from
+-- the type's output function, which no role but a superuser can define. With `as_text`, the value
+-- is always text (a built-in type's own cast to text). See trigger_row_json for why.
+CREATE OR REPLACE FUNCTION pgworker.trigger_column_value(table_name regclass, alias text, column_name text, as_text boolean)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE chain(type_id, depth) AS (
+        SELECT att.atttypid, 0
+        FROM pg_attribute att
+        WHERE att.attrelid = table_name AND att.attname = column_name AND att.attnum > 0 AND NOT att.attisdropped
+        UNION ALL
+        SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, chain.depth + 1
+        FROM chain JOIN pg_type t ON t.oid = chain.type_id
+        WHERE (t.typtype = 'd' OR (t.typelem <> 0 AND t.typlen = -1)) AND chain.depth < 20
+    )
+    SELECT CASE WHEN (SELECT c.type_id FROM chain c ORDER BY c.depth DESC LIMIT 1) < 16384
+                THEN format(CASE WHEN as_text THEN '%I.%I::pg_catalog.text' ELSE '%I.%I' END, alias, column_name)
+                ELSE format('pg_catalog.format(%L, %I.%I)', '%s', alias, column_name) END;
+$$;
+"""##),
         SchemaDefinition(kind: .function, name: "trigger_function_body", sql: ##"""
 -- The source of an attachment's trigger function: per event, one INSERT ... SELECT over the
 -- transition table into pgworker.staged_jobs (or pgworker.jobs with staged => false), and for
@@ -1691,7 +1846,8 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "trigger_function_definition", sql: ##"""
 -- The statement that (re)creates an attachment's trigger function `name`. It is SECURITY
--- DEFINER, so that a role that may only insert into its table still enqueues. A security
+-- DEFINER, owned by pgworker_stager (attach_trigger), so that a role that may only insert into its
+-- table still enqueues, and nothing in it runs with more rights than inserting jobs. A security
 -- definer function must not resolve names through the caller's search_path, or the caller could
 -- slip in its own `=` or `now()`; so the function either pins search_path, or -- when it is only
 -- our fully qualified SQL (a staged insert or delete attachment without a condition, the hot
@@ -1706,24 +1862,41 @@ LANGUAGE sql STABLE AS $$
 $$;
 """##),
         SchemaDefinition(kind: .function, name: "trigger_row_json", sql: ##"""
--- The SQL expression that turns row `alias` into the payload: the listed columns as an object,
--- or the whole row for '{*}'. Names come from the catalog and are quoted with %I/%L. Every
--- function, operator and type is schema-qualified, so a trigger function without a condition
--- resolves nothing through the search_path and needs no `SET search_path` clause (which costs
--- about 5 µs per statement), yet cannot be hijacked by the inserting role's search_path.
-CREATE OR REPLACE FUNCTION pgworker.trigger_row_json(alias text, columns text[]) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
+-- The SQL expression that turns row `alias` of `table_name` into the payload: the listed columns
+-- as an object, or the whole row for '{*}'. Names come from the catalog and are quoted with %I/%L. Every function, operator
+-- and type is schema-qualified, so a trigger function without a condition resolves nothing
+-- through the search_path and needs no `SET search_path` clause (about 5 µs per statement), yet
+-- cannot be hijacked by the inserting role's search_path.
+--
+-- The trigger function runs as pgworker_stager, so nothing in the payload may call code that the
+-- table's owner controls: to_jsonb would call a cast to json that the owner defined on a type of
+-- its own, and `::text` a cast to text. A column whose type (through domains and arrays) is not
+-- built in therefore enters the payload as text made by the type's output function
+-- (pg_catalog.format('%s', ...)): a JSON string. For '{*}' that means listing the table's columns
+-- when one of them has such a type; otherwise the whole row goes through to_jsonb and follows
+-- columns added and dropped later (a column of a user-defined type added later is not covered:
+-- attach again; docs/security.md).
+CREATE OR REPLACE FUNCTION pgworker.trigger_row_json(table_name regclass, alias text, columns text[]) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     parts text[] := '{}';
     chunk text[] := '{}';
     name  text;
 BEGIN
     IF columns = '{*}' THEN
-        RETURN format('pg_catalog.to_jsonb(%I)', alias);
+        SELECT array_agg(att.attname::text ORDER BY att.attnum) INTO columns
+        FROM pg_attribute att
+        WHERE att.attrelid = table_name AND att.attnum > 0 AND NOT att.attisdropped;
+        IF NOT EXISTS (SELECT 1 FROM unnest(columns) c
+                       WHERE pgworker.trigger_column_value(table_name, alias, c, false) LIKE 'pg_catalog.format(%') THEN
+            RETURN format('pg_catalog.to_jsonb(%I)', alias);
+        END IF;
     END IF;
     -- jsonb_build_object takes at most 100 arguments: build 50 columns at a time and concatenate.
     FOREACH name IN ARRAY columns LOOP
-        chunk := chunk || format('%L::pg_catalog.text, %I.%I', name, alias, name);
+        chunk := chunk || format('%L::pg_catalog.text, %s', name, pgworker.trigger_column_value(table_name, alias, name, false));
         IF cardinality(chunk) = 50 THEN
             parts := parts || format('pg_catalog.jsonb_build_object(%s)', array_to_string(chunk, ', '));
             chunk := '{}';
@@ -1755,7 +1928,7 @@ DECLARE
     pairing text;
     condition text := coalesce(a.condition, 'true');
 BEGIN
-    payload := pgworker.trigger_row_json(row_alias, a.columns);
+    payload := pgworker.trigger_row_json(a.table_name, row_alias, a.columns);
     IF envelope THEN
         payload := format('pg_catalog.jsonb_build_object(%L::pg_catalog.text, %L::pg_catalog.text, %L::pg_catalog.text, %s, %L::pg_catalog.text, %s)',
             'op', event,
@@ -1763,10 +1936,11 @@ BEGIN
             'old', CASE event WHEN 'insert' THEN 'NULL::pg_catalog.jsonb'
                               WHEN 'delete' THEN payload
                               ELSE format('CASE WHEN old.%I IS NULL THEN NULL ELSE %s END', key_columns[1],
-                                          pgworker.trigger_row_json('old', a.columns)) END);
+                                          pgworker.trigger_row_json(a.table_name, 'old', a.columns)) END);
     END IF;
     IF a.job_key IS NOT NULL THEN
-        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %I.%I::pg_catalog.text', a.task || ':', row_alias, a.job_key);
+        key_expression := format('%L::pg_catalog.text OPERATOR(pg_catalog.||) %s', a.task || ':',
+                                 pgworker.trigger_column_value(a.table_name, row_alias, a.job_key, true));
     END IF;
     -- The condition sits on lines of its own, so a trailing "--" comment cannot swallow the rest.
     IF event = 'insert' THEN
@@ -1815,6 +1989,47 @@ LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM pgworker.schedules s WHERE s.name = unschedule.name;
     RETURN FOUND;
+END
+$$;
+"""##),
+        SchemaDefinition(kind: .function, name: "validate_trigger_attachment", sql: ##"""
+-- Checks everything an attachment's trigger will run -- columns, key, condition -- against the
+-- table itself, by opening (not running) the trigger's SELECT over empty stand-ins for the
+-- transition tables. A cursor accepts exactly one statement, so a condition cannot smuggle in
+-- another one. attach_trigger runs it before generating the function, and
+-- refresh_trigger_functions before regenerating it from the stored attachment.
+CREATE OR REPLACE FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key_columns text[];
+    event text;
+    probe text;
+    probe_cursor refcursor;
+    error_text text;
+    error_state text;
+BEGIN
+    SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
+    WHERE i.indrelid = a.table_name AND i.indisprimary;
+    FOREACH event IN ARRAY a.events LOOP
+        probe := format(E'WITH pgw_new AS (SELECT * FROM ONLY %1$s LIMIT 0), pgw_old AS (SELECT * FROM ONLY %1$s LIMIT 0)\n%2$s',
+                        a.table_name, pgworker.trigger_select(a, event, key_columns, '''probe''::text', '1'));
+        BEGIN
+            OPEN probe_cursor FOR EXECUTE probe;
+            CLOSE probe_cursor;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
+            RAISE EXCEPTION 'pgworker: invalid trigger on % for task %: %', a.table_name, a.task, error_text
+                USING ERRCODE = error_state,
+                      DETAIL = CASE WHEN a.condition IS NULL THEN NULL ELSE format('condition: %s', a.condition) END,
+                      HINT = 'The condition is a boolean SQL expression over the row''s columns, e.g. total > 100; '
+                             'it runs with search_path = pg_catalog, so qualify your own functions.';
+        END;
+    END LOOP;
 END
 $$;
 """##),
@@ -1876,6 +2091,130 @@ CREATE OR REPLACE VIEW pgworker.unhandled_tasks AS
                  OR (w.handles_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
             AND (w.queues IS NULL OR j.queue = ANY (w.queues)))
     GROUP BY j.task, j.queue;
+"""##),
+        SchemaDefinition(kind: .privilege, name: "grants", sql: ##"""
+-- Who may do what: the current grants of pgworker's roles, applied on every `pgworker migrate`
+-- after the functions and views, so a database ends with exactly these whatever it had before.
+-- docs/security.md is the contract these implement; SecurityContractTests compares the two.
+--
+--   pgworker_app       enqueues (add_job, add_jobs, INSERT of the enqueue columns) and reads
+--                      jobs, queues, workers and the status views.
+--   pgworker_worker    claims, heartbeats, records outcomes, runs SQL tasks, moves staged jobs,
+--                      enqueues cron ticks, prunes. No writes to trigger attachments, SQL task
+--                      registrations, schedule definitions or retention.
+--   pgworker_admin     operates: cancel, retry, reschedule, delete, queue limits and pauses,
+--                      schedules, retention; and everything app and worker may do.
+--   pgworker_stager    NOLOGIN, owns the generated trigger functions and the SQL-task defaults
+--                      trigger: it may only insert jobs and staged jobs and read sql_tasks.
+--   pgworker_enqueuer  NOLOGIN, owns add_job and add_jobs: it may insert jobs and change the
+--                      payload and run_at of jobs (job_key modes 'replace', 'preserve_run_at').
+-- The schema's owner (the role that ran migrate) attaches triggers and registers SQL tasks,
+-- since those change the schema.
+
+REVOKE ALL ON SCHEMA pgworker FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA pgworker
+    FROM PUBLIC, pgworker_app, pgworker_worker, pgworker_admin, pgworker_stager, pgworker_enqueuer;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA pgworker
+    FROM PUBLIC, pgworker_app, pgworker_worker, pgworker_admin, pgworker_stager, pgworker_enqueuer;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgworker
+    FROM PUBLIC, pgworker_app, pgworker_worker, pgworker_admin, pgworker_stager, pgworker_enqueuer;
+REVOKE ALL ON SCHEMA pgworker FROM pgworker_app, pgworker_worker, pgworker_admin, pgworker_stager, pgworker_enqueuer;
+
+GRANT USAGE ON SCHEMA pgworker TO pgworker_app, pgworker_worker, pgworker_admin, pgworker_stager, pgworker_enqueuer;
+
+-- Definer code is owned by the two roles with the fewest rights it needs, never by the role that
+-- ran migrate. Changing a function's owner needs the new owner to have CREATE on the schema, so
+-- it holds that only for these statements.
+GRANT CREATE ON SCHEMA pgworker TO pgworker_stager, pgworker_enqueuer;
+ALTER FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text) OWNER TO pgworker_enqueuer;
+ALTER FUNCTION pgworker.add_jobs(jsonb) OWNER TO pgworker_enqueuer;
+ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_stager;
+-- Trigger functions generated by attach_trigger, named from the attachment's id, never from text
+-- read back from a table.
+DO $owners$
+DECLARE
+    attachment_id bigint;
+BEGIN
+    FOR attachment_id IN SELECT a.id FROM pgworker.trigger_attachments a
+                         WHERE pg_catalog.to_regprocedure(pg_catalog.format('pgworker.%I()', 'trigger_' || a.id)) IS NOT NULL LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION pgworker.%I() OWNER TO pgworker_stager', 'trigger_' || attachment_id);
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION pgworker.%I() FROM PUBLIC', 'trigger_' || attachment_id);
+    END LOOP;
+END
+$owners$;
+REVOKE CREATE ON SCHEMA pgworker FROM pgworker_stager, pgworker_enqueuer;
+
+-- pgworker_stager: the generated trigger functions append staged jobs (or, staged => false,
+-- insert jobs); apply_sql_task_defaults reads the SQL tasks' options.
+GRANT INSERT ON pgworker.staged_jobs TO pgworker_stager;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key) ON pgworker.jobs TO pgworker_stager;
+-- ON CONFLICT (job_key) WHERE ... state ... needs to read the arbiter index's columns.
+GRANT SELECT (job_key, state) ON pgworker.jobs TO pgworker_stager;
+GRANT SELECT ON pgworker.sql_tasks TO pgworker_stager;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_stager;
+
+-- pgworker_enqueuer: add_job and add_jobs.
+GRANT SELECT ON pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key) ON pgworker.jobs TO pgworker_enqueuer;
+GRANT UPDATE (payload, run_at) ON pgworker.jobs TO pgworker_enqueuer;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_enqueuer;
+
+-- pgworker_app. INSERT covers only the columns a new job may set: state, attempts, locks and
+-- outcomes are the worker's.
+GRANT SELECT ON pgworker.jobs, pgworker.workers, pgworker.queues, pgworker.migrations TO pgworker_app;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key) ON pgworker.jobs TO pgworker_app;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_app;
+GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
+                pgworker.triggers, pgworker.schedule_status TO pgworker_app;
+GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
+                          pgworker.add_jobs(jsonb) TO pgworker_app;
+
+-- pgworker_worker.
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
+GRANT SELECT, UPDATE, DELETE ON pgworker.staged_jobs TO pgworker_worker;
+GRANT SELECT, DELETE ON pgworker.cancel_requests TO pgworker_worker;
+-- Claims of capped queues lock the queue's row (SELECT ... FOR UPDATE needs an UPDATE right).
+GRANT SELECT, UPDATE (updated_at) ON pgworker.queues TO pgworker_worker;
+GRANT SELECT, UPDATE (last_tick, next_tick) ON pgworker.schedules TO pgworker_worker;
+GRANT SELECT ON pgworker.sql_tasks, pgworker.retention, pgworker.migrations TO pgworker_worker;
+GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_worker;
+GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
+                pgworker.triggers, pgworker.schedule_status TO pgworker_worker;
+GRANT EXECUTE ON FUNCTION
+    pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
+    pgworker.add_jobs(jsonb),
+    pgworker.claim_jobs(text, text[], text[], integer, boolean),
+    pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb),
+    pgworker.complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb),
+    pgworker.complete_jobs(text, bigint[], boolean[], jsonb[], text[], boolean[]),
+    pgworker.move_staged_jobs(integer),
+    pgworker.register_worker(text, text, integer, text[], text[], boolean),
+    pgworker.release_jobs(text, bigint[], bigint[]),
+    pgworker.rescue_stale_jobs(interval),
+    pgworker.retry_delay(integer),
+    pgworker.run_sql_job(bigint, text),
+    pgworker.sql_task_plan(text),
+    pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
+    pgworker.prune_jobs(integer)
+TO pgworker_worker;
+
+-- pgworker_admin: what app and worker may do, and operating jobs, queues, schedules, retention.
+GRANT SELECT ON ALL TABLES IN SCHEMA pgworker TO pgworker_admin;
+GRANT INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers, pgworker.queues, pgworker.schedules,
+                                pgworker.retention, pgworker.cancel_requests TO pgworker_admin;
+GRANT EXECUTE ON FUNCTION
+    pgworker.cancel_job(bigint, text),
+    pgworker.retry_job(bigint),
+    pgworker.retry_dead_jobs(text, text),
+    pgworker.reschedule_job(bigint, timestamptz),
+    pgworker.delete_job(bigint),
+    pgworker.set_queue_limit(text, integer),
+    pgworker.pause_queue(text),
+    pgworker.resume_queue(text),
+    pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean),
+    pgworker.unschedule(text),
+    pgworker.set_retention(text, interval)
+TO pgworker_admin;
 """##),
     ]
 }

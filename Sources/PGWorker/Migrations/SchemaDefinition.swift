@@ -1,5 +1,5 @@
-/// The current definition of one function or view of the `pgworker` schema, from `SQL/functions/`
-/// or `SQL/views/`.
+/// The current definition of one function or view of the `pgworker` schema, or of its grants:
+/// a file of `SQL/functions/`, `SQL/views/` or `SQL/privileges/`.
 ///
 /// Unlike a ``Migration``, a definition is applied on every `pgworker migrate`, after the pending
 /// migrations: it is written with `CREATE OR REPLACE`, so applying it again changes nothing, and
@@ -11,6 +11,8 @@ public struct SchemaDefinition: Sendable {
         case function
         /// A view.
         case view
+        /// Roles' rights on the schema's objects (`SQL/privileges/`), applied after everything else.
+        case privilege
     }
 
     /// Function or view.
