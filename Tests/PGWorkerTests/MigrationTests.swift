@@ -140,6 +140,47 @@ final class MigrationTests: XCTestCase {
         let expected = try await SchemaDump.dump(fresh)
         XCTAssertTrue(upgraded == expected, "an upgraded schema differs from a fresh one:\n\(SchemaDump.difference(upgraded, expected))")
     }
+
+    /// Roles the old grant_app / grant_worker served keep working after the upgrade, through the
+    /// groups, and lose the broad rights granted straight on pgworker's objects.
+    func testUpgradeMovesRolesOfTheOldGrantFunctionsIntoTheGroups() async throws {
+        let old = try await TestDatabase.create(for: self, migrated: false)
+        let fixture = SchemaDump.repositoryRoot.appendingPathComponent("Tests/PGWorkerTests/Fixtures/schema-v8.sql")
+        let restore = try await Subprocess.run(try SchemaDump.program("psql"),
+            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", old.conninfo, "-f", fixture.path])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        let connection = try await old.connect()
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let app = "legacy_app_\(suffix)", worker = "legacy_worker_\(suffix)"
+        try await connection.execute("""
+            CREATE ROLE \(app) LOGIN; CREATE ROLE \(worker) LOGIN;
+            SELECT pgworker.grant_app('\(app)'); SELECT pgworker.grant_worker('\(worker)');
+            """)
+        addTeardownBlock {
+            let cleanup = try await old.connect("teardown")
+            try await cleanup.execute("DROP OWNED BY \(app), \(worker); DROP ROLE \(app); DROP ROLE \(worker)")
+            await cleanup.close()
+        }
+        try await Migrator(connection: connection).migrate()
+        let rows = try await connection.query("""
+            SELECT pg_has_role($1, 'pgworker_app', 'MEMBER') AS app_in_group,
+                   pg_has_role($2, 'pgworker_worker', 'MEMBER') AS worker_in_group,
+                   has_table_privilege($1, 'pgworker.jobs', 'UPDATE') AS app_updates,
+                   has_table_privilege($2, 'pgworker.sql_tasks', 'INSERT') AS worker_registers,
+                   has_function_privilege($2, 'pgworker.set_retention(text, interval)', 'EXECUTE') AS worker_sets_retention,
+                   has_function_privilege($2, 'pgworker.complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb)', 'EXECUTE') AS worker_claims,
+                   (SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a
+                    WHERE c.relnamespace = 'pgworker'::regnamespace AND a.grantee IN ($1::regrole, $2::regrole)) AS direct_grants
+            """, [app, worker])
+        let row = rows.rows[0]
+        XCTAssertEqual(try row.decode("app_in_group", as: Bool.self), true)
+        XCTAssertEqual(try row.decode("worker_in_group", as: Bool.self), true)
+        XCTAssertEqual(try row.decode("app_updates", as: Bool.self), false)
+        XCTAssertEqual(try row.decode("worker_registers", as: Bool.self), false)
+        XCTAssertEqual(try row.decode("worker_sets_retention", as: Bool.self), false)
+        XCTAssertEqual(try row.decode("worker_claims", as: Bool.self), true)
+        XCTAssertEqual(try row.decode("direct_grants", as: Int.self), 0)
+    }
 }
 
 /// pg_dump of a test database's `pgworker` schema, made comparable.
