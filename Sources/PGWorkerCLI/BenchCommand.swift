@@ -220,7 +220,7 @@ struct BenchCommand: AsyncParsableCommand {
         let completions = after.completions - before.completions
         func each(_ total: Double, _ count: Int) -> String { String(format: "%.1f", count > 0 ? total / Double(count) : 0) }
         // Turns that only succeeded record their outcomes inside the turn's own statement
-        // (SQL/007); complete_jobs runs only for batches with failures.
+        // (SQL/functions/complete_and_claim.sql); complete_jobs runs only for batches with failures.
         let separate = completions == 0 ? "outcomes written within the turns"
             : "\(completions) separate completion writes, \(each(after.completionMilliseconds - before.completionMilliseconds, completions)) ms each"
         return (rate, " (\(claims) turns, \(each(Double(jobs), claims)) jobs and "

@@ -310,7 +310,7 @@ final class CoordinationTests: XCTestCase {
         XCTAssertEqual(running.withLock { $0.peak }, 2, "never more than 2 at once, and the limit is used")
     }
 
-    /// A capped queue with nothing waiting does not send turns through the guarded claim (SQL/008):
+    /// A capped queue with nothing waiting does not send turns through the guarded claim (complete_and_claim.sql):
     /// counted with function statistics, `claim_jobs_within` is never called.
     func testAnIdleCappedQueueLeavesTurnsOnTheUsualClaim() async throws {
         let database = try await TestDatabase.create(for: self)

@@ -2,7 +2,7 @@ import PGWorker
 import PostgresClient
 import XCTest
 
-/// Jobs that application-table triggers stage in `pgworker.staged_jobs` (SQL/005) and claims
+/// Jobs that application-table triggers stage in `pgworker.staged_jobs` (SQL/functions/move_staged_jobs.sql) and claims
 /// move into `pgworker.jobs`.
 final class StagedTriggerJobsTests: XCTestCase {
     struct OrderRef: Codable, Sendable { var id: Int }

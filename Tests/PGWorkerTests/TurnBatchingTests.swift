@@ -68,7 +68,7 @@ final class TurnBatchingTests: XCTestCase {
     }
 
     /// A turn writes outcomes by id when none carries a result, and joins the results when some
-    /// do (SQL/008): in a batch where every other job returns a result, each job keeps its own.
+    /// do (complete_and_claim.sql): in a batch where every other job returns a result, each job keeps its own.
     func testResultsInABatchGoToTheirOwnJobs() async throws {
         let database = try await TestDatabase.create(for: self)
         var tasks = TaskRegistry()

@@ -21,7 +21,7 @@ public struct QueueStatus: Sendable, Codable {
     }
 
     /// The count that `pgworker.queue_stats` gives jobs that application-table triggers staged
-    /// and no claim has moved into `pgworker.jobs` yet (SQL/005). Not a ``JobState``: no job
+    /// and no claim has moved into `pgworker.jobs` yet (SQL/functions/move_staged_jobs.sql). Not a ``JobState``: no job
     /// row has it.
     public static let staged = "staged"
 

@@ -1,25 +1,29 @@
 import PostgresClient
 
-/// Applies the migrations in `SQL/` to a database, each exactly once.
+/// Brings a database's `pgworker` schema up to date: the pending migrations of `SQL/migrations/`,
+/// each exactly once, then the current definition of every function and view
+/// (`SQL/functions/`, `SQL/views/`).
 ///
-/// All pending migrations apply in one transaction under an advisory lock, so two migrators
-/// started at once never race, and a failed migration leaves nothing half-applied. A database
-/// migrated by a newer pgworker is refused rather than touched.
+/// Everything applies in one transaction under an advisory lock, so two migrators started at
+/// once never race, and a failure leaves nothing half-applied. A database migrated by a newer
+/// pgworker is refused rather than touched.
 public struct Migrator: Sendable {
     /// The advisory lock key migrators serialize on (an arbitrary constant: "pgwk").
     static let lockKey: Int64 = 0x7067_776B
 
     private let connection: PostgresConnection
     private let migrations: [Migration]
+    private let definitions: [SchemaDefinition]
 
-    /// Creates a migrator for the migrations embedded in this build.
+    /// Creates a migrator for the migrations and definitions embedded in this build.
     public init(connection: PostgresConnection) {
-        self.init(connection: connection, migrations: Migration.all)
+        self.init(connection: connection, migrations: Migration.all, definitions: SchemaDefinition.all)
     }
 
-    init(connection: PostgresConnection, migrations: [Migration]) {
+    init(connection: PostgresConnection, migrations: [Migration], definitions: [SchemaDefinition] = []) {
         self.connection = connection
         self.migrations = migrations.sorted { $0.version < $1.version }
+        self.definitions = definitions
     }
 
     /// The schema version the database is at, or nil when pgworker was never installed there.
@@ -30,10 +34,12 @@ public struct Migrator: Sendable {
         return try row?.decodeIfPresent("version", as: Int.self)
     }
 
-    /// Brings the database up to date. Returns the versions applied now (empty when none were due).
+    /// Brings the database up to date: applies the pending migrations, then every current
+    /// definition. Returns the migration versions applied now (empty when none were due).
     @discardableResult
     public func migrate() async throws -> [Int] {
         let migrations = self.migrations
+        let definitions = self.definitions
         return try await connection.withTransaction { connection in
             try connection.query("SELECT pg_advisory_xact_lock($1)", [Migrator.lockKey])
             try connection.execute("""
@@ -51,7 +57,8 @@ public struct Migrator: Sendable {
                 throw MigrationError.databaseIsNewer(database: newest, known: latest)
             }
             // Every migration not yet recorded applies, in version order, even one numbered below
-            // the newest applied (branches merged out of order); each file is idempotent.
+            // the newest applied (branches merged out of order); each file is idempotent, and
+            // none defines a function or view, so none can overwrite a newer body.
             var applied: [Int] = []
             for migration in migrations where !recorded.contains(migration.version) {
                 do {
@@ -62,6 +69,16 @@ public struct Migrator: Sendable {
                 try connection.query("INSERT INTO pgworker.migrations (version, name) VALUES ($1, $2)",
                                      [migration.version, migration.name])
                 applied.append(migration.version)
+            }
+            // Bodies are checked when they run (as pg_dump restores them), so definitions may
+            // call one another in any order.
+            try connection.execute("SET LOCAL check_function_bodies = off")
+            for definition in definitions {
+                do {
+                    try connection.execute(definition.sql)
+                } catch let error as PostgresError {
+                    throw MigrationError.definitionFailed(kind: definition.kind.rawValue, name: definition.name, error: error)
+                }
             }
             return applied
         }
@@ -92,6 +109,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     case databaseIsNewer(database: Int, known: Int)
     /// A migration's SQL failed; nothing was applied.
     case failed(version: Int, name: String, error: PostgresError)
+    /// The current definition of a function or view failed to apply; nothing was applied.
+    case definitionFailed(kind: String, name: String, error: PostgresError)
 
     public var description: String {
         switch self {
@@ -103,6 +122,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
             return "database was migrated by a newer pgworker (schema version \(database); this build knows up to \(known)); upgrade pgworker"
         case .failed(let version, let name, let error):
             return "migration \(version) (\(name)) failed, nothing was applied: \(error)"
+        case .definitionFailed(let kind, let name, let error):
+            return "the definition of \(kind) pgworker.\(name) (SQL/\(kind)s/\(name).sql) failed, nothing was applied: \(error)"
         }
     }
 }

@@ -130,7 +130,7 @@ extension BenchQueue {
         ).rows
         var calls: [String: (Int, Double)] = [:]
         for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
-        // Every turn of the worker is one complete_and_claim call (SQL/007): its claim, and the
+        // Every turn of the worker is one complete_and_claim call (SQL/functions/complete_and_claim.sql): its claim, and the
         // complete_jobs call nested in it when it has outcomes to write. Claim time is the rest.
         let turns = calls["complete_and_claim"] ?? (0, 0)
         let completions = calls["complete_jobs"] ?? (0, 0)

@@ -6,7 +6,7 @@ enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/008), with the
+    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/functions/complete_and_claim.sql), with the
     /// function's variables as parameters: worker id, tasks (SQL tasks included), queues, max
     /// jobs, paused queues, capped queues.
     static let claimStatement = """
@@ -55,7 +55,7 @@ enum ClaimPlan {
         do {
             try await connection.execute(
                 "PREPARE bench_claim(text, text[], text[], integer, text[], text[]) AS \(claimStatement)")
-            // The worker runs the generic plan with sorting ruled out (SQL/007); shown as it runs.
+            // The worker runs the generic plan with sorting ruled out (complete_and_claim.sql); shown as it runs.
             for (mode, title) in [("force_custom_plan", "custom plan"), ("force_generic_plan", "generic plan, as the worker runs it")] {
                 try await connection.execute("SET LOCAL plan_cache_mode = \(mode)")
                 try await connection.execute("SET LOCAL enable_sort = \(mode == "force_generic_plan" ? "off" : "on")")

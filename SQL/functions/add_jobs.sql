@@ -1,7 +1,3 @@
--- pgworker migration 006: add_jobs takes job_key and lock_key, like add_job.
---
--- Idempotent like the others: re-running it changes nothing.
-
 -- Enqueue many jobs in one statement (one notification per queue). `jobs` is a JSON array of
 -- objects with add_job's argument names as keys; only "task" is required:
 --     SELECT id FROM pgworker.add_jobs('[{"task": "resize", "payload": {"image": 1}, "job_key": "image:1"},
@@ -10,8 +6,12 @@
 -- (or appears earlier in the same array) is not added, and the waiting job is returned instead,
 -- so every key yields one row. Other job_key_mode values need add_job, one job at a time.
 -- Returns the added jobs in array order, then the waiting jobs that keys matched.
+-- SECURITY DEFINER, owned by pgworker_enqueuer, like add_job.
 CREATE OR REPLACE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
-LANGUAGE sql AS $$
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
     WITH spec AS (
         SELECT s.*
         FROM ROWS FROM (jsonb_to_recordset(add_jobs.jobs)

@@ -1,27 +1,22 @@
--- pgworker migration 008: a worker's turn does less when it can.
+-- A worker's turn: record the outcomes of the jobs that finished (parallel arrays, one element
+-- per job, as complete_jobs takes them) and claim up to max_jobs new ones, in one call: one round
+-- trip and one commit (a WAL flush) per batch. Staged jobs are moved first.
 --
--- Two costs of the usual turn of SQL/007, measured with pgbench (one connection, prepared,
--- synchronous_commit off so only server work counts, 100 jobs per turn):
+-- The usual turn -- outcomes that all succeeded, no job of a capped queue among the next to
+-- claim, no per-process room, no waiting lock-key job -- is two statements: mark the finished
+-- jobs succeeded (by id alone when no outcome carries a result), then claim. The SQL tasks and
+-- paused and capped queues are read into arrays first, so no per-candidate subquery is planned
+-- on each call. A capped queue needs the guarded claim only when one of its jobs is among those
+-- this turn would claim, so the turn looks at them first (the same index walk, unlocked).
+-- Anything else takes the guarded path (complete_jobs, claim_jobs_within).
 --
--- * Outcomes. Marking the finished jobs succeeded joined unnest(ids, results): about 0.09 ms of a
---   turn's 1.43-1.45 ms; the bench's baseline, with its bare `UPDATE ... WHERE id = ANY`, takes
---   1.25-1.32 ms. Most handlers return no result, so without results the finished rows are now
---   found by id alone, and the unnest join is only for batches that carry results. Outcomes and
---   claim are two statements again, which costs back a little of the gain (1.38-1.41 ms), but
---   keeps the claim written once.
--- * Capped queues. One queue with a running cap (pgworker.set_queue_limit) anywhere sent every
---   turn of every worker through the guarded claim (complete_jobs, then claim_jobs_within with
---   its queue locks and per-candidate checks), whether or not a job of a capped queue was
---   waiting: 2.35 ms per turn with one idle capped queue. Now a turn first looks at the jobs it
---   would claim (the same walk of jobs_claim_idx as the claim, without locks, up to max_jobs
---   rows). Only when a job of a capped queue is among them does it take the guarded claim, which
---   keeps the caps and the claim order exact. Otherwise the usual claim runs and leaves capped
---   queues out, so a job of one committed meanwhile waits for the next turn rather than slip past
---   its cap: 1.52 ms per turn.
---
--- The rest is as in SQL/007. Idempotent like the others: re-running it changes nothing.
-
--- Same signature and results as SQL/005 and SQL/007.
+-- Planning afresh on every call (PL/pgSQL's custom plans, chosen because the LIMIT is a
+-- parameter) cost a third of the turn's server time. A generic plan estimates a parameter LIMIT
+-- at 10 % of the candidates and would sort them all, so the function asks for the generic plan
+-- and rules sorting out: the claim then walks jobs_claim_idx in claim order and stops at the
+-- LIMIT, whatever the statistics say, and the plan is made once per session. The settings hold
+-- for the functions it calls too (claim_jobs_within restores the stock ones for itself;
+-- move_staged_jobs has no index order to choose). Measurements: docs/performance.md.
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],

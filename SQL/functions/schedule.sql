@@ -1,0 +1,43 @@
+-- Creates or replaces the schedule `name` (upsert). Changing the cron expression or time zone
+-- starts the new timing from now: ticks are never enqueued for the time before.
+--     SELECT pgworker.schedule('nightly_report', '0 3 * * *', 'report', timezone => 'Europe/Berlin');
+CREATE OR REPLACE FUNCTION pgworker.schedule(
+    name         text,
+    cron         text,
+    task         text,
+    payload      jsonb   DEFAULT '{}',
+    queue        text    DEFAULT 'default',
+    timezone     text    DEFAULT 'UTC',
+    backfill     integer DEFAULT 0,
+    priority     integer DEFAULT 0,
+    max_attempts integer DEFAULT 25,
+    enabled      boolean DEFAULT true
+) RETURNS pgworker.schedules
+LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := coalesce(schedule.timezone, 'UTC');
+    result pgworker.schedules;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = zone) THEN
+        RAISE EXCEPTION 'pgworker: unknown time zone %', quote_literal(zone)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an IANA name such as Europe/Berlin or UTC.';
+    END IF;
+    INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts, enabled)
+    VALUES (schedule.name, btrim(schedule.cron), schedule.task, coalesce(schedule.payload, '{}'),
+            coalesce(schedule.queue, 'default'), zone, coalesce(schedule.backfill, 0),
+            coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true))
+    ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
+    SET cron = excluded.cron, task = excluded.task, payload = excluded.payload, queue = excluded.queue,
+        timezone = excluded.timezone, backfill = excluded.backfill, priority = excluded.priority,
+        max_attempts = excluded.max_attempts, enabled = excluded.enabled,
+        defined_at = CASE WHEN (s.cron, s.timezone) IS DISTINCT FROM (excluded.cron, excluded.timezone)
+                               OR (excluded.enabled AND NOT s.enabled)
+                          THEN now() ELSE s.defined_at END,
+        next_tick = CASE WHEN (s.cron, s.timezone) IS DISTINCT FROM (excluded.cron, excluded.timezone)
+                         THEN NULL ELSE s.next_tick END,
+        version = s.version + 1,
+        updated_at = now()
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;

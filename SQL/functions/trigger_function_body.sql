@@ -1,0 +1,45 @@
+-- The source of an attachment's trigger function: per event, one INSERT ... SELECT over the
+-- transition table into pgworker.staged_jobs (or pgworker.jobs with staged => false), and for
+-- staged jobs the wake-up. Everything the trigger can know in advance is a constant here, so a
+-- statement runs no lookups: the queue is the attachment's, else the SQL task's queue option,
+-- else 'default' (refresh_trigger_functions rewrites the function when that option changes);
+-- max_attempts is the attachment's, else 25, which the jobs table's jobs_sql_task_defaults
+-- trigger (apply_sql_task_defaults) replaces with the SQL task's option when the job reaches pgworker.jobs.
+CREATE OR REPLACE FUNCTION pgworker.trigger_function_body(a pgworker.trigger_attachments) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key_columns text[];
+    queue_name text;
+    event text;
+    selects text := '';
+BEGIN
+    SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
+    WHERE i.indrelid = a.table_name AND i.indisprimary;
+    queue_name := coalesce(a.queue, (SELECT s.queue FROM pgworker.sql_tasks s WHERE s.task = a.task), 'default');
+
+    FOREACH event IN ARRAY a.events LOOP
+        selects := selects || format(E'    %s TG_OP OPERATOR(pg_catalog.=) %L::pg_catalog.text THEN\n        INSERT INTO %s (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
+            CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event),
+            CASE WHEN a.staged THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END,
+            pgworker.trigger_select(a, event, key_columns, format('%L::pg_catalog.text', queue_name), coalesce(a.max_attempts, 25)::text),
+            CASE WHEN a.job_key IS NULL OR a.staged THEN ''
+                 ELSE 'ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN (''available'', ''retryable'') DO NOTHING' END);
+    END LOOP;
+    selects := selects || E'    END IF;\n';
+    -- Staged rows are not in pgworker.jobs, whose trigger would wake workers: notify here, on
+    -- the same terms (runnable now, at most one open transaction per queue, switch 'off').
+    IF a.staged AND a.run_after IS NULL THEN
+        selects := selects || format($notify$    IF FOUND AND coalesce(pg_catalog.current_setting('pgworker.notify', true), '') OPERATOR(pg_catalog.<>) 'off' THEN
+        PERFORM pg_catalog.pg_notify('pgworker_jobs', %1$L)
+        WHERE pg_catalog.pg_try_advisory_xact_lock(1886869362, pg_catalog.hashtext(%1$L));
+    END IF;
+$notify$, queue_name);
+    END IF;
+    RETURN format(E'\n#variable_conflict use_column\nBEGIN\n%s    RETURN NULL;\nEND\n', selects);
+END
+$$;

@@ -1,0 +1,6 @@
+-- pgworker migration 004: no change to tables. It introduced pgworker.complete_and_claim (one call
+-- writes a batch's outcomes and claims the next), now defined in SQL/functions/.
+--
+-- Migrations hold only what cannot be re-run: tables, columns, indexes and data. Every function,
+-- view and trigger lives in SQL/functions/ and SQL/views/, applied after the migrations (see
+-- SQL/README.md). Each statement is idempotent, so re-running this file changes nothing.

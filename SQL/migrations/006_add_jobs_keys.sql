@@ -1,0 +1,5 @@
+-- pgworker migration 006: no change to tables. add_jobs gained job_key and lock_key (SQL/functions/).
+--
+-- Migrations hold only what cannot be re-run: tables, columns, indexes and data. Every function,
+-- view and trigger lives in SQL/functions/ and SQL/views/, applied after the migrations (see
+-- SQL/README.md). Each statement is idempotent, so re-running this file changes nothing.

@@ -1,0 +1,6 @@
+-- pgworker migration 007: no change to tables. complete_jobs and complete_and_claim got a lean
+-- usual path (SQL/functions/; the measurements are in docs/performance.md).
+--
+-- Migrations hold only what cannot be re-run: tables, columns, indexes and data. Every function,
+-- view and trigger lives in SQL/functions/ and SQL/views/, applied after the migrations (see
+-- SQL/README.md). Each statement is idempotent, so re-running this file changes nothing.

@@ -1,0 +1,7 @@
+-- pgworker migration 008: no change to tables. complete_and_claim writes result-less outcomes by
+-- id and takes the guarded claim only when a capped queue's job is next (SQL/functions/;
+-- measurements in docs/performance.md).
+--
+-- Migrations hold only what cannot be re-run: tables, columns, indexes and data. Every function,
+-- view and trigger lives in SQL/functions/ and SQL/views/, applied after the migrations (see
+-- SQL/README.md). Each statement is idempotent, so re-running this file changes nothing.

@@ -1,0 +1,346 @@
+import Foundation
+@testable import PGWorker
+import PostgresClient
+import XCTest
+
+/// Attacks on the least-privilege contract (docs/security.md), each run as a real non-superuser
+/// role against a real server. Every test asserts that the attack fails *and* that what it aimed
+/// at is unchanged.
+final class AttackTests: XCTestCase {
+    // MARK: - Roles
+
+    /// A fresh database with an `orders` table owned by the login role `app` (not a superuser),
+    /// an attachment made by the schema's owner, and connections for the owner and for `app`.
+    private struct Scene {
+        let database: TestDatabase
+        let owner: PostgresConnection
+        let appRole: String
+        let app: PostgresConnection
+    }
+
+    private func makeRole(_ database: TestDatabase, _ owner: PostgresConnection, grant group: String?) async throws -> String {
+        let role = "attacker_\(UInt32.random(in: 0...UInt32.max))"
+        try await owner.execute("CREATE ROLE \(role) LOGIN")
+        if let group { try await owner.execute("GRANT \(group) TO \(role)") }
+        addTeardownBlock {
+            let cleanup = try await database.connect("teardown")
+            try await cleanup.execute("DROP OWNED BY \(role) CASCADE; DROP ROLE \(role)")
+            await cleanup.close()
+        }
+        return role
+    }
+
+    private func connect(_ database: TestDatabase, as role: String) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+    }
+
+    private func scene(group: String? = "pgworker_app") async throws -> Scene {
+        let database = try await TestDatabase.create(for: self)
+        let owner = try await database.connect("owner")
+        let role = try await makeRole(database, owner, grant: group)
+        try await owner.execute("""
+            CREATE SCHEMA shop AUTHORIZATION \(role);
+            GRANT CREATE ON SCHEMA public TO \(role);
+            """)
+        let app = try await connect(database, as: role)
+        try await app.execute("CREATE TABLE shop.orders (id serial PRIMARY KEY, email text, total numeric)")
+        try await owner.execute("SELECT pgworker.attach_trigger('shop.orders', task => 'send_receipt', columns => '{id,email}')")
+        return Scene(database: database, owner: owner, appRole: role, app: app)
+    }
+
+    private func assertDenied(_ connection: PostgresConnection, _ statements: [String],
+                              file: StaticString = #filePath, line: UInt = #line) async {
+        for statement in statements {
+            do {
+                try await connection.execute(statement)
+                XCTFail("allowed: \(statement)", file: file, line: line)
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, "42501", "\(statement): \(error)", file: file, line: line)
+            } catch {
+                XCTFail("\(statement): \(error)", file: file, line: line)
+            }
+        }
+    }
+
+    private func isSuperuser(_ connection: PostgresConnection, _ role: String) async throws -> Bool {
+        try await connection.query("SELECT rolsuper FROM pg_roles WHERE rolname = $1", [role]).rows[0].decode("rolsuper")
+    }
+
+    /// Every pgworker table, as text, so "unchanged" compares whole contents.
+    private func snapshot(_ connection: PostgresConnection) async throws -> String {
+        var text = ""
+        for table in ["jobs", "staged_jobs", "workers", "sql_tasks", "trigger_attachments", "queues",
+                      "cancel_requests", "schedules", "retention", "migrations"] {
+            let rows = try await connection.query(
+                "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') AS s FROM pgworker.\(table) t")
+            text += "\(table):\n" + (try rows.rows[0].decode("s", as: String.self)) + "\n"
+        }
+        return text
+    }
+
+    // MARK: - App role
+
+    func testAppRoleCannotTamperWithJobsOrCallOperatorFunctions() async throws {
+        let scene = try await scene()
+        let job: Int64 = try await scene.owner.query(
+            "SELECT id FROM pgworker.add_job('charge', '{\"amount\": 5}', job_key => 'k')").rows[0].decode("id")
+        let before = try await snapshot(scene.owner)
+        await assertDenied(scene.app, [
+            "UPDATE pgworker.jobs SET payload = '{\"amount\": 5000}'",
+            "UPDATE pgworker.jobs SET state = 'succeeded', finished_at = now() - interval '1 year'",
+            "DELETE FROM pgworker.jobs",
+            // A fake claim or outcome at insert time: only the enqueue columns are open.
+            "INSERT INTO pgworker.jobs (task, state, locked_by, locked_at) VALUES ('charge', 'running', 'ghost', now())",
+            "INSERT INTO pgworker.jobs (task, state, finished_at) VALUES ('charge', 'succeeded', now())",
+            "INSERT INTO pgworker.staged_jobs (task, queue, priority, run_at, max_attempts, payload) VALUES ('x', 'default', 0, now(), 1, '{}')",
+            "SELECT * FROM pgworker.staged_jobs",
+            "SELECT * FROM pgworker.trigger_attachments",
+            "INSERT INTO pgworker.sql_tasks (task, function) VALUES ('x', 'pg_catalog.now()')",
+            "UPDATE pgworker.retention SET keep = '0'",
+            "INSERT INTO pgworker.queues (queue, paused) VALUES ('default', true)",
+            "INSERT INTO pgworker.cancel_requests (job_id, reason) VALUES (\(job), 'x')",
+            "SELECT pgworker.cancel_job(\(job))",
+            "SELECT pgworker.retry_job(\(job))",
+            "SELECT pgworker.delete_job(\(job))",
+            "SELECT pgworker.reschedule_job(\(job), now() + interval '1 year')",
+            "SELECT pgworker.claim_jobs('ghost', ARRAY['charge'])",
+            "SELECT pgworker.complete_jobs('ghost', ARRAY[\(job)]::bigint[], ARRAY[true], ARRAY[NULL::jsonb], ARRAY[NULL::text], ARRAY[false])",
+            "SELECT pgworker.release_jobs('ghost')",
+            "SELECT pgworker.rescue_stale_jobs('0')",
+            "SELECT pgworker.prune_jobs()",
+            "SELECT pgworker.move_staged_jobs()",
+            "SELECT pgworker.set_retention('succeeded', '0')",
+            "SELECT pgworker.pause_queue('default')",
+            "SELECT pgworker.schedule('x', '* * * * *', 'charge')",
+            "SELECT pgworker.register_sql_task('x', 'pg_catalog.jsonb_typeof(jsonb)')",
+            "SELECT pgworker.attach_trigger('shop.orders', task => 'other')",
+            "SELECT pgworker.detach_trigger('shop.orders', 'send_receipt')",
+            "SELECT pgworker.grant_admin('\(scene.appRole)')",
+            "SELECT pgworker.trigger_1()",
+        ])
+        let after = try await snapshot(scene.owner)
+        XCTAssertEqual(before, after)
+    }
+
+    func testAppRoleEnqueuesWithEveryJobKeyModeAndReadsStatus() async throws {
+        let scene = try await scene()
+        let first: Int64 = try await scene.app.query(
+            "SELECT id FROM pgworker.add_job('mail', '{\"n\": 1}', job_key => 'k')").rows[0].decode("id")
+        for mode in ["skip", "replace", "preserve_run_at", "skip_waiting_or_running"] {
+            let id: Int64 = try await scene.app.query(
+                "SELECT id FROM pgworker.add_job('mail', '{\"n\": 2}', job_key => 'k', job_key_mode => $1)", [mode])
+                .rows[0].decode("id")
+            XCTAssertEqual(id, first, mode)
+        }
+        let payload: String = try await scene.app.query("SELECT payload::text AS p FROM pgworker.jobs WHERE id = $1", [first])
+            .rows[0].decode("p")
+        XCTAssertEqual(payload, #"{"n": 2}"#)
+        try await scene.app.query("SELECT * FROM pgworker.add_jobs('[{\"task\": \"mail\", \"job_key\": \"j\"}]')")
+        try await scene.app.execute("INSERT INTO pgworker.jobs (task, payload, lock_key) VALUES ('mail', '{}', 'l')")
+        // What `pgworker status` reads.
+        try await Migrator(connection: scene.app).requireCurrent()
+        _ = try await QueueStatus.read(scene.app)
+    }
+
+    // MARK: - Worker role
+
+    func testWorkerRoleCannotChangeRegistrationsSchedulesOrRetention() async throws {
+        let scene = try await scene(group: "pgworker_worker")
+        try await scene.owner.execute("""
+            CREATE FUNCTION public.noop(jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+            SELECT pgworker.register_sql_task('noop', 'public.noop(jsonb)');
+            SELECT pgworker.schedule('nightly', '0 3 * * *', 'noop');
+            """)
+        let worker = scene.app
+        try await worker.execute("CREATE FUNCTION shop.evil(jsonb) RETURNS void LANGUAGE sql AS 'SELECT'")
+        let before = try await snapshot(scene.owner)
+        await assertDenied(worker, [
+            "INSERT INTO pgworker.sql_tasks (task, function) VALUES ('evil', 'shop.evil(jsonb)')",
+            "UPDATE pgworker.sql_tasks SET function = 'shop.evil(jsonb)'",
+            "DELETE FROM pgworker.sql_tasks",
+            "UPDATE pgworker.trigger_attachments SET condition = 'true'",
+            "DELETE FROM pgworker.trigger_attachments",
+            "INSERT INTO pgworker.schedules (name, cron, task) VALUES ('x', '* * * * *', 'noop')",
+            "UPDATE pgworker.schedules SET task = 'evil', payload = '{\"x\": 1}'",
+            "UPDATE pgworker.retention SET keep = '0'",
+            "INSERT INTO pgworker.cancel_requests (job_id, reason) VALUES (1, 'x')",
+            "SELECT pgworker.register_sql_task('evil', 'shop.evil(jsonb)')",
+            "SELECT pgworker.unregister_sql_task('noop')",
+            "SELECT pgworker.attach_trigger('shop.orders', task => 'evil')",
+            "SELECT pgworker.detach_trigger('shop.orders', 'send_receipt')",
+            "SELECT pgworker.schedule('x', '* * * * *', 'evil')",
+            "SELECT pgworker.set_retention('succeeded', '0')",
+            "SELECT pgworker.cancel_job(1)",
+            "SELECT pgworker.grant_admin('\(scene.appRole)')",
+            "SELECT pgworker.refresh_sql_task_defaults()",
+            "SELECT pgworker.refresh_trigger_functions('send_receipt')",
+            "SELECT pgworker.trigger_1()",
+        ])
+        let after = try await snapshot(scene.owner)
+        XCTAssertEqual(before, after)
+    }
+
+    // MARK: - Definer code
+
+    /// A table's owner plants code where building the payload would call it -- casts to json and
+    /// to text on a type of its own, an enum with a cast, functions and operators planted in a
+    /// schema on its search_path -- and inserts a row. None of it runs: the generated function is
+    /// owned by pgworker_stager and turns user-defined types into text with their output function.
+    func testTriggerPayloadRunsNoCodeOfTheTableOwner() async throws {
+        let scene = try await scene(group: nil)
+        let app = scene.app
+        try await app.execute("""
+            CREATE TABLE shop.planted (who text, what text);
+            CREATE TYPE shop.money AS (amount numeric);
+            CREATE TYPE shop.mood AS ENUM ('happy', 'sad');
+            CREATE FUNCTION shop.evil(shop.money) RETURNS json LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO shop.planted VALUES (current_user, 'cast to json');
+                BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', '\(scene.appRole)'); EXCEPTION WHEN OTHERS THEN NULL; END;
+                RETURN '{}';
+            END $$;
+            CREATE CAST (shop.money AS json) WITH FUNCTION shop.evil(shop.money);
+            CREATE FUNCTION shop.evil_text(shop.mood) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'cast to text'); RETURN 'x'; END $$;
+            CREATE CAST (shop.mood AS text) WITH FUNCTION shop.evil_text(shop.mood);
+            CREATE FUNCTION shop.evil_json(shop.mood) RETURNS json LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'enum to json'); RETURN '{}'; END $$;
+            CREATE CAST (shop.mood AS json) WITH FUNCTION shop.evil_json(shop.mood);
+            CREATE TABLE shop.payments (id serial PRIMARY KEY, amount shop.money, mood shop.mood, moods shop.mood[]);
+            GRANT INSERT ON shop.planted TO PUBLIC;
+            """)
+        try await scene.owner.execute("""
+            SELECT pgworker.attach_trigger('shop.payments', task => 'pay', columns => '{*}', job_key => 'mood');
+            SELECT pgworker.attach_trigger('shop.payments', task => 'pay_direct', columns => '{amount,moods}', staged => false);
+            """)
+        // Planted where an unqualified name would find it first.
+        try await app.execute("""
+            CREATE FUNCTION shop.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'now()'); RETURN pg_catalog.now(); END $$;
+            CREATE FUNCTION shop.concat_jsonb(jsonb, jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'operator ||'); RETURN $1; END $$;
+            CREATE OPERATOR shop.|| (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = shop.concat_jsonb);
+            CREATE FUNCTION shop.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'operator ='); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+            CREATE OPERATOR shop.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shop.text_eq);
+            SET search_path = shop, pg_catalog;
+            INSERT INTO shop.payments (amount, mood, moods) VALUES (ROW(5), 'sad', ARRAY['happy']::shop.mood[]);
+            RESET search_path;
+            """)
+        let planted: Int = try await scene.owner.query("SELECT count(*) AS n FROM shop.planted").rows[0].decode("n")
+        XCTAssertEqual(planted, 0, "code planted by the table's owner ran")
+        let superuser = try await isSuperuser(scene.owner, scene.appRole)
+        XCTAssertFalse(superuser)
+        try await scene.owner.moveStagedJobs()
+        let payloads: [String] = try await scene.owner.query(
+            "SELECT task || ' ' || payload::text || ' ' || coalesce(job_key, '-') AS p FROM pgworker.jobs ORDER BY task").rows.map { try $0.decode("p") }
+        XCTAssertEqual(payloads, [
+            #"pay {"id": 1, "mood": "sad", "moods": "{happy}", "amount": "(5)"} pay:sad"#,
+            #"pay_direct {"moods": "{happy}", "amount": "(5)"} -"#,
+        ])
+        let owners: [String] = try await scene.owner.query("""
+            SELECT DISTINCT pg_get_userbyid(p.proowner) AS o FROM pgworker.trigger_attachments a
+            JOIN pg_proc p ON p.oid = to_regprocedure(a.function)
+            """).rows.map { try $0.decode("o") }
+        XCTAssertEqual(owners, ["pgworker_stager"])
+    }
+
+    /// The role that runs the trigger code may only insert jobs: no other right on pgworker, no
+    /// superuser, no login.
+    func testStagerAndEnqueuerHoldOnlyTheirFewRights() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let owner = try await database.connect()
+        for role in ["pgworker_stager", "pgworker_enqueuer"] {
+            let attributes: String = try await owner.query("""
+                SELECT concat_ws(',', rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication) AS a
+                FROM pg_roles WHERE rolname = $1
+                """, [role]).rows[0].decode("a")
+            XCTAssertEqual(attributes, "f,f,f,f,f,f", role)
+            let memberships: Int = try await owner.query(
+                "SELECT count(*) AS n FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1", [role])
+                .rows[0].decode("n")
+            XCTAssertEqual(memberships, 0, "\(role) belongs to no role")
+        }
+        let definers: [String] = try await owner.query("""
+            SELECT p.proname || ':' || pg_get_userbyid(p.proowner) AS d FROM pg_proc p
+            WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef ORDER BY 1
+            """).rows.map { try $0.decode("d") }
+        XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_stager"])
+        let unpinned: [String] = try await owner.query("""
+            SELECT p.proname AS n FROM pg_proc p
+            WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef
+              AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']
+            """).rows.map { try $0.decode("n") }
+        XCTAssertEqual(unpinned, [], "every SECURITY DEFINER function pins its search_path")
+    }
+
+    // MARK: - Text read back from tables
+
+    /// Even with the attachment registry tampered with (by a superuser here: no granted role may
+    /// write it), detaching and regenerating execute nothing read back from it.
+    func testTamperedAttachmentTextIsNeverExecuted() async throws {
+        let scene = try await scene()
+        let role = scene.appRole
+        try await scene.owner.execute("""
+            UPDATE pgworker.trigger_attachments
+            SET function = 'pgworker.trigger_1(); ALTER ROLE \(role) SUPERUSER; --',
+                condition = 'true)) AS new; ALTER ROLE \(role) SUPERUSER; SELECT ((true'
+            """)
+        // Regenerating (a SQL task's queue option changed) validates the stored condition first.
+        try await scene.owner.execute("""
+            CREATE FUNCTION public.receipt(jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+            """)
+        do {
+            try await scene.owner.execute("SELECT pgworker.register_sql_task('send_receipt', 'public.receipt(jsonb)', queue => 'mail')")
+        } catch {}  // refused or warned: either way nothing ran
+        let afterRefresh = try await isSuperuser(scene.owner, role)
+        XCTAssertFalse(afterRefresh)
+        try await scene.owner.execute("SELECT pgworker.detach_trigger('shop.orders', 'send_receipt')")
+        let afterDetach = try await isSuperuser(scene.owner, role)
+        XCTAssertFalse(afterDetach)
+        let triggers: Int = try await scene.owner.query(
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = 'shop.orders'::regclass").rows[0].decode("n")
+        XCTAssertEqual(triggers, 0, "the attachment's own trigger, found by its id, is gone")
+    }
+
+    // MARK: - SQL tasks
+
+    /// A SQL task runs with its function owner's rights, not the worker's login (a superuser in
+    /// these tests); a function another role owns must be SECURITY DEFINER for a superuser worker.
+    func testSQLTaskRunsAsItsFunctionsOwner() async throws {
+        let scene = try await scene(group: nil)
+        let role = scene.appRole
+        try await scene.app.execute("""
+            CREATE FUNCTION shop.whoami(jsonb) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+            BEGIN
+                BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', current_user); EXCEPTION WHEN OTHERS THEN NULL; END;
+                RETURN to_jsonb(current_user::text);
+            END $$;
+            CREATE FUNCTION shop.invoker(jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT to_jsonb(current_user::text)';
+            """)
+        // A non-superuser may not register a superuser's function, so an owner cannot lend rights it lacks.
+        let operatorRole = try await makeRole(scene.database, scene.owner, grant: "pgworker_admin")
+        let operatorConnection = try await connect(scene.database, as: operatorRole)
+        await assertDenied(operatorConnection, ["SELECT pgworker.register_sql_task('x', 'pg_catalog.jsonb_typeof(jsonb)')"])
+        try await scene.owner.execute("""
+            SELECT pgworker.register_sql_task('whoami', 'shop.whoami(jsonb)');
+            SELECT pgworker.register_sql_task('invoker', 'shop.invoker(jsonb)');
+            SELECT pgworker.add_job('whoami'); SELECT pgworker.add_job('invoker');
+            """)
+        let worker = Worker(conninfo: scene.database.conninfo, tasks: TaskRegistry())
+        let run = Task { try await worker.run() }
+        defer { worker.stop() }
+        try await eventually { try await scene.owner.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE state IN ('succeeded', 'retryable', 'dead')").rows[0].decode("n", as: Int.self) == 2 }
+        worker.stop()
+        try await run.value
+        let whoami: String = try await scene.owner.query(
+            "SELECT state || ' ' || result::text AS r FROM pgworker.jobs WHERE task = 'whoami'").rows[0].decode("r")
+        XCTAssertEqual(whoami, "succeeded \"\(role)\"")
+        let superuser = try await isSuperuser(scene.owner, role)
+        XCTAssertFalse(superuser)
+        let invoker: String = try await scene.owner.query(
+            "SELECT state || ' ' || last_error AS r FROM pgworker.jobs WHERE task = 'invoker'").rows[0].decode("r")
+        XCTAssertTrue(invoker.hasPrefix("retryable") && invoker.contains("SECURITY DEFINER"), invoker)
+    }
+}
