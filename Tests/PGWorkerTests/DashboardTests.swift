@@ -9,20 +9,7 @@ import XCTest
 final class DashboardTests: XCTestCase {
     /// A dashboard serving `database` on a free loopback port, stopped when the test ends.
     private func serve(_ database: TestDatabase, token: String? = nil) async throws -> String {
-        var configuration = DashboardConfiguration()
-        configuration.port = 0
-        configuration.token = token
-        var logger = Logger(label: "test-dashboard")
-        logger.logLevel = .critical
-        let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
-        let dashboard = try Dashboard(conninfo: database.conninfo, configuration: configuration, logger: logger) {
-            reportPort.yield($0)
-        }
-        let serving = Task { try await dashboard.run() }
-        addTeardownBlock { serving.cancel(); _ = try? await serving.value }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next()
-        return "http://127.0.0.1:\(try XCTUnwrap(port))"
+        try await serveDashboard(conninfo: database.conninfo) { $0.token = token }.base
     }
 
     /// Jobs in several states, one with hostile text in its payload and error, and a live worker.
