@@ -67,6 +67,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The dashboard's access token (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
     var dashboardToken: String?
 
+    @Option(name: .customLong("dashboard-allowed-host"), help: ArgumentHelp(
+        "Another Host name the dashboard answers to, NAME (any port) or NAME:PORT (repeatable; default $PGWORKER_DASHBOARD_ALLOWED_HOSTS, comma-separated); see `pgworker dashboard --help`.",
+        valueName: "name"))
+    var dashboardAllowedHosts: [String] = []
+
     @Flag(help: "Do not run SQL tasks registered in pgworker.sql_tasks.")
     var noSqlTasks = false
 
@@ -107,6 +112,20 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var dashboard: DashboardConfiguration?
+        if let dashboardPort {
+            var configuration = DashboardConfiguration()
+            configuration.host = httpHost
+            configuration.port = dashboardPort
+            configuration.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+            configuration.allowedHosts = DashboardCommand.allowedHosts(dashboardAllowedHosts)
+            do {
+                try configuration.validate()
+            } catch let error as DashboardConfigurationError {
+                throw ValidationError(error.description)
+            }
+            dashboard = configuration
+        }
         let logger = database.bootstrapLogging()
         let (connection, conninfo) = try await database.connect(name: "startup")
         await connection.close()
@@ -141,11 +160,7 @@ struct RunCommand: AsyncParsableCommand {
             services.append(QueueDepthSampler(
                 conninfo: conninfo, interval: .milliseconds(Int(queueDepthInterval * 1000)), logger: logger))
         }
-        if let dashboardPort {
-            var dashboard = DashboardConfiguration()
-            dashboard.host = httpHost
-            dashboard.port = dashboardPort
-            dashboard.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+        if let dashboard {
             services.append(try Dashboard(conninfo: conninfo, configuration: dashboard, logger: logger) { port in
                 logger.info("serving the dashboard", metadata: ["url": "http://\(httpHost):\(port)/"])
             })

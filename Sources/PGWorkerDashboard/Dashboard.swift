@@ -12,6 +12,10 @@ public struct DashboardConfiguration: Sendable {
     public var port: Int = 8080
     /// The access token checked on every request; required unless bound to loopback.
     public var token: String?
+    /// More names the dashboard answers to, as `NAME` (any port) or `NAME:PORT`: the name a
+    /// reverse proxy forwards, say. Without them it answers only to `127.0.0.1`, `localhost`,
+    /// `[::1]` and ``host``, with its port; any other `Host` header gets 421 (DNS rebinding).
+    public var allowedHosts: [String] = []
     /// A worker whose heartbeat is older than this is shown as stale.
     public var staleAfter: Duration = .seconds(30)
 
@@ -21,6 +25,22 @@ public struct DashboardConfiguration: Sendable {
     /// Whether ``host`` is a loopback address, reachable from this machine only.
     public var isLoopback: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Checks the configuration without starting anything (``Dashboard/init`` checks it too), so
+    /// a command can refuse bad options before it connects to the database.
+    /// - Throws: ``DashboardConfigurationError`` saying what is wrong.
+    public func validate() throws {
+        _ = try validated()
+    }
+
+    /// The checked configuration's host allowlist.
+    func validated() throws -> AllowedHosts {
+        if !isLoopback && (token ?? "").isEmpty {
+            throw DashboardConfigurationError(description:
+                "the dashboard binds \(host), beyond this machine: give it a token with --token or PGWORKER_DASHBOARD_TOKEN")
+        }
+        return try AllowedHosts(boundHost: host, port: port, allowed: allowedHosts)
     }
 }
 
@@ -42,17 +62,16 @@ public struct Dashboard: Service {
     /// - Parameters:
     ///   - conninfo: the database.
     ///   - onListening: called with the bound port once the server accepts connections.
-    /// - Throws: ``DashboardConfigurationError`` when bound beyond loopback without a token.
+    /// - Throws: ``DashboardConfigurationError`` when bound beyond loopback without a token, or
+    ///   when an allowed host is not `NAME` or `NAME:PORT`.
     public init(conninfo: String, configuration: DashboardConfiguration = DashboardConfiguration(),
                 logger: Logger = Logger(label: "pgworker.dashboard"),
                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
-        if !configuration.isLoopback && (configuration.token ?? "").isEmpty {
-            throw DashboardConfigurationError(description:
-                "the dashboard binds \(configuration.host), beyond this machine: give it a token with --token or PGWORKER_DASHBOARD_TOKEN")
-        }
+        let hosts = try configuration.validated()
         let database = DashboardDatabase(conninfo: conninfo)
         let access = DashboardAccess(token: configuration.token)
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: HostCheckMiddleware(hosts: hosts))
         router.add(middleware: TokenMiddleware(access: access))
         DashboardRoutes(queries: DashboardQueries(database: database), access: access,
                         staleAfterSeconds: Double(configuration.staleAfter.components.seconds), logger: logger).add(to: router)
@@ -60,7 +79,11 @@ public struct Dashboard: Service {
         application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pgworker-dashboard"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                hosts.listening(on: port)
+                await onListening(port)
+            },
             logger: logger)
     }
 
