@@ -117,4 +117,92 @@ final class DashboardSecurityTests: XCTestCase {
             _ = await dashboard.terminate()
         }
     }
+
+    // MARK: - Token
+
+    func testShortTokenRefusesToStart() async throws {
+        var configuration = DashboardConfiguration()
+        configuration.token = String(token.dropLast())
+        XCTAssertThrowsError(try Dashboard(conninfo: "", configuration: configuration)) { error in
+            XCTAssertTrue("\(error)".contains("32"), "\(error)")
+        }
+        configuration.token = token
+        XCTAssertNoThrow(try Dashboard(conninfo: "", configuration: configuration))
+
+        // The CLI says so in one line, before it connects anywhere, for the option and the variable alike.
+        let nowhere = "postgresql://nobody@127.0.0.1:1/none"
+        let viaOption = try await runProduct("pgworker", ["dashboard", "--database-url", nowhere, "--token", "short"])
+        XCTAssertNotEqual(viaOption.status, 0)
+        XCTAssertEqual(viaOption.stderr.filter { $0 == "\n" }.count, 1, viaOption.stderr)
+        XCTAssertTrue(viaOption.stderr.contains("at least 32"), viaOption.stderr)
+        let viaEnvironment = try await runProduct("pgworker", ["dashboard", "--database-url", nowhere],
+                                                  environment: ["PGWORKER_DASHBOARD_TOKEN": "short"])
+        XCTAssertNotEqual(viaEnvironment.status, 0)
+        XCTAssertTrue(viaEnvironment.stderr.contains("at least 32"), viaEnvironment.stderr)
+        let inWorker = try await runProduct("pgworker", ["run", "--database-url", nowhere, "--task", "a=true",
+                                                         "--dashboard-port", "0", "--dashboard-token", "short"])
+        XCTAssertNotEqual(inWorker.status, 0)
+        XCTAssertEqual(inWorker.stderr.filter { $0 == "\n" }.count, 1, inWorker.stderr)
+        XCTAssertTrue(inWorker.stderr.contains("at least 32"), inWorker.stderr)
+    }
+
+    func testRepeatedBadLoginsGet429() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let (_, port) = try await serveDashboard(conninfo: database.conninfo) { $0.token = token }
+        func login(_ offered: String, from source: String = "127.0.0.1") async throws -> HTTPReply {
+            try await RawHTTP.request(port: port, "/login", method: "POST", host: "127.0.0.1:\(port)",
+                                      headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                      body: Array("token=\(offered)".utf8), from: source)
+        }
+        var statuses: [Int] = []
+        for attempt in 0..<8 {
+            statuses.append(try await login("guess-\(attempt)").status)
+        }
+        XCTAssertEqual(statuses.prefix(5), [401, 401, 401, 401, 401], "a few mistakes are allowed: \(statuses)")
+        XCTAssertEqual(statuses.suffix(3), [429, 429, 429], "then the client must wait: \(statuses)")
+        let limited = try await login("guess-again")
+        XCTAssertEqual(limited.status, 429)
+        let wait = try XCTUnwrap(limited.headers["retry-after"].flatMap(Int.init), "\(limited.headers)")
+        XCTAssertGreaterThanOrEqual(wait, 1)
+        // Every way of offering the token is limited, and a right guess is not told apart from a wrong
+        // one while limited (or the limit would be an oracle).
+        let right = try await login(token)
+        XCTAssertEqual(right.status, 429)
+        let bearer = try await RawHTTP.request(port: port, "/", host: "127.0.0.1:\(port)", headers: [("Authorization", "Bearer nope")])
+        XCTAssertEqual(bearer.status, 429)
+        let query = try await RawHTTP.request(port: port, "/?token=nope", host: "127.0.0.1:\(port)")
+        XCTAssertEqual(query.status, 429)
+
+        // Another client is not locked out by the first one's mistakes.
+        let other = try await login(token, from: "127.0.0.2")
+        XCTAssertEqual(other.status, 303)
+        let otherWrong = try await login("guess", from: "127.0.0.2")
+        XCTAssertEqual(otherWrong.status, 401)
+    }
+
+    func testGuessesFromManyAddressesMeetTheOverallLimit() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let (_, port) = try await serveDashboard(conninfo: database.conninfo) {
+            $0.token = token
+            $0.loginLimits.overall = LoginLimits.Bucket(burst: 4, refill: .seconds(60))
+        }
+        var statuses: [Int] = []
+        for client in 2...6 {
+            let reply = try await RawHTTP.request(port: port, "/", host: "127.0.0.1:\(port)",
+                                                  headers: [("Authorization", "Bearer guess")], from: "127.0.0.\(client)")
+            statuses.append(reply.status)
+        }
+        XCTAssertEqual(statuses, [401, 401, 401, 401, 429], "each address guessed once; together they hit the overall limit")
+
+        // A right token takes no attempt away: a client that logs in often is never limited.
+        let (_, busyPort) = try await serveDashboard(conninfo: database.conninfo) { $0.token = token }
+        for _ in 0..<12 {
+            let page = try await RawHTTP.request(port: busyPort, "/", host: "127.0.0.1:\(busyPort)", headers: [("Authorization", "Bearer \(token)")])
+            XCTAssertEqual(page.status, 200)
+        }
+        // A stale cookie (the token changed) is dropped by the refusal, so it counts once, not on every page.
+        let stale = try await RawHTTP.request(port: busyPort, "/", host: "127.0.0.1:\(busyPort)", headers: [("Cookie", "pgworker_dashboard=00")])
+        XCTAssertEqual(stale.status, 401)
+        XCTAssertTrue(stale.headers["set-cookie"]?.contains("Max-Age=0") ?? false, "\(stale.headers)")
+    }
 }

@@ -145,7 +145,7 @@ final class DashboardTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let ids = try await seed(app)
-        let token = "s3cret-token"
+        let token = "s3cret-token-0123456789abcdef-xyz"
         let base = try await serve(database, token: token)
 
         for path in ["/", "/jobs", "/jobs/\(ids.dead)", "/jobs/\(ids.dead)/delete"] {
@@ -195,7 +195,7 @@ final class DashboardTests: XCTestCase {
         XCTAssertThrowsError(try Dashboard(conninfo: "", configuration: configuration)) { error in
             XCTAssertTrue("\(error)".contains("token"), "\(error)")
         }
-        configuration.token = "t"
+        configuration.token = String(repeating: "t", count: DashboardConfiguration.minimumTokenLength)
         XCTAssertNoThrow(try Dashboard(conninfo: "", configuration: configuration))
     }
 }
