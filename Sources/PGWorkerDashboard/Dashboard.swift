@@ -82,6 +82,7 @@ public struct Dashboard: Service {
         let access = DashboardAccess(token: configuration.token)
         let router = Router(context: DashboardRequestContext.self)
         router.add(middleware: HostCheckMiddleware(hosts: hosts))
+        router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: TokenMiddleware(access: access, limiter: LoginLimiter(limits: configuration.loginLimits), logger: logger))
         DashboardRoutes(queries: DashboardQueries(database: database), access: access,
                         staleAfterSeconds: Double(configuration.staleAfter.components.seconds), logger: logger).add(to: router)
@@ -189,11 +190,12 @@ struct DashboardRoutes: Sendable {
         }
     }
 
-    /// Turns a database failure into a readable 503 page instead of a bare 500.
+    /// Turns a database failure into a readable 503 page instead of a bare 500. An error that
+    /// carries its own status (a body over the limit is 413) keeps it.
     private func guarded(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
-        } catch let error as HTTPError {
+        } catch let error as any HTTPResponseError {
             throw error
         } catch {
             logger.error("dashboard request failed", metadata: ["error": "\(error)"])

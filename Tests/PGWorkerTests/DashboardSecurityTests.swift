@@ -205,4 +205,37 @@ final class DashboardSecurityTests: XCTestCase {
         XCTAssertEqual(stale.status, 401)
         XCTAssertTrue(stale.headers["set-cookie"]?.contains("Max-Age=0") ?? false, "\(stale.headers)")
     }
+
+    // MARK: - Body size
+
+    func testOversizedBodiesGet413() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let id = try await seedDeadJob(app)
+        let (_, port) = try await serveDashboard(conninfo: database.conninfo)
+        let field = try await csrf(port: port, "/jobs/\(id)/retry")
+        let tenMegabytes = Array("csrf=\(field)&pad=".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20)
+        let form = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "http://127.0.0.1:\(port)")]
+
+        for framing in [RawHTTP.Framing.length, .chunked] {
+            let reply = try await RawHTTP.request(port: port, "/jobs/\(id)/retry", method: "POST", host: "127.0.0.1:\(port)",
+                                                  headers: form, body: tenMegabytes, framing: framing)
+            XCTAssertEqual(reply.status, 413, "\(framing): \(reply.body.prefix(300))")
+            XCTAssertFalse(reply.body.contains("Database unavailable"))
+        }
+        let state = try await app.jobState(id)
+        XCTAssertEqual(state, "dead", "nothing was done")
+
+        // The login form of a dashboard with a token, too.
+        let (_, tokenPort) = try await serveDashboard(conninfo: database.conninfo) { $0.token = token }
+        let login = try await RawHTTP.request(port: tokenPort, "/login", method: "POST", host: "127.0.0.1:\(tokenPort)",
+                                              headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                              body: Array("token=".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20))
+        XCTAssertEqual(login.status, 413)
+
+        // A small form still works.
+        let retried = try await RawHTTP.request(port: port, "/jobs/\(id)/retry", method: "POST", host: "127.0.0.1:\(port)",
+                                                headers: form, body: Array("csrf=\(field)".utf8))
+        XCTAssertEqual(retried.status, 303)
+    }
 }
