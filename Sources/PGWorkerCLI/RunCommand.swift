@@ -58,6 +58,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between samples of queue depth (one GROUP BY over the jobs table) for --metrics-port.")
     var queueDepthInterval: Double = 15
 
+    @Option(help: "Distinct task names, and queue names, reported as metric labels; jobs with later names count under \"other\".")
+    var metricsLabelLimit: Int = MetricLabelCap.defaultLimit
+
     @Option(help: "The address the metrics and dashboard servers bind.")
     var httpHost: String = "127.0.0.1"
 
@@ -94,6 +97,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--stale-after must be longer than --heartbeat-interval (both positive)")
         }
         guard queueDepthInterval > 0 else { throw ValidationError("--queue-depth-interval must be positive") }
+        guard metricsLabelLimit >= 1 else { throw ValidationError("--metrics-label-limit must be at least 1") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
         let names = Set(tasks.map(\.name))
@@ -153,6 +157,7 @@ struct RunCommand: AsyncParsableCommand {
 
         var services: [any Service] = []
         if let metricsPort {
+            MetricLabelCap.shared.limit = metricsLabelLimit
             let metrics = MetricsSetup.bootstrapPrometheus()
             services.append(MetricsServer(registry: metrics, host: httpHost, port: metricsPort, logger: logger) { port in
                 logger.info("serving Prometheus metrics", metadata: ["url": "http://\(httpHost):\(port)/metrics"])
