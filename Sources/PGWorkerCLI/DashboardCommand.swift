@@ -12,7 +12,9 @@ struct DashboardCommand: AsyncParsableCommand {
         discussion: """
             It listens on 127.0.0.1 by default. Binding any other address requires an access token \
             (--token or PGWORKER_DASHBOARD_TOKEN), which every request must carry: log in once in the \
-            browser, open http://HOST:PORT/?token=TOKEN, or send Authorization: Bearer TOKEN.
+            browser, open http://HOST:PORT/?token=TOKEN, or send Authorization: Bearer TOKEN. A token \
+            has at least 32 characters (openssl rand -hex 16). Wrong tokens are limited per client \
+            address and overall; past the limit the answer is 429 with Retry-After.
 
             It answers only requests whose Host header is 127.0.0.1, localhost, [::1] or --host, with \
             --port; any other name gets 421, so a web page cannot reach it by DNS rebinding. Reaching it \
@@ -28,7 +30,7 @@ struct DashboardCommand: AsyncParsableCommand {
     @Option(help: "The address to bind.")
     var host: String = "127.0.0.1"
 
-    @Option(help: "The access token (default $PGWORKER_DASHBOARD_TOKEN).")
+    @Option(help: "The access token, at least 32 characters (default $PGWORKER_DASHBOARD_TOKEN).")
     var token: String?
 
     @Option(name: .customLong("allowed-host"), help: ArgumentHelp(

@@ -67,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Also serve the web dashboard on this port (see `pgworker dashboard`).")
     var dashboardPort: Int?
 
-    @Option(help: "The dashboard's access token (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
+    @Option(help: "The dashboard's access token, at least 32 characters (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
     var dashboardToken: String?
 
     @Option(name: .customLong("dashboard-allowed-host"), help: ArgumentHelp(
