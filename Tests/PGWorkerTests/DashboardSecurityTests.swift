@@ -47,6 +47,8 @@ final class DashboardSecurityTests: XCTestCase {
             XCTAssertEqual(refused.status, 421, host ?? "no Host")
             XCTAssertFalse(refused.body.contains("secret"), "nothing leaks to \(host ?? "no Host")")
         }
+        let unknownPath = try await RawHTTP.request(port: port, "/no-such-page", host: "evil.example:\(port)")
+        XCTAssertEqual(unknownPath.status, 421, "every path")
         // Two Host headers: refused, whichever comes first.
         let doubled = try await RawHTTP.request(port: port, "/", host: "127.0.0.1:\(port)", headers: [("Host", "evil.example:\(port)")])
         XCTAssertEqual(doubled.status, 421)
@@ -148,7 +150,11 @@ final class DashboardSecurityTests: XCTestCase {
 
     func testRepeatedBadLoginsGet429() async throws {
         let database = try await TestDatabase.create(for: self)
-        let (_, port) = try await serveDashboard(conninfo: database.conninfo) { $0.token = token }
+        let (_, port) = try await serveDashboard(conninfo: database.conninfo) {
+            $0.token = token
+            // The default burst; a refill slow enough that a loaded machine cannot refill it mid-test.
+            $0.loginLimits.perClient.refill = .seconds(3600)
+        }
         func login(_ offered: String, from source: String = "127.0.0.1") async throws -> HTTPReply {
             try await RawHTTP.request(port: port, "/login", method: "POST", host: "127.0.0.1:\(port)",
                                       headers: [("Content-Type", "application/x-www-form-urlencoded")],
