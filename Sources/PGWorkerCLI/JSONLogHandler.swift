@@ -68,7 +68,7 @@ struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string literal.
+    /// A JSON string literal; control characters (C0, DEL, C1) and U+2028 / U+2029 are escaped.
     static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -78,7 +78,9 @@ struct JSONLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where LogEscaping.isControl(scalar):
+                // Control characters, DEL, C1 and U+2028/2029: valid JSON raw, but terminals and
+                // some line-oriented tools act on them.
                 out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }

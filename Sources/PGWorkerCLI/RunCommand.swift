@@ -58,14 +58,22 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between samples of queue depth (one GROUP BY over the jobs table) for --metrics-port.")
     var queueDepthInterval: Double = 15
 
+    @Option(help: "Distinct task names, and queue names, reported as metric labels; jobs with later names count under \"other\".")
+    var metricsLabelLimit: Int = MetricLabelCap.defaultLimit
+
     @Option(help: "The address the metrics and dashboard servers bind.")
     var httpHost: String = "127.0.0.1"
 
     @Option(help: "Also serve the web dashboard on this port (see `pgworker dashboard`).")
     var dashboardPort: Int?
 
-    @Option(help: "The dashboard's access token (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
+    @Option(help: "The dashboard's access token, at least 32 characters (default $PGWORKER_DASHBOARD_TOKEN); required beyond 127.0.0.1.")
     var dashboardToken: String?
+
+    @Option(name: .customLong("dashboard-allowed-host"), help: ArgumentHelp(
+        "Another Host name the dashboard answers to, NAME (any port) or NAME:PORT (repeatable; default $PGWORKER_DASHBOARD_ALLOWED_HOSTS, comma-separated); see `pgworker dashboard --help`.",
+        valueName: "name"))
+    var dashboardAllowedHosts: [String] = []
 
     @Flag(help: "Do not run SQL tasks registered in pgworker.sql_tasks.")
     var noSqlTasks = false
@@ -89,6 +97,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--stale-after must be longer than --heartbeat-interval (both positive)")
         }
         guard queueDepthInterval > 0 else { throw ValidationError("--queue-depth-interval must be positive") }
+        guard metricsLabelLimit >= 1 else { throw ValidationError("--metrics-label-limit must be at least 1") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
         let names = Set(tasks.map(\.name))
@@ -107,6 +116,20 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var dashboard: DashboardConfiguration?
+        if let dashboardPort {
+            var configuration = DashboardConfiguration()
+            configuration.host = httpHost
+            configuration.port = dashboardPort
+            configuration.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+            configuration.allowedHosts = DashboardCommand.allowedHosts(dashboardAllowedHosts)
+            do {
+                try configuration.validate()
+            } catch let error as DashboardConfigurationError {
+                throw ValidationError(error.description)
+            }
+            dashboard = configuration
+        }
         let logger = database.bootstrapLogging()
         let (connection, conninfo) = try await database.connect(name: "startup")
         await connection.close()
@@ -134,6 +157,7 @@ struct RunCommand: AsyncParsableCommand {
 
         var services: [any Service] = []
         if let metricsPort {
+            MetricLabelCap.shared.limit = metricsLabelLimit
             let metrics = MetricsSetup.bootstrapPrometheus()
             services.append(MetricsServer(registry: metrics, host: httpHost, port: metricsPort, logger: logger) { port in
                 logger.info("serving Prometheus metrics", metadata: ["url": "http://\(httpHost):\(port)/metrics"])
@@ -141,11 +165,7 @@ struct RunCommand: AsyncParsableCommand {
             services.append(QueueDepthSampler(
                 conninfo: conninfo, interval: .milliseconds(Int(queueDepthInterval * 1000)), logger: logger))
         }
-        if let dashboardPort {
-            var dashboard = DashboardConfiguration()
-            dashboard.host = httpHost
-            dashboard.port = dashboardPort
-            dashboard.token = dashboardToken ?? ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_TOKEN"]
+        if let dashboard {
             services.append(try Dashboard(conninfo: conninfo, configuration: dashboard, logger: logger) { port in
                 logger.info("serving the dashboard", metadata: ["url": "http://\(httpHost):\(port)/"])
             })

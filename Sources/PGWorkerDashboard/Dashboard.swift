@@ -12,8 +12,17 @@ public struct DashboardConfiguration: Sendable {
     public var port: Int = 8080
     /// The access token checked on every request; required unless bound to loopback.
     public var token: String?
+    /// How many wrong tokens a client, and all clients together, may send before they must wait.
+    public var loginLimits = LoginLimits()
+    /// More names the dashboard answers to, as `NAME` (any port) or `NAME:PORT`: the name a
+    /// reverse proxy forwards, say. Without them it answers only to `127.0.0.1`, `localhost`,
+    /// `[::1]` and ``host``, with its port; any other `Host` header gets 421 (DNS rebinding).
+    public var allowedHosts: [String] = []
     /// A worker whose heartbeat is older than this is shown as stale.
     public var staleAfter: Duration = .seconds(30)
+
+    /// The shortest token accepted (`openssl rand -hex 16` makes one of this length).
+    public static let minimumTokenLength = 32
 
     /// The defaults: 127.0.0.1:8080, no token.
     public init() {}
@@ -21,6 +30,26 @@ public struct DashboardConfiguration: Sendable {
     /// Whether ``host`` is a loopback address, reachable from this machine only.
     public var isLoopback: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Checks the configuration without starting anything (``Dashboard/init`` checks it too), so
+    /// a command can refuse bad options before it connects to the database.
+    /// - Throws: ``DashboardConfigurationError`` saying what is wrong.
+    public func validate() throws {
+        _ = try validated()
+    }
+
+    /// The checked configuration's host allowlist.
+    func validated() throws -> AllowedHosts {
+        if !isLoopback && (token ?? "").isEmpty {
+            throw DashboardConfigurationError(description:
+                "the dashboard binds \(host), beyond this machine: give it a token with --token or PGWORKER_DASHBOARD_TOKEN")
+        }
+        if let token, !token.isEmpty, token.count < Self.minimumTokenLength {
+            throw DashboardConfigurationError(description:
+                "the dashboard token has \(token.count) characters; it must have at least \(Self.minimumTokenLength) (openssl rand -hex 16 makes one)")
+        }
+        return try AllowedHosts(boundHost: host, port: port, allowed: allowedHosts)
     }
 }
 
@@ -36,31 +65,36 @@ public struct DashboardConfigurationError: Error, CustomStringConvertible {
 ///
 /// A swift-service-lifecycle `Service` built on Hummingbird; run it in a `ServiceGroup`.
 public struct Dashboard: Service {
-    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let application: Application<RouterResponder<DashboardRequestContext>>
     private let database: DashboardDatabase
 
     /// - Parameters:
     ///   - conninfo: the database.
     ///   - onListening: called with the bound port once the server accepts connections.
-    /// - Throws: ``DashboardConfigurationError`` when bound beyond loopback without a token.
+    /// - Throws: ``DashboardConfigurationError`` when bound beyond loopback without a token, when
+    ///   the token is shorter than ``DashboardConfiguration/minimumTokenLength``, or when an allowed
+    ///   host is not `NAME` or `NAME:PORT`.
     public init(conninfo: String, configuration: DashboardConfiguration = DashboardConfiguration(),
                 logger: Logger = Logger(label: "pgworker.dashboard"),
                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
-        if !configuration.isLoopback && (configuration.token ?? "").isEmpty {
-            throw DashboardConfigurationError(description:
-                "the dashboard binds \(configuration.host), beyond this machine: give it a token with --token or PGWORKER_DASHBOARD_TOKEN")
-        }
+        let hosts = try configuration.validated()
         let database = DashboardDatabase(conninfo: conninfo)
         let access = DashboardAccess(token: configuration.token)
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: TokenMiddleware(access: access))
+        let router = Router(context: DashboardRequestContext.self)
+        router.add(middleware: HostCheckMiddleware(hosts: hosts))
+        router.add(middleware: BodyLimitMiddleware())
+        router.add(middleware: TokenMiddleware(access: access, limiter: LoginLimiter(limits: configuration.loginLimits), logger: logger))
         DashboardRoutes(queries: DashboardQueries(database: database), access: access,
                         staleAfterSeconds: Double(configuration.staleAfter.components.seconds), logger: logger).add(to: router)
         self.database = database
         application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pgworker-dashboard"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                hosts.listening(on: port)
+                await onListening(port)
+            },
             logger: logger)
     }
 
@@ -78,7 +112,7 @@ struct DashboardRoutes: Sendable {
     let staleAfterSeconds: Double
     let logger: Logger
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<DashboardRequestContext>) {
         router.get("/") { _, _ in
             try await guarded {
                 Pages.response(Pages.overview(
@@ -156,11 +190,12 @@ struct DashboardRoutes: Sendable {
         }
     }
 
-    /// Turns a database failure into a readable 503 page instead of a bare 500.
+    /// Turns a database failure into a readable 503 page instead of a bare 500. An error that
+    /// carries its own status (a body over the limit is 413) keeps it.
     private func guarded(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
-        } catch let error as HTTPError {
+        } catch let error as any HTTPResponseError {
             throw error
         } catch {
             logger.error("dashboard request failed", metadata: ["error": "\(error)"])

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// Who may use the dashboard, and proof that a form was posted from the dashboard's own page.
 ///
@@ -54,6 +55,9 @@ struct DashboardAccess: Sendable {
         return originHost.lowercased() == host.lowercased()
     }
 
+    /// The `Set-Cookie` value that removes the login cookie.
+    static let logoutCookie = "\(cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+
     /// The `Set-Cookie` value that logs a browser in.
     func loginCookie() -> String? {
         guard let token else { return nil }
@@ -83,36 +87,58 @@ struct DashboardAccess: Sendable {
     }
 }
 
-/// Enforces ``DashboardAccess``'s token on every request.
-struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Enforces ``DashboardAccess``'s token on every request, within ``LoginLimits``: a request that
+/// offers a token (header, cookie, `?token=` or the login form) takes an attempt from its
+/// client's bucket first, and gets 429 with `Retry-After` when none is left, right token or not
+/// (else the limit would tell a right guess from a wrong one).
+struct TokenMiddleware: RouterMiddleware {
+    typealias Context = DashboardRequestContext
     let access: DashboardAccess
+    let limiter: LoginLimiter
+    let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // ?token=... logs in: set the cookie and redirect to the same page without the token.
-        if let offered = request.uri.queryParameters.get("token"), let token = access.token,
-           DashboardAccess.constantTimeEquals(offered, token), let cookie = access.loginCookie() {
-            // Only a local path: "//host" would send the browser elsewhere.
-            let path = request.uri.path.hasPrefix("/") && !request.uri.path.hasPrefix("//") ? request.uri.path : "/"
-            var response = Response.redirect(to: path, type: .normal)
-            response.headers[.setCookie] = cookie
+        guard let token = access.token else { return try await next(request, context) }
+        let offeredInQuery = request.uri.queryParameters.get("token")
+        let isLogin = request.method == .post && request.uri.path == "/login"
+        let hasCookie = request.cookies[DashboardAccess.cookieName] != nil
+        guard offeredInQuery != nil || isLogin || hasCookie || request.headers[.authorization] != nil else {
+            return Pages.response(Pages.login(failed: false), status: .unauthorized)
+        }
+        let client = context.clientAddress
+        if let wait = limiter.attempt(client: client) {
+            var response = Pages.message(title: "Too many attempts",
+                                         "Too many wrong tokens from this address. Try again in \(wait) s.", status: .tooManyRequests)
+            response.headers[.retryAfter] = String(wait)
             return response
         }
-        if access.isAuthorized(request) { return try await next(request, context) }
-        if request.method == .post, request.uri.path == "/login" {
-            return try await login(request, context: context)
+        // ?token=... logs in: set the cookie and redirect to the same page without the token.
+        if let offeredInQuery, DashboardAccess.constantTimeEquals(offeredInQuery, token) {
+            limiter.succeeded(client: client)
+            // Only a local path: "//host" would send the browser elsewhere.
+            let path = request.uri.path.hasPrefix("/") && !request.uri.path.hasPrefix("//") ? request.uri.path : "/"
+            return loggedIn(redirectingTo: path)
         }
-        return Pages.response(Pages.login(failed: false), status: .unauthorized)
+        if access.isAuthorized(request) {
+            limiter.succeeded(client: client)
+            return try await next(request, context)
+        }
+        if isLogin, let offered = try await Pages.form(request, context: context)["token"],
+           DashboardAccess.constantTimeEquals(offered, token) {
+            limiter.succeeded(client: client)
+            return loggedIn(redirectingTo: "/")
+        }
+        logger.warning("refused a wrong dashboard token", metadata: ["client": "\(client)"])
+        var response = Pages.response(Pages.login(failed: isLogin || offeredInQuery != nil), status: .unauthorized)
+        // A stale cookie (the token changed) would count against the client on every page: drop it.
+        if hasCookie { response.headers[.setCookie] = DashboardAccess.logoutCookie }
+        return response
     }
 
-    /// POST /login with the token in the form: sets the cookie.
-    private func login(_ request: Request, context: Context) async throws -> Response {
-        let form = try await Pages.form(request, context: context)
-        guard let offered = form["token"], let token = access.token,
-              DashboardAccess.constantTimeEquals(offered, token), let cookie = access.loginCookie() else {
-            return Pages.response(Pages.login(failed: true), status: .unauthorized)
-        }
-        var response = Response.redirect(to: "/", type: .normal)
-        response.headers[.setCookie] = cookie
+    /// Sets the login cookie and redirects to `path`.
+    private func loggedIn(redirectingTo path: String) -> Response {
+        var response = Response.redirect(to: path, type: .normal)
+        if let cookie = access.loginCookie() { response.headers[.setCookie] = cookie }
         return response
     }
 }

@@ -18,9 +18,13 @@ enum Pages {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html.description)))
     }
 
-    /// Decodes an `application/x-www-form-urlencoded` body (at most 64 KiB).
+    /// The largest request body read: the dashboard's forms are a few hundred bytes.
+    static let maximumBodyBytes = 64 * 1024
+
+    /// Decodes an `application/x-www-form-urlencoded` body of at most ``maximumBodyBytes``; a
+    /// longer one throws `NIOTooManyBytesError` (413).
     static func form<Context: RequestContext>(_ request: Request, context: Context) async throws -> [String: String] {
-        let body = try await request.body.collect(upTo: 64 * 1024)
+        let body = try await request.body.collect(upTo: maximumBodyBytes)
         var components = URLComponents()
         components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
         var fields: [String: String] = [:]
@@ -223,6 +227,10 @@ enum Pages {
             <input type="hidden" name="csrf" value="\(csrf)">
             <button type="submit">Yes, \(verb) it</button> <a href="/jobs/\(summary.id)">No, go back</a></form>
             """)
+    }
+
+    static func tooLarge() -> Response {
+        message(title: "Too large", "Requests to this dashboard carry at most \(maximumBodyBytes / 1024) KiB.", status: .contentTooLarge)
     }
 
     static func message(title: String, _ text: String, status: HTTPResponse.Status) -> Response {

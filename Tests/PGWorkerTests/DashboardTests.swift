@@ -9,20 +9,7 @@ import XCTest
 final class DashboardTests: XCTestCase {
     /// A dashboard serving `database` on a free loopback port, stopped when the test ends.
     private func serve(_ database: TestDatabase, token: String? = nil) async throws -> String {
-        var configuration = DashboardConfiguration()
-        configuration.port = 0
-        configuration.token = token
-        var logger = Logger(label: "test-dashboard")
-        logger.logLevel = .critical
-        let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
-        let dashboard = try Dashboard(conninfo: database.conninfo, configuration: configuration, logger: logger) {
-            reportPort.yield($0)
-        }
-        let serving = Task { try await dashboard.run() }
-        addTeardownBlock { serving.cancel(); _ = try? await serving.value }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next()
-        return "http://127.0.0.1:\(try XCTUnwrap(port))"
+        try await serveDashboard(conninfo: database.conninfo) { $0.token = token }.base
     }
 
     /// Jobs in several states, one with hostile text in its payload and error, and a live worker.
@@ -158,7 +145,7 @@ final class DashboardTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let ids = try await seed(app)
-        let token = "s3cret-token"
+        let token = "s3cret-token-0123456789abcdef-xyz"
         let base = try await serve(database, token: token)
 
         for path in ["/", "/jobs", "/jobs/\(ids.dead)", "/jobs/\(ids.dead)/delete"] {
@@ -208,7 +195,7 @@ final class DashboardTests: XCTestCase {
         XCTAssertThrowsError(try Dashboard(conninfo: "", configuration: configuration)) { error in
             XCTAssertTrue("\(error)".contains("token"), "\(error)")
         }
-        configuration.token = "t"
+        configuration.token = String(repeating: "t", count: DashboardConfiguration.minimumTokenLength)
         XCTAssertNoThrow(try Dashboard(conninfo: "", configuration: configuration))
     }
 }

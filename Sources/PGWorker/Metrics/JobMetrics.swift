@@ -43,7 +43,9 @@ final class JobMetrics: Sendable {
     }
 }
 
-/// A worker's ``JobMetrics`` by task and queue, created on first use.
+/// A worker's ``JobMetrics`` by task and queue (as capped by ``MetricLabelCap``), created on
+/// first use. Being keyed by the reported labels, it holds at most (limit + 1)² entries however
+/// many names jobs carry.
 final class JobMetricsCache: Sendable {
     private struct Key: Hashable {
         let task: String
@@ -51,17 +53,26 @@ final class JobMetricsCache: Sendable {
     }
 
     private let handles = Mutex<[Key: JobMetrics]>([:])
+    private let labels: MetricLabelCap
     /// Jobs running now, across tasks and queues.
     let inFlight = Meter(label: WorkerMetrics.Name.inFlight)
 
+    /// A cache whose metrics report task and queue names through `labels`.
+    init(labels: MetricLabelCap = .shared) {
+        self.labels = labels
+    }
+
     /// The metrics of `job`'s task and queue.
     func metrics(for job: ClaimedJob) -> JobMetrics {
+        // A kept name is its own key: one lookup. A folded one misses here and finds "other".
         let key = Key(task: job.task, queue: job.queue)
         if let cached = handles.withLock({ $0[key] }) { return cached }
-        let made = JobMetrics(task: job.task, queue: job.queue)
+        let capped = Key(task: labels.value(job.task, for: "task"), queue: labels.value(job.queue, for: "queue"))
+        if let cached = handles.withLock({ $0[capped] }) { return cached }
+        let made = JobMetrics(task: capped.task, queue: capped.queue)
         return handles.withLock { handles in
-            if let raced = handles[key] { return raced }
-            handles[key] = made
+            if let raced = handles[capped] { return raced }
+            handles[capped] = made
             return made
         }
     }

@@ -8,18 +8,23 @@ import ServiceLifecycle
 ///
 /// Counts are table-wide, so one sampler per deployment is enough; `pgworker run --metrics-port`
 /// starts one. A queue/state pair that empties is reported as 0 rather than left at its last value.
+/// Queue names are capped by a ``MetricLabelCap``: the queues folded into `other` are summed there.
 public struct QueueDepthSampler: Service {
     private let conninfo: String
     private let interval: Duration
     private let logger: Logger
+    private let labels: MetricLabelCap
 
     /// - Parameters:
     ///   - conninfo: the database.
     ///   - interval: time between samples; each is one `GROUP BY` over the jobs table.
-    public init(conninfo: String, interval: Duration = .seconds(15), logger: Logger = Logger(label: "pgworker.metrics")) {
+    ///   - labels: caps the queue names reported; the counts of folded queues add up in `other`.
+    public init(conninfo: String, interval: Duration = .seconds(15), logger: Logger = Logger(label: "pgworker.metrics"),
+                labels: MetricLabelCap = .shared) {
         self.conninfo = conninfo
         self.interval = interval
         self.logger = logger
+        self.labels = labels
     }
 
     /// Samples until cancelled or until graceful shutdown.
@@ -45,12 +50,15 @@ public struct QueueDepthSampler: Service {
 
     private func sample(_ connection: PostgresConnection, previouslyReported: Set<QueueState>) async throws -> Set<QueueState> {
         let result = try await connection.query("SELECT queue, state, jobs FROM pgworker.queue_stats")
-        var seen: Set<QueueState> = []
+        var counts: [QueueState: Int] = [:]
         for row in result.rows {
-            let key = QueueState(queue: try row.decode("queue"), state: try row.decode("state"))
-            seen.insert(key)
-            gauge(key).record(try row.decode("jobs", as: Int.self))
+            let key = QueueState(queue: labels.value(try row.decode("queue"), for: "queue"), state: try row.decode("state"))
+            counts[key, default: 0] += try row.decode("jobs", as: Int.self)
         }
+        for (key, jobs) in counts {
+            gauge(key).record(jobs)
+        }
+        let seen = Set(counts.keys)
         for gone in previouslyReported.subtracting(seen) {
             gauge(gone).record(0)
         }

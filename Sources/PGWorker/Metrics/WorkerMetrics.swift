@@ -4,6 +4,8 @@ import Metrics
 /// (`pgworker run --metrics-port` uses Prometheus) receives them; with none, they cost next to nothing.
 ///
 /// Every metric name always carries the same dimensions, as Prometheus requires.
+/// Task and queue names are capped by ``MetricLabelCap/shared``: beyond the first 100 distinct
+/// names of each, jobs count under `other`.
 ///
 /// | metric | kind | dimensions |
 /// |---|---|---|
@@ -45,8 +47,9 @@ public enum WorkerMetrics {
         public static let queueDepth = "pgworker_queue_depth"
     }
 
+    /// A job's `task` and `queue` dimensions, through ``MetricLabelCap/shared``.
     private static func jobDimensions(_ job: ClaimedJob) -> [(String, String)] {
-        [("task", job.task), ("queue", job.queue)]
+        MetricLabelCap.shared.jobDimensions(task: job.task, queue: job.queue)
     }
 
     /// A claimed job's handler is starting.

@@ -9,7 +9,10 @@ import XCTest
 
 /// The Prometheus registry every swift-metrics metric of the test process lands in.
 /// swift-metrics can be bootstrapped once per process, so all tests share it: assert on
-/// metrics whose labels (task, queue) only your test uses.
+/// metrics whose labels (task, queue) only your test uses. The engine's label cap
+/// (`MetricLabelCap.shared`) is process-wide as well: only the first 100 task names and queue names
+/// that in-process workers and samplers report get series of their own, so a test that needs
+/// many names runs `pgworker` as a process of its own (see MetricLabelCapTests).
 enum TestMetrics {
     static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
