@@ -173,7 +173,7 @@ $$;
 ALTER FUNCTION pgworker.add_jobs(jobs jsonb) OWNER TO pgworker_enqueuer;
 
 --
--- Name: apply_sql_task_defaults(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_stager
+-- Name: apply_sql_task_defaults(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
 --
 
 CREATE FUNCTION pgworker.apply_sql_task_defaults() RETURNS trigger
@@ -193,7 +193,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_stager;
+ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_enqueuer;
 
 --
 -- Name: trigger_attachments; Type: TABLE; Schema: pgworker; Owner: postgres
@@ -1049,9 +1049,23 @@ DECLARE
     argument_types oidvector;
     kind "char";
     owner_is_superuser boolean;
+    owner_name name;
+    result_type oid;
+    result_kind "char";
 BEGIN
-    SELECT p.proargtypes, p.prokind, r.rolsuper INTO argument_types, kind, owner_is_superuser
-    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = fn;
+    SELECT p.proargtypes, p.prokind, r.rolsuper, r.rolname, p.prorettype, t.typtype
+    INTO argument_types, kind, owner_is_superuser, owner_name, result_type, result_kind
+    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner JOIN pg_type t ON t.oid = p.prorettype WHERE p.oid = fn;
+    IF kind = 'f' AND result_type <> 'void'::regtype AND (result_type >= 16384 OR result_kind <> 'b') THEN
+        RAISE EXCEPTION 'pgworker: SQL task function % returns %; it must return void, jsonb or another built-in type', fn, result_type::regtype
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A procedure runs as the worker's login (transaction control is not allowed in definer
+    -- code), so its body must be under the control of whoever registers it.
+    IF kind = 'p' AND owner_name <> current_user AND NOT owner_is_superuser THEN
+        RAISE EXCEPTION 'pgworker: procedure % is owned by %; a SQL task procedure runs as the worker''s login, so it must be owned by you (%) or a superuser', fn, owner_name, current_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF owner_is_superuser AND NOT (SELECT s.rolsuper FROM pg_roles s WHERE s.rolname = current_user) THEN
         RAISE EXCEPTION 'pgworker: % is owned by a superuser; only a superuser may make it a SQL task', fn
             USING ERRCODE = 'insufficient_privilege',
@@ -1237,6 +1251,7 @@ ALTER FUNCTION pgworker.retry_job(job_id bigint) OWNER TO postgres;
 
 CREATE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     job         pgworker.jobs;
@@ -1247,6 +1262,8 @@ DECLARE
     fn_owner    name;
     fn_definer  boolean;
     worker_role name := current_user;
+    result_type oid;
+    result_kind "char";
     outcome     jsonb;
     error_state text;
     error_text  text;
@@ -1262,13 +1279,18 @@ BEGIN
     END IF;
 
     SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
-    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef
-    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef,
+           p.prorettype, t.typtype
+    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_type t ON t.oid = p.prorettype
     WHERE p.oid = fn;
 
     IF fn_name IS NULL THEN
         message := format('no SQL function is registered for task %L (or it was dropped)', job.task);
+    ELSIF NOT returns_void AND (result_type >= 16384 OR result_kind <> 'b') THEN
+        -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
+        message := format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
+                          fn_schema, fn_name, result_type::regtype);
     ELSIF NOT fn_definer AND fn_owner <> worker_role
           AND (NOT pg_has_role(session_user, fn_owner, 'MEMBER')
                OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
@@ -1285,6 +1307,9 @@ BEGIN
             ELSE
                 EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
+            -- Whatever the task did to search_path (set_config(..., true)), pgworker's statements
+            -- below resolve names as they were written.
+            SET LOCAL search_path = pg_catalog, pg_temp;
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
@@ -1487,7 +1512,24 @@ DECLARE
     queue_name text;
     event text;
     selects text := '';
+    known_types oid[];
 BEGIN
+    -- Column types that are not built in, as the table has them now: the payload code below
+    -- handles those safely (trigger_column_value). A column changed or added later to another
+    -- such type could make to_jsonb, a cast or an operator call code of the table's owner as
+    -- pgworker_stager, so the function checks first and refuses (one catalog lookup per statement).
+    SELECT coalesce(array_agg(DISTINCT att.atttypid), '{}') INTO known_types
+    FROM pg_attribute att
+    WHERE att.attrelid = a.table_name AND att.attnum > 0 AND NOT att.attisdropped AND att.atttypid >= 16384;
+    selects := format($guard$    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
+               WHERE att.attrelid OPERATOR(pg_catalog.=) TG_RELID AND att.attnum OPERATOR(pg_catalog.>) 0
+                 AND NOT att.attisdropped AND att.atttypid OPERATOR(pg_catalog.>=) 16384
+                 AND NOT att.atttypid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[])) THEN
+        RAISE EXCEPTION 'pgworker: a column of %% has a type it did not have when task %% was attached', TG_RELID::pg_catalog.regclass, %L
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run pgworker.attach_trigger again for this table and task.';
+    END IF;
+$guard$, known_types, a.task);
     SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
     FROM pg_index i
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
@@ -1497,7 +1539,7 @@ BEGIN
 
     FOREACH event IN ARRAY a.events LOOP
         selects := selects || format(E'    %s TG_OP OPERATOR(pg_catalog.=) %L::pg_catalog.text THEN\n        INSERT INTO %s (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
-            CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event),
+            CASE WHEN event = a.events[1] THEN 'IF' ELSE 'ELSIF' END, upper(event),
             CASE WHEN a.staged THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END,
             pgworker.trigger_select(a, event, key_columns, format('%L::pg_catalog.text', queue_name), coalesce(a.max_attempts, 25)::text),
             CASE WHEN a.job_key IS NULL OR a.staged THEN ''
@@ -2236,7 +2278,7 @@ GRANT ALL ON FUNCTION pgworker.add_jobs(jobs jsonb) TO pgworker_worker;
 
 
 --
--- Name: FUNCTION apply_sql_task_defaults(); Type: ACL; Schema: pgworker; Owner: pgworker_stager
+-- Name: FUNCTION apply_sql_task_defaults(); Type: ACL; Schema: pgworker; Owner: pgworker_enqueuer
 --
 
 REVOKE ALL ON FUNCTION pgworker.apply_sql_task_defaults() FROM PUBLIC;
@@ -2668,7 +2710,7 @@ GRANT UPDATE(updated_at) ON TABLE pgworker.queues TO pgworker_worker;
 -- Name: TABLE sql_tasks; Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_stager;
+GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_enqueuer;
 GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_worker;
 GRANT SELECT ON TABLE pgworker.sql_tasks TO pgworker_admin;
 

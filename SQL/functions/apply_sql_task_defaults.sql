@@ -2,8 +2,8 @@
 -- the stock values (queue 'default', max_attempts 25) gets the task's instead. A row trigger
 -- applies them, and its WHEN clause lists only the tasks that have such options, so inserting
 -- any other job costs nothing extra. refresh_sql_task_defaults() regenerates that list.
--- SECURITY DEFINER, owned by pgworker_stager, which may read sql_tasks: an app that inserts jobs
--- needs no right to read them.
+-- SECURITY DEFINER, owned by pgworker_enqueuer, which may read sql_tasks: an app that inserts jobs
+-- needs no right to read them. Not pgworker_stager, which owns code generated for apps' tables.
 CREATE OR REPLACE FUNCTION pgworker.apply_sql_task_defaults() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -24,9 +24,23 @@ DECLARE
     argument_types oidvector;
     kind "char";
     owner_is_superuser boolean;
+    owner_name name;
+    result_type oid;
+    result_kind "char";
 BEGIN
-    SELECT p.proargtypes, p.prokind, r.rolsuper INTO argument_types, kind, owner_is_superuser
-    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = fn;
+    SELECT p.proargtypes, p.prokind, r.rolsuper, r.rolname, p.prorettype, t.typtype
+    INTO argument_types, kind, owner_is_superuser, owner_name, result_type, result_kind
+    FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner JOIN pg_type t ON t.oid = p.prorettype WHERE p.oid = fn;
+    IF kind = 'f' AND result_type <> 'void'::regtype AND (result_type >= 16384 OR result_kind <> 'b') THEN
+        RAISE EXCEPTION 'pgworker: SQL task function % returns %; it must return void, jsonb or another built-in type', fn, result_type::regtype
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A procedure runs as the worker's login (transaction control is not allowed in definer
+    -- code), so its body must be under the control of whoever registers it.
+    IF kind = 'p' AND owner_name <> current_user AND NOT owner_is_superuser THEN
+        RAISE EXCEPTION 'pgworker: procedure % is owned by %; a SQL task procedure runs as the worker''s login, so it must be owned by you (%) or a superuser', fn, owner_name, current_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF owner_is_superuser AND NOT (SELECT s.rolsuper FROM pg_roles s WHERE s.rolname = current_user) THEN
         RAISE EXCEPTION 'pgworker: % is owned by a superuser; only a superuser may make it a SQL task', fn
             USING ERRCODE = 'insufficient_privilege',

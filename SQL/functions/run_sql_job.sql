@@ -20,6 +20,9 @@ DECLARE
     fn_owner    name;
     fn_definer  boolean;
     worker_role name := current_user;
+    result_type oid;
+    worker_search_path text := pg_catalog.current_setting('search_path');
+    result_kind "char";
     outcome     jsonb;
     error_state text;
     error_text  text;
@@ -35,13 +38,18 @@ BEGIN
     END IF;
 
     SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
-    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef
-    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef,
+           p.prorettype, t.typtype
+    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_type t ON t.oid = p.prorettype
     WHERE p.oid = fn;
 
     IF fn_name IS NULL THEN
         message := format('no SQL function is registered for task %L (or it was dropped)', job.task);
+    ELSIF NOT returns_void AND (result_type >= 16384 OR result_kind <> 'b') THEN
+        -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
+        message := format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
+                          fn_schema, fn_name, result_type::regtype);
     ELSIF NOT fn_definer AND fn_owner <> worker_role
           AND (NOT pg_has_role(session_user, fn_owner, 'MEMBER')
                OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
@@ -58,6 +66,9 @@ BEGIN
             ELSE
                 EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
+            -- Whatever the task did to search_path (set_config(..., true)), pgworker's statements
+            -- below resolve names as they did before it ran. (The task itself sees the worker's.)
+            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);

@@ -14,7 +14,24 @@ DECLARE
     queue_name text;
     event text;
     selects text := '';
+    known_types oid[];
 BEGIN
+    -- Column types that are not built in, as the table has them now: the payload code below
+    -- handles those safely (trigger_column_value). A column changed or added later to another
+    -- such type could make to_jsonb, a cast or an operator call code of the table's owner as
+    -- pgworker_stager, so the function checks first and refuses (one catalog lookup per statement).
+    SELECT coalesce(array_agg(DISTINCT att.atttypid), '{}') INTO known_types
+    FROM pg_attribute att
+    WHERE att.attrelid = a.table_name AND att.attnum > 0 AND NOT att.attisdropped AND att.atttypid >= 16384;
+    selects := format($guard$    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
+               WHERE att.attrelid OPERATOR(pg_catalog.=) TG_RELID AND att.attnum OPERATOR(pg_catalog.>) 0
+                 AND NOT att.attisdropped AND att.atttypid OPERATOR(pg_catalog.>=) 16384
+                 AND NOT att.atttypid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[])) THEN
+        RAISE EXCEPTION 'pgworker: a column of %% has a type it did not have when task %% was attached', TG_RELID::pg_catalog.regclass, %L
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run pgworker.attach_trigger again for this table and task.';
+    END IF;
+$guard$, known_types, a.task);
     SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
     FROM pg_index i
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
@@ -24,7 +41,7 @@ BEGIN
 
     FOREACH event IN ARRAY a.events LOOP
         selects := selects || format(E'    %s TG_OP OPERATOR(pg_catalog.=) %L::pg_catalog.text THEN\n        INSERT INTO %s (task, queue, priority, run_at, max_attempts, payload, job_key)\n%s\n%s;\n',
-            CASE WHEN selects = '' THEN 'IF' ELSE 'ELSIF' END, upper(event),
+            CASE WHEN event = a.events[1] THEN 'IF' ELSE 'ELSIF' END, upper(event),
             CASE WHEN a.staged THEN 'pgworker.staged_jobs' ELSE 'pgworker.jobs' END,
             pgworker.trigger_select(a, event, key_columns, format('%L::pg_catalog.text', queue_name), coalesce(a.max_attempts, 25)::text),
             CASE WHEN a.job_key IS NULL OR a.staged THEN ''

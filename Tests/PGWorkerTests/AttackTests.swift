@@ -245,6 +245,96 @@ final class AttackTests: XCTestCase {
         XCTAssertEqual(owners, ["pgworker_stager"])
     }
 
+    /// Found by the outside review: the table's owner changes a payload or key column's type, or
+    /// adds a column to a whole-row table, to a type of its own with casts, after the trigger was
+    /// generated. The trigger refuses the statement instead of calling the casts.
+    func testTriggerRefusesColumnTypesChangedAfterAttaching() async throws {
+        let scene = try await scene(group: nil)
+        try await scene.app.execute("""
+            CREATE TABLE shop.planted (who text, what text);
+            GRANT INSERT ON shop.planted TO PUBLIC;
+            GRANT USAGE ON SCHEMA shop TO PUBLIC;
+            CREATE TYPE shop.evil AS ENUM ('a@x', 'b@x');
+            CREATE FUNCTION shop.evil_json(shop.evil) RETURNS json LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'json'); RETURN to_json('x'::text); END $$;
+            CREATE FUNCTION shop.evil_text(shop.evil) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'text'); RETURN 'k'; END $$;
+            CREATE CAST (shop.evil AS json) WITH FUNCTION shop.evil_json(shop.evil);
+            CREATE CAST (shop.evil AS text) WITH FUNCTION shop.evil_text(shop.evil);
+            CREATE TABLE shop.keyed (id serial PRIMARY KEY, email text);
+            CREATE TABLE shop.whole (id serial PRIMARY KEY, note text);
+            """)
+        try await scene.owner.execute("""
+            SELECT pgworker.attach_trigger('shop.keyed', task => 'k', columns => '{id,email}', job_key => 'email', staged => false);
+            SELECT pgworker.attach_trigger('shop.whole', task => 'w', columns => '{*}');
+            """)
+        try await scene.app.execute("""
+            ALTER TABLE shop.keyed ALTER COLUMN email TYPE shop.evil USING email::shop.evil;
+            ALTER TABLE shop.whole ADD COLUMN mood shop.evil;
+            """)
+        for statement in ["INSERT INTO shop.keyed (email) VALUES ('a@x')", "INSERT INTO shop.whole (note, mood) VALUES ('n', 'b@x')"] {
+            do {
+                try await scene.app.execute(statement)
+                XCTFail("allowed: \(statement)")
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, "55000", "\(error)")
+            }
+        }
+        let planted: Int = try await scene.owner.query("SELECT count(*) AS n FROM shop.planted").rows[0].decode("n")
+        XCTAssertEqual(planted, 0)
+        // Attaching again makes the trigger safe for the new types.
+        try await scene.owner.execute("SELECT pgworker.attach_trigger('shop.whole', task => 'w', columns => '{*}')")
+        try await scene.app.execute("INSERT INTO shop.whole (note, mood) VALUES ('n', 'b@x')")
+        let plantedAfter: Int = try await scene.owner.query("SELECT count(*) AS n FROM shop.planted").rows[0].decode("n")
+        XCTAssertEqual(plantedAfter, 0)
+    }
+
+    /// Found by the outside review: a SQL task function (SECURITY DEFINER, so it runs as its
+    /// owner) changes search_path for the rest of the transaction, or returns a type with a cast
+    /// to json, to get its owner's code run as the worker's login.
+    func testSQLTaskCannotReachTheWorkersLoginThroughSearchPathOrItsResultType() async throws {
+        let scene = try await scene(group: nil)
+        let role = scene.appRole
+        try await scene.app.execute("""
+            CREATE TABLE shop.planted (who text, what text);
+            GRANT INSERT ON shop.planted TO PUBLIC;
+            GRANT USAGE ON SCHEMA shop TO PUBLIC;
+            CREATE FUNCTION shop.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'operator ='); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+            CREATE OPERATOR shop.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shop.text_eq);
+            CREATE FUNCTION shop.shift(jsonb) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN PERFORM set_config('search_path', 'shop, pg_catalog', true); RETURN '{}'; END $$;
+            CREATE TYPE shop.evil AS ENUM ('x');
+            CREATE FUNCTION shop.evil_json(shop.evil) RETURNS json LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'cast'); RETURN '{}'; END $$;
+            CREATE CAST (shop.evil AS json) WITH FUNCTION shop.evil_json(shop.evil);
+            CREATE FUNCTION shop.typed(jsonb) RETURNS jsonb LANGUAGE sql SECURITY DEFINER AS $$ SELECT '{}'::jsonb $$;
+            """)
+        try await scene.owner.execute("""
+            SELECT pgworker.register_sql_task('shift', 'shop.shift(jsonb)');
+            SELECT pgworker.register_sql_task('typed', 'shop.typed(jsonb)');
+            SELECT pgworker.add_job('shift'); SELECT pgworker.add_job('typed');
+            """)
+        // After registering, the owner swaps in a function returning its own type.
+        try await scene.app.execute("""
+            DROP FUNCTION shop.typed(jsonb);
+            CREATE FUNCTION shop.typed(jsonb) RETURNS shop.evil LANGUAGE sql SECURITY DEFINER AS $$ SELECT 'x'::shop.evil $$;
+            """)
+        let worker = Worker(conninfo: scene.database.conninfo, tasks: TaskRegistry())
+        let run = Task { try await worker.run() }
+        defer { worker.stop() }
+        try await eventually { try await scene.owner.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE state <> 'available' AND state <> 'running'").rows[0].decode("n", as: Int.self) == 2 }
+        worker.stop()
+        try await run.value
+        let planted: [String] = try await scene.owner.query("SELECT who || ': ' || what AS p FROM shop.planted").rows.map { try $0.decode("p") }
+        XCTAssertEqual(planted, [])
+        let superuser = try await isSuperuser(scene.owner, role)
+        XCTAssertFalse(superuser)
+        let typed: String = try await scene.owner.query("SELECT coalesce(last_error, '') AS e FROM pgworker.jobs WHERE task = 'typed'").rows[0].decode("e")
+        XCTAssertTrue(typed.contains("must return void, jsonb or another built-in type"), typed)
+    }
+
     /// The role that runs the trigger code may only insert jobs: no other right on pgworker, no
     /// superuser, no login.
     func testStagerAndEnqueuerHoldOnlyTheirFewRights() async throws {
@@ -265,7 +355,7 @@ final class AttackTests: XCTestCase {
             SELECT p.proname || ':' || pg_get_userbyid(p.proowner) AS d FROM pg_proc p
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef ORDER BY 1
             """).rows.map { try $0.decode("d") }
-        XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_stager"])
+        XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_enqueuer"])
         let unpinned: [String] = try await owner.query("""
             SELECT p.proname AS n FROM pg_proc p
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef
