@@ -1,3 +1,4 @@
+import CChildProcess
 import Dispatch
 import Foundation
 import Synchronization
@@ -8,10 +9,35 @@ import Glibc
 import Darwin
 #endif
 
-/// A program run with `posix_spawn` in its own process group, fed `input` on stdin, with its
-/// output captured up to limits. Blocking work happens on dedicated threads, never on Swift's
-/// cooperative pool. Cancelling the calling task sends SIGTERM to the whole group, then SIGKILL
-/// after `killGracePeriod`.
+/// A program run as the leader of its own process group, fed `input` on stdin, with its output
+/// captured up to limits. Blocking work happens on dedicated threads, never on Swift's cooperative
+/// pool. Cancelling the calling task sends SIGTERM to the whole group, then SIGKILL after
+/// `killGracePeriod`.
+///
+/// When the worker process dies, however it dies, the kernel sends SIGKILL to the group. How, and
+/// why that way: each run has a *lifeline*, a pipe whose write end only this process holds
+/// (close-on-exec). Before the program starts, its read end is set so that the kernel sends
+/// SIGKILL to the program's process group when the last write end closes
+/// (`O_ASYNC` with `F_SETOWN_EX` to the group and `F_SETSIG` SIGKILL), and it stays open in the
+/// program, so everything the program starts inherits it. When the worker exits, is killed with
+/// SIGKILL, crashes or is taken by the OOM killer, the kernel closes the write end and kills the
+/// group: children and grandchildren, whatever they ignore, with no process of ours left to do
+/// it. The alternatives fall short:
+/// - `PR_SET_PDEATHSIG` reaches only the direct child (`/bin/sh`), not what the shell starts, and
+///   it fires when the *thread* that forked the child exits, not the process: a handler spawned
+///   from a thread that ends early (a pool thread, a short-lived `posix_spawn` caller) is killed
+///   with that thread, so every spawning thread would have to live exactly as long as its job.
+/// - A supervisor process between worker and shell needs a program to run: a helper executable
+///   that every application embedding pgworker would have to ship, a re-exec of the worker (which
+///   embedding applications and the in-process tests cannot intercept), or a fork without exec
+///   that keeps a copy-on-write image of the worker alive for the whole job. It also changes the
+///   shell's `$PPID`.
+///
+/// The lifeline's limit: the group is found through the pipe, so at the worker's death some process
+/// (any, in the group or not) must still hold its read end. Every process of the job inherits it;
+/// only a job all of whose processes closed that descriptor escapes. A process that leaves the
+/// group (`setsid`, `setpgid`) escapes all of the above, as it escapes any process-group signal.
+/// Outside Linux there is no lifeline: handlers do not die with the worker.
 struct ChildProcess: Sendable {
     /// How a run ended.
     struct Outcome: Sendable {
@@ -50,41 +76,28 @@ struct ChildProcess: Sendable {
 
     /// Held while a child's pipes are created and marked close-on-exec, and around every spawn, so
     /// a child spawned concurrently never inherits another child's pipe ends (a `cat` would then
-    /// never see end of file on stdin). Glibc's module does not export `pipe2(O_CLOEXEC)`.
+    /// never see end of file on stdin, and a lifeline would outlive this process in that child).
+    /// Glibc's module does not export `pipe2(O_CLOEXEC)`.
     private static let spawnLock = Mutex(())
 
     /// Spawns, feeds, drains and reaps the child on the calling (dedicated) thread.
     private func runBlocking(_ control: Control) throws -> Outcome {
-        var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        var pipes: [[Int32]] = Array(repeating: [-1, -1], count: 4)
         let piped = Self.spawnLock.withLock { _ -> Bool in
-            guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { return false }
-            // dup2 onto 0/1/2 in the child clears the flag there.
-            for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            for index in pipes.indices {
+                guard pipe(&pipes[index]) == 0 else { return false }
+                // dup2 onto 0/1/2 in the child clears the flag there; the lifeline's read end is
+                // cleared by the child itself.
+                for fd in pipes[index] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            }
             return true
         }
         guard piped else {
-            throw JobFailure.retry("cannot create pipes: errno \(errno)")
+            let error = errno
+            for fd in pipes.joined() where fd >= 0 { close(fd) }
+            throw JobFailure.retry("cannot create pipes: errno \(error)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Own process group, so termination reaches the command's children too; default signals.
-        var defaultSignals = sigset_t()
-        sigfillset(&defaultSignals)
-        var noMask = sigset_t()
-        sigemptyset(&noMask)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setsigmask(&attributes, &noMask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let (stdinPipe, stdoutPipe, stderrPipe, lifeline) = (pipes[0], pipes[1], pipes[2], pipes[3])
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -93,10 +106,13 @@ struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawnError = Self.spawnLock.withLock { _ in posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp) }
-        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) }
+        let spawnError = Self.spawnLock.withLock { _ in
+            pgw_spawn_in_new_group(arguments[0], argv, envp, stdinPipe[0], stdoutPipe[1], stderrPipe[1],
+                                   lifeline[0], lifeline[1], &pid)
+        }
+        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1], lifeline[0]] { close(fd) }
         guard spawnError == 0 else {
-            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }
+            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0], lifeline[1]] { close(fd) }
             throw JobFailure.retry("cannot start \(arguments[0]): \(String(cString: strerror(spawnError)))")
         }
         control.started(pid: pid)
@@ -123,6 +139,8 @@ struct ChildProcess: Sendable {
         close(stdoutPipe[0])
         close(stderrPipe[0])
         control.exited()
+        // Dropping the lifeline kills whatever the program left running in its group.
+        close(lifeline[1])
         // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
         if status & 0x7f == 0 {
             outcome.exitStatus = (status >> 8) & 0xff
