@@ -30,10 +30,14 @@ let package = Package(
             name: "PostgresClient",
             dependencies: ["CLibPQ"]
         ),
+        // Starting command handlers in a process group that dies with the worker (a few system
+        // calls that must run between clone and exec, which Swift cannot do).
+        .target(name: "CChildProcess"),
         // The job engine: migrations, enqueueing, the worker and its handlers.
         .target(
             name: "PGWorker",
             dependencies: [
+                "CChildProcess",
                 "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-import Dispatch
+import CChildProcess
 import Foundation
 import Synchronization
 
@@ -8,10 +8,41 @@ import Glibc
 import Darwin
 #endif
 
-/// A program run with `posix_spawn` in its own process group, fed `input` on stdin, with its
-/// output captured up to limits. Blocking work happens on dedicated threads, never on Swift's
-/// cooperative pool. Cancelling the calling task sends SIGTERM to the whole group, then SIGKILL
-/// after `killGracePeriod`.
+/// A program run as the leader of its own process group, fed `input` on stdin, with its output
+/// captured up to limits. Blocking work happens on dedicated threads, never on Swift's cooperative
+/// pool.
+///
+/// Supervision: a run ends when the program's whole process group is gone, not when the program
+/// (the group's leader) exits; whether the leader exits, execs or ignores signals changes nothing.
+/// - Cancelling the calling task (a timeout, a cancel request, the worker's shutdown) sends SIGTERM
+///   to the group, then, `killGracePeriod` later, SIGKILL to the group until no member is left.
+/// - When the leader exits by itself and leaves processes in its group, they get the same: SIGTERM,
+///   the grace period, SIGKILL.
+/// - When the worker process dies, however it dies, the kernel sends SIGKILL to the group.
+///
+/// How the last one works, and why that way: each run has a *lifeline*, a pipe whose write end
+/// only this process holds (close-on-exec). Before the program starts, its read end is set so that
+/// the kernel sends SIGKILL to the program's process group when the last write end closes
+/// (`O_ASYNC` with `F_SETOWN_EX` to the group and `F_SETSIG` SIGKILL), and it stays open in the
+/// program, so everything the program starts inherits it. When the worker exits, is killed with
+/// SIGKILL, crashes or is taken by the OOM killer, the kernel closes the write end and kills the
+/// group: children and grandchildren, whatever they ignore, with no process of ours left to do
+/// it. The alternatives fall short:
+/// - `PR_SET_PDEATHSIG` reaches only the direct child (`/bin/sh`), not what the shell starts, and
+///   it fires when the *thread* that forked the child exits, not the process: a handler spawned
+///   from a thread that ends early (a pool thread, a short-lived `posix_spawn` caller) is killed
+///   with that thread, so every spawning thread would have to live exactly as long as its job.
+/// - A supervisor process between worker and shell needs a program to run: a helper executable
+///   that every application embedding pgworker would have to ship, a re-exec of the worker (which
+///   embedding applications and the in-process tests cannot intercept), or a fork without exec
+///   that keeps a copy-on-write image of the worker alive for the whole job. It also changes the
+///   shell's `$PPID`.
+///
+/// The lifeline's limit: the group is found through the pipe, so at the worker's death some process
+/// (any, in the group or not) must still hold its read end. Every process of the job inherits it;
+/// only a job all of whose processes closed that descriptor escapes. A process that leaves the
+/// group (`setsid`, `setpgid`) escapes all of the above, as it escapes any process-group signal.
+/// Outside Linux there is no lifeline: handlers do not die with the worker.
 struct ChildProcess: Sendable {
     /// How a run ended.
     struct Outcome: Sendable {
@@ -34,8 +65,13 @@ struct ChildProcess: Sendable {
     var stderrLimit: Int
     var killGracePeriod: Duration
 
+    /// After the first SIGKILL, how long the group may still answer before the run ends anyway:
+    /// a process in uninterruptible sleep dies only when it wakes, and a zombie whose parent is an
+    /// init that never reaps stays a member forever.
+    static let killWait: Duration = .seconds(2)
+
     func run() async throws -> Outcome {
-        let control = Control()
+        let control = Control(grace: killGracePeriod)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let this = self
@@ -44,47 +80,35 @@ struct ChildProcess: Sendable {
                 }
             }
         } onCancel: {
-            control.terminate(grace: killGracePeriod)
+            control.terminate()
         }
     }
 
     /// Held while a child's pipes are created and marked close-on-exec, and around every spawn, so
     /// a child spawned concurrently never inherits another child's pipe ends (a `cat` would then
-    /// never see end of file on stdin). Glibc's module does not export `pipe2(O_CLOEXEC)`.
+    /// never see end of file on stdin, and a lifeline would outlive this process in that child).
+    /// Glibc's module does not export `pipe2(O_CLOEXEC)`.
     private static let spawnLock = Mutex(())
 
-    /// Spawns, feeds, drains and reaps the child on the calling (dedicated) thread.
+    /// Spawns, feeds, drains and reaps the child, and stops its group, on the calling (dedicated)
+    /// thread.
     private func runBlocking(_ control: Control) throws -> Outcome {
-        var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        var pipes: [[Int32]] = Array(repeating: [-1, -1], count: 4)
         let piped = Self.spawnLock.withLock { _ -> Bool in
-            guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { return false }
-            // dup2 onto 0/1/2 in the child clears the flag there.
-            for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            for index in pipes.indices {
+                guard pipe(&pipes[index]) == 0 else { return false }
+                // dup2 onto 0/1/2 in the child clears the flag there; the lifeline's read end is
+                // cleared by the child itself.
+                for fd in pipes[index] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            }
             return true
         }
         guard piped else {
-            throw JobFailure.retry("cannot create pipes: errno \(errno)")
+            let error = errno
+            for fd in pipes.joined() where fd >= 0 { close(fd) }
+            throw JobFailure.retry("cannot create pipes: errno \(error)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Own process group, so termination reaches the command's children too; default signals.
-        var defaultSignals = sigset_t()
-        sigfillset(&defaultSignals)
-        var noMask = sigset_t()
-        sigemptyset(&noMask)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setsigmask(&attributes, &noMask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let (stdinPipe, stdoutPipe, stderrPipe, lifeline) = (pipes[0], pipes[1], pipes[2], pipes[3])
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -93,13 +117,16 @@ struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawnError = Self.spawnLock.withLock { _ in posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp) }
-        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) }
+        let spawnError = Self.spawnLock.withLock { _ in
+            pgw_spawn_in_new_group(arguments[0], argv, envp, stdinPipe[0], stdoutPipe[1], stderrPipe[1],
+                                   lifeline[0], lifeline[1], &pid)
+        }
+        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1], lifeline[0]] { close(fd) }
         guard spawnError == 0 else {
-            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }
+            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0], lifeline[1]] { close(fd) }
             throw JobFailure.retry("cannot start \(arguments[0]): \(String(cString: strerror(spawnError)))")
         }
-        control.started(pid: pid)
+        control.started(group: pid)
 
         // Feed stdin on its own thread, so a child that writes before it reads cannot deadlock us.
         let input = self.input
@@ -119,10 +146,16 @@ struct ChildProcess: Sendable {
         }
 
         var outcome = Outcome(exitStatus: nil, signal: nil, stdout: [], stdoutBytes: 0, stderrTail: [])
-        let status = drainAndReap(pid: pid, stdout: stdoutPipe[0], stderr: stderrPipe[0], into: &outcome)
+        let exitDescriptor = pgw_exit_descriptor(pid)
+        let status = superviseUntilGroupIsGone(leader: pid, exitDescriptor: exitDescriptor,
+                                               stdout: stdoutPipe[0], stderr: stderrPipe[0],
+                                               control: control, into: &outcome)
         close(stdoutPipe[0])
         close(stderrPipe[0])
-        control.exited()
+        if exitDescriptor >= 0 { close(exitDescriptor) }
+        // The group is empty (or holds only what SIGKILL could not end): dropping the lifeline
+        // now signals no one, or those again.
+        close(lifeline[1])
         // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
         if status & 0x7f == 0 {
             outcome.exitStatus = (status >> 8) & 0xff
@@ -132,31 +165,75 @@ struct ChildProcess: Sendable {
         return outcome
     }
 
-    /// Reads both output pipes, keeping stdout's head and stderr's tail, until the child has exited
-    /// and the pipes are empty. A background process the command left behind may keep the pipes
-    /// open forever, so once the child is gone, reading stops at the first quiet moment.
-    /// Returns the child's wait status.
-    private func drainAndReap(pid: pid_t, stdout: Int32, stderr: Int32, into outcome: inout Outcome) -> Int32 {
+    /// Reads both output pipes, keeping stdout's head and stderr's tail, reaps the leader, and
+    /// stops what it leaves in its group, until the group is empty. A process that left the group
+    /// may keep the pipes open forever, so once the group is gone, reading stops at the first
+    /// quiet moment. Returns the leader's wait status.
+    private func superviseUntilGroupIsGone(
+        leader pid: pid_t, exitDescriptor: Int32, stdout: Int32, stderr: Int32,
+        control: Control, into outcome: inout Outcome
+    ) -> Int32 {
         var open: [Int32] = [stdout, stderr]
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var status: Int32 = 0
-        var exited = false
-        while !open.isEmpty {
-            if !exited {
+        var leaderExited = false
+        var groupGone = false
+        var firstKill: ContinuousClock.Instant?
+        while true {
+            if !leaderExited {
                 let reaped = waitpid(pid, &status, WNOHANG)
-                exited = reaped == pid || (reaped < 0 && errno != EINTR)
+                leaderExited = reaped == pid || (reaped < 0 && errno != EINTR)
+            }
+            if leaderExited && !groupGone {
+                // The leader is reaped, so the group's id stays reserved exactly as long as a
+                // member is left: a signal to it reaches this group or no one.
+                if kill(-pid, 0) != 0 && errno == ESRCH {
+                    groupGone = true
+                    control.groupIsGone()
+                } else {
+                    // Left behind by a leader that exited, or that was stopped: same rule.
+                    control.terminate()
+                }
+            }
+            let now = ContinuousClock.now
+            if !groupGone, let deadline = control.killDeadline, now >= deadline {
+                if leaderExited, let firstKill, now - firstKill > Self.killWait {
+                    groupGone = true
+                    control.groupIsGone()
+                } else {
+                    // Until the group is empty, whatever the leader did; `kill(-pgid, 0)` above
+                    // tells when it is.
+                    firstKill = firstKill ?? now
+                    kill(-pid, SIGKILL)
+                }
+            }
+            if leaderExited && groupGone && open.isEmpty { break }
+
+            // Wait for output, the leader's exit, or the next step in stopping the group.
+            var timeout: Duration = leaderExited ? (groupGone ? .milliseconds(50) : .milliseconds(20)) : .milliseconds(100)
+            if !groupGone, let deadline = control.killDeadline {
+                timeout = firstKill == nil ? min(timeout, max(.zero, deadline - now)) : .milliseconds(20)
             }
             var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&descriptors, nfds_t(descriptors.count), exited ? 50 : 100)
+            if !leaderExited {
+                if exitDescriptor >= 0 {
+                    descriptors.append(pollfd(fd: exitDescriptor, events: Int16(POLLIN), revents: 0))
+                } else if open.isEmpty {
+                    // No pidfd (old kernel, not Linux): look for the leader's exit often.
+                    timeout = min(timeout, .milliseconds(10))
+                }
+            }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(timeout / .milliseconds(1)))
             if ready < 0 {
                 if errno == EINTR { continue }
-                break
-            }
-            if ready == 0 {
-                if exited { break }
+                open.removeAll()
                 continue
             }
-            for descriptor in descriptors where descriptor.revents != 0 {
+            if ready == 0 {
+                if leaderExited && groupGone { break }
+                continue
+            }
+            for descriptor in descriptors where descriptor.revents != 0 && descriptor.fd != exitDescriptor {
                 let count = read(descriptor.fd, &buffer, buffer.count)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 {
@@ -175,46 +252,49 @@ struct ChildProcess: Sendable {
                 }
             }
         }
-        if !exited {
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        }
         return status
     }
 
-    /// Lets a cancelling task signal the child's process group.
+    /// What a cancelling task and the supervising thread share: the group, when SIGKILL is due,
+    /// and whether the group is gone (after which its id may be reused, so nothing signals it).
     final class Control: Sendable {
         private struct State {
-            var pid: pid_t = 0
+            var group: pid_t = 0
             var terminateRequested = false
-            var exited = false
+            var killDeadline: ContinuousClock.Instant?
+            var gone = false
         }
         private let state = Mutex(State())
-        private let grace = Mutex<Duration>(.seconds(5))
+        private let grace: Duration
 
-        func started(pid: pid_t) {
-            let terminateNow = state.withLock { state -> Bool in
-                state.pid = pid
-                return state.terminateRequested
+        init(grace: Duration) { self.grace = grace }
+
+        /// The group exists: sends the SIGTERM that a cancellation before this point asked for.
+        func started(group: pid_t) {
+            state.withLock { state in
+                state.group = group
+                sendTerminate(&state)
             }
-            if terminateNow { terminate(grace: grace.withLock { $0 }) }
         }
 
-        func exited() { state.withLock { $0.exited = true } }
-
-        /// SIGTERM to the group now; SIGKILL after `grace` if it is still there.
-        func terminate(grace: Duration) {
-            self.grace.withLock { $0 = grace }
-            let pid = state.withLock { state -> pid_t in
+        /// SIGTERM to the group now (once); SIGKILL is due `grace` later.
+        func terminate() {
+            state.withLock { state in
                 state.terminateRequested = true
-                return state.exited ? 0 : state.pid
+                sendTerminate(&state)
             }
-            guard pid > 0 else { return }
-            kill(-pid, SIGTERM)
-            let nanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
-                let pid = state.withLock { $0.exited ? 0 : $0.pid }
-                if pid > 0 { kill(-pid, SIGKILL) }
-            }
+        }
+
+        /// When the supervising thread is to start sending SIGKILL; nil until SIGTERM was sent.
+        var killDeadline: ContinuousClock.Instant? { state.withLock { $0.killDeadline } }
+
+        /// The group is empty: nothing may signal its id any more.
+        func groupIsGone() { state.withLock { $0.gone = true } }
+
+        private func sendTerminate(_ state: inout State) {
+            guard state.terminateRequested, state.killDeadline == nil, state.group > 0, !state.gone else { return }
+            kill(-state.group, SIGTERM)
+            state.killDeadline = .now + grace
         }
     }
 }

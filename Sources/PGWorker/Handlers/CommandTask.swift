@@ -7,6 +7,13 @@ import Foundation
 /// `PGWORKER_MAX_ATTEMPTS` in the environment. Exit status 0 is success, and stdout becomes the
 /// result: as JSON when it parses as JSON, else as a JSON string. A non-zero exit fails the attempt
 /// with an error naming the status and holding the tail of stderr.
+///
+/// The command runs as the leader of its own process group, and an attempt ends only when that
+/// whole group is gone. On a timeout, a cancel request or the worker's shutdown, the group gets
+/// SIGTERM, then SIGKILL after ``killGracePeriod`` until no process is left, whether or not the
+/// shell has exited or exec'd; processes the command leaves behind when it exits by itself are
+/// stopped the same way. On Linux, if the worker process dies (even by SIGKILL), the kernel kills
+/// the group at once.
 public struct CommandTask: TaskHandler {
     /// The shell command.
     public var command: String
@@ -14,7 +21,7 @@ public struct CommandTask: TaskHandler {
     public var maxOutputBytes: Int
     /// How much of stderr's end is kept in the error.
     public var stderrTailBytes: Int
-    /// After SIGTERM on cancellation, how long before SIGKILL.
+    /// After SIGTERM to the command's process group, how long before SIGKILL.
     public var killGracePeriod: Duration
 
     /// Creates a command task.
