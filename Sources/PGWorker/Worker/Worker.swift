@@ -94,6 +94,9 @@ public final class Worker: Service, Sendable {
         state.wakeLoop()
     }
 
+    /// Whether ``stop()`` was called, or the service group began a graceful shutdown.
+    public var isStopping: Bool { shutdown.isStopping }
+
     /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
     /// migrated. Once running, lost connections are retried, never fatal.
     public func run() async throws {
