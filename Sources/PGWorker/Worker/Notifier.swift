@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// - A new-job notification for a queue this worker serves requests a claim, and the two
 ///   trailing claims (``TrailingClaims``).
-/// - A cancel notification cancels the job it names if it runs here.
+/// - A cancel notification cancels a job running here only once `pgworker.cancel_requests` has a
+///   row for it: any role that can connect may NOTIFY, but only `pgworker.cancel_job` writes
+///   that row (in the transaction that notifies, so it is visible when the notification arrives).
 /// - Every (re)connect requests a sweep, since notifications sent while disconnected are lost
 ///   (``WorkerMaintenance`` also catches cancels missed meanwhile).
 final class Notifier: Sendable {
@@ -66,7 +68,7 @@ final class Notifier: Sendable {
                         state.requestClaim()
                         trailingClaims.request()
                     }
-                    runningJobs.cancel(notifications.filter { $0.channel == "pgworker_cancel" }.compactMap { Int64($0.payload) })
+                    try await cancelRequestedJobs(notifications.filter { $0.channel == "pgworker_cancel" }, connection)
                 }
                 await connection.close()
             } catch {
@@ -78,6 +80,25 @@ final class Notifier: Sendable {
                 failing = true
                 try? await Task.sleep(for: backoff.next())
             }
+        }
+    }
+
+    /// Cancels the jobs named by cancel notifications that run here and have a cancel request,
+    /// with one query for the whole batch.
+    private func cancelRequestedJobs(_ notifications: [PostgresNotification], _ connection: PostgresConnection) async throws {
+        let named = Set(notifications.compactMap { Int64($0.payload) })
+        let candidates = runningJobs.jobIDs.filter(named.contains)
+        guard !candidates.isEmpty else { return }
+        let requested: [Int64] = try await connection.query(
+            "SELECT job_id FROM pgworker.cancel_requests WHERE job_id = ANY ($1::bigint[])", [candidates]
+        ).rows.map { try $0.decode("job_id") }
+        let cancelled = runningJobs.cancel(requested)
+        if !cancelled.isEmpty {
+            logger.info("cancelling jobs on request", metadata: ["jobs": "\(cancelled)"])
+        }
+        if candidates.count > requested.count {
+            logger.warning("ignored cancel notifications without a cancel request",
+                           metadata: ["jobs": "\(Set(candidates).subtracting(requested).sorted())"])
         }
     }
 
