@@ -134,6 +134,17 @@ public actor PostgresConnection {
         _ = try consume(PQexec(handle, sql))
     }
 
+    /// Brings the session back to the state of a new connection: rolls back an open
+    /// transaction, then `DISCARD ALL` (settings, role, temporary tables, session advisory
+    /// locks, LISTENs, prepared statements, cached plans). Prepared statements are prepared again
+    /// on their next use.
+    public func resetSession() throws {
+        let handle = try requireHandle()
+        if PQtransactionStatus(handle) != PQTRANS_IDLE { try execute("ROLLBACK") }
+        preparedStatements.removeAll()
+        try execute("DISCARD ALL")
+    }
+
     /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if it throws.
     ///
     /// The body is synchronous and isolated to this connection, so no other caller's statement
