@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "PGWorker", targets: ["PGWorker"]),
+        .library(name: "PGWorkerTesting", targets: ["PGWorkerTesting"]),
         .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
         .executable(name: "pgworker-example", targets: ["ExampleWorker"]),
     ],
@@ -42,6 +43,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Helpers for testing code that uses pgworker: a scoped running worker, draining the
+        // queue, and assertions on enqueued jobs.
+        .target(
+            name: "PGWorkerTesting",
+            dependencies: [
+                "PGWorker",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The web dashboard and the Prometheus /metrics endpoint (Hummingbird); used by the CLI.
@@ -83,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "PGWorkerTests",
             dependencies: [
-                "PGWorker", "PGWorkerDashboard", "PostgresClient",
+                "PGWorker", "PGWorkerDashboard", "PGWorkerTesting", "PostgresClient",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

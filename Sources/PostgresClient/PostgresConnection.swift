@@ -17,16 +17,15 @@ import Darwin
 public actor PostgresConnection {
     private let executor: ThreadExecutor
     private var connection: ConnectionHandle?
-    private var handle: OpaquePointer? { connection?.raw }
+    var handle: OpaquePointer? { connection?.raw }
     private let wakePipe = WakePipe()
     private let cancelHandle = CancelHandle()
-    private var preparedStatements: [String: String] = [:]
+    /// Prepared statements on this connection: SQL text to statement name.
+    var preparedStatements: [String: String] = [:]
     /// When false, ``queryPrepared(_:_:)`` behaves like ``query(_:_:)``.
-    private var usesPreparedStatements = true
-    /// A statement of ``queryPreparedBeforeCommit(_:_:)`` whose commit has not been read yet.
-    private var commitPending = false
-    /// Why the last such commit failed, until ``confirmCommit()`` reports it.
-    private var commitFailure: PostgresError?
+    var usesPreparedStatements = true
+    /// The commit of the last ``queryPreparedBeforeCommit(_:_:)`` (PostgresConnection+PipelinedCommit.swift).
+    var pipelinedCommit = PipelinedCommit()
 
     /// A short name used for the connection's thread; useful in debuggers and logs.
     public nonisolated let name: String
@@ -89,10 +88,7 @@ public actor PostgresConnection {
         cancelHandle.replace(with: nil)
         connection = nil
         preparedStatements.removeAll()
-        if commitPending {
-            commitPending = false
-            recordCommitFailure(PostgresError(kind: .connection, message: "connection closed before its last commit was confirmed"))
-        }
+        abandonPendingCommit()
     }
 
     /// Runs one statement with bound parameters (`$1`, `$2`, ...), sent separately from the SQL text.
@@ -102,6 +98,7 @@ public actor PostgresConnection {
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
         let handle = try requireHandle()
         let result = withParameterPointers(parameters) { values, count in
+            // Types inferred by the server, text-format parameters and results.
             PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         return try consume(result)
@@ -116,69 +113,10 @@ public actor PostgresConnection {
         let handle = try requireHandle()
         let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
         let result = withParameterPointers(parameters) { values, count in
-            PQexecPreparedSafe(handle, name, count, values)
+            // Text-format parameters and results.
+            PQexecPrepared(handle, name, count, values, nil, nil, 0)
         }
         return try consume(result)
-    }
-
-    /// Like ``queryPrepared(_:_:)`` for one statement in its own transaction, but returns its rows
-    /// as soon as the statement has run, while the server is still committing.
-    ///
-    /// The statement, a flush request and the commit go out together in libpq's pipeline mode,
-    /// and the server sends the rows before it commits. So the caller can act on them during the
-    /// commit's WAL flush -- but must not treat their effect as durable or even committed until
-    /// ``confirmCommit()`` returns. Any later call on this connection first waits for the commit;
-    /// a failed commit is kept for ``confirmCommit()`` to report. Not for use inside a transaction
-    /// block (it throws). Without prepared statements (``setUsesPreparedStatements(_:)``) it is
-    /// ``query(_:_:)``, committed on return.
-    @discardableResult
-    public func queryPreparedBeforeCommit(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
-        guard usesPreparedStatements else { return try query(sql, parameters) }
-        let handle = try requireHandle()
-        guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
-            throw PostgresError(kind: .usage, message: "queryPreparedBeforeCommit runs its own transaction; one is already open")
-        }
-        let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
-        }
-        let sent = withParameterPointers(parameters) { values, count in
-            PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
-        }
-        guard sent == 1, PQsendFlushRequest(handle) == 1, PQpipelineSync(handle) == 1 else {
-            // Nothing reliable was sent: the connection is unusable either way.
-            var error = PostgresError.connection(handle, context: "cannot send a statement")
-            error.kind = .connection
-            preparedStatements.removeAll()
-            connection = nil
-            cancelHandle.replace(with: nil)
-            throw error
-        }
-        commitPending = true
-        let result: PostgresResult
-        do {
-            result = try consume(PQgetResult(handle))
-        } catch {
-            // The statement failed, so nothing is left to commit: read up to the sync point, whose
-            // "pipeline aborted" says nothing new.
-            _ = try settlePendingCommit(handle)
-            throw error
-        }
-        // The end of the statement's results.
-        while let extra = PQgetResult(handle) { PQclear(extra) }
-        return result
-    }
-
-    /// Waits for the commit of the last ``queryPreparedBeforeCommit(_:_:)`` if it is still under
-    /// way, and throws if a commit of it failed since the last call (its rows were then never
-    /// committed); the first such failure is reported, once. Returns at once when there is
-    /// nothing to confirm.
-    public func confirmCommit() throws {
-        if commitPending { recordCommitFailure(try settlePendingCommit(try openHandle())) }
-        if let failure = commitFailure {
-            commitFailure = nil
-            throw failure
-        }
     }
 
     /// Turns named prepared statements on or off for this connection. Turn them off behind a
@@ -194,6 +132,17 @@ public actor PostgresConnection {
         let handle = try requireHandle()
         // PQexec returns only the last result; errors stop the script and are reported there.
         _ = try consume(PQexec(handle, sql))
+    }
+
+    /// Brings the session back to the state of a new connection: rolls back an open
+    /// transaction, then `DISCARD ALL` (settings, role, temporary tables, session advisory
+    /// locks, LISTENs, prepared statements, cached plans). Prepared statements are prepared again
+    /// on their next use.
+    public func resetSession() throws {
+        let handle = try requireHandle()
+        if PQtransactionStatus(handle) != PQTRANS_IDLE { try execute("ROLLBACK") }
+        preparedStatements.removeAll()
+        try execute("DISCARD ALL")
     }
 
     /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if it throws.
@@ -271,66 +220,30 @@ public actor PostgresConnection {
 
     // MARK: - Internals
 
-    /// The connection, ready for a new statement: a commit still under way is waited for first.
-    private func requireHandle() throws -> OpaquePointer {
+    /// The connection, ready for a new statement: a pipelined commit still under way is read first.
+    func requireHandle() throws -> OpaquePointer {
         let handle = try openHandle()
-        if commitPending { recordCommitFailure(try settlePendingCommit(handle)) }
+        try settlePendingCommitIfAny(handle)
         return handle
     }
 
-    /// Keeps a failed commit for ``confirmCommit()``; an earlier one not yet reported stays first.
-    private func recordCommitFailure(_ failure: PostgresError?) {
-        if commitFailure == nil { commitFailure = failure }
-    }
-
-    private func openHandle() throws -> OpaquePointer {
+    /// The open connection, as it is (a pipelined commit may still be under way).
+    func openHandle() throws -> OpaquePointer {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "connection is closed")
         }
         return handle
     }
 
-    /// Reads the results up to the sync point of a pipelined statement -- the outcome of its
-    /// commit -- and leaves pipeline mode. Returns why the commit failed, if it did. When the
-    /// connection is lost it throws, and keeps that error for ``confirmCommit()`` as well: the
-    /// commit's outcome is then unknown.
-    private func settlePendingCommit(_ handle: OpaquePointer) throws -> PostgresError? {
-        commitPending = false
-        var failure: PostgresError?
-        var separators = 0
-        while true {
-            guard let result = PQgetResult(handle) else {
-                // In a pipeline a NULL ends one statement's results; two in a row mean nothing is
-                // left to read (a broken connection, say).
-                separators += 1
-                if separators > 1 || PQstatus(handle) != CONNECTION_OK { break }
-                continue
-            }
-            separators = 0
-            let status = PQresultStatus(result)
-            if status == PGRES_PIPELINE_SYNC {
-                PQclear(result)
-                break
-            }
-            if failure == nil, status == PGRES_FATAL_ERROR || status == PGRES_PIPELINE_ABORTED {
-                failure = PostgresError(result: result, connection: handle)
-            }
-            PQclear(result)
-        }
-        guard PQstatus(handle) == CONNECTION_OK, PQexitPipelineMode(handle) == 1 else {
-            var error = failure ?? lostConnection(handle)
-            error.kind = .connection
-            preparedStatements.removeAll()
-            connection = nil
-            cancelHandle.replace(with: nil)
-            recordCommitFailure(error)
-            throw error
-        }
-        return failure
+    /// Forgets the connection after it broke: its prepared statements and cancel handle go with it.
+    func dropBrokenConnection() {
+        preparedStatements.removeAll()
+        connection = nil
+        cancelHandle.replace(with: nil)
     }
 
     /// The name of `sql`'s prepared statement on this connection, preparing it on first use.
-    private func preparedName(for sql: String, parameterCount: Int, _ handle: OpaquePointer) throws -> String {
+    func preparedName(for sql: String, parameterCount: Int, _ handle: OpaquePointer) throws -> String {
         if let existing = preparedStatements[sql] { return existing }
         let name = "pgworker_\(preparedStatements.count + 1)"
         _ = try consume(PQprepare(handle, name, sql, Int32(parameterCount), nil))
@@ -338,7 +251,7 @@ public actor PostgresConnection {
         return name
     }
 
-    private func lostConnection(_ handle: OpaquePointer) -> PostgresError {
+    func lostConnection(_ handle: OpaquePointer) -> PostgresError {
         PostgresError.connection(handle, context: "connection to PostgreSQL lost")
     }
 
@@ -357,7 +270,7 @@ public actor PostgresConnection {
     }
 
     /// Turns a libpq result into rows, or into a ``PostgresError``; always frees the result.
-    private func consume(_ result: OpaquePointer?) throws -> PostgresResult {
+    func consume(_ result: OpaquePointer?) throws -> PostgresResult {
         guard let result else {
             throw PostgresError.connection(handle, context: "no result from PostgreSQL")
         }
@@ -404,16 +317,8 @@ public actor PostgresConnection {
     }
 }
 
-/// libpq's `PQexecPrepared` with text-format parameters and results.
-private func PQexecPreparedSafe(
-    _ handle: OpaquePointer, _ name: String, _ count: Int32,
-    _ values: UnsafePointer<UnsafePointer<CChar>?>?
-) -> OpaquePointer? {
-    PQexecPrepared(handle, name, count, values, nil, nil, 0)
-}
-
 /// Calls `body` with a C array of parameter strings (`nil` for NULL) that lives for the call.
-private func withParameterPointers<R>(
+func withParameterPointers<R>(
     _ parameters: [(any PostgresEncodable)?],
     _ body: (UnsafePointer<UnsafePointer<CChar>?>?, Int32) -> R
 ) -> R {

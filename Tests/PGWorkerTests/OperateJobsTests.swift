@@ -60,6 +60,43 @@ final class OperateJobsTests: XCTestCase {
         try await worker.stop()
     }
 
+    func testSpoofedCancelNotificationIsIgnoredWhileCancelJobStillCancels() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let release = Mutex(false)
+        let sawCancellation = Mutex<Set<Int64>>([])
+        var tasks = TaskRegistry()
+        tasks.register("held", payload: Empty.self) { _, context in
+            do {
+                while !release.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            } catch {
+                sawCancellation.withLock { _ = $0.insert(context.id) }
+                throw error
+            }
+        }
+        // A one-minute poll: the maintenance pass that also reads cancel_requests runs once, at
+        // start, so only the listener can act on the notifications below.
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { _ in
+            let spoofed = try await add(app, "held")
+            let requested = try await add(app, "held")
+            try await eventually { try await app.jobsAll([spoofed, requested], in: "running") }
+
+            // Any role that can connect can send this; no cancel was requested for the job.
+            try await app.execute("NOTIFY pgworker_cancel, '\(spoofed)'")
+            let state = try await cancel(app, requested)
+            XCTAssertEqual(state, "cancelling")
+            // The genuine request's notification comes after the spoofed one: once it has been
+            // acted on, so has the spoofed one.
+            try await eventually { sawCancellation.withLock { $0.contains(requested) } }
+            XCTAssertFalse(sawCancellation.withLock { $0.contains(spoofed) }, "a NOTIFY alone cancelled a job")
+
+            release.withLock { $0 = true }
+            try await eventually { try await app.jobState(spoofed) == "succeeded" }
+            let cancelledState = try await app.jobState(requested)
+            XCTAssertEqual(cancelledState, "cancelled")
+        }
+    }
+
     func testCancelRequestMissedByTheListenerIsFoundByThePoll() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")

@@ -1,4 +1,5 @@
 import PGWorker
+import PGWorkerTesting
 import PostgresClient
 import XCTest
 
@@ -10,6 +11,59 @@ final class SQLTaskOptionsTests: XCTestCase {
 
     private func loggedValues(_ app: PostgresConnection) async throws -> [Int] {
         try await app.query("SELECT n FROM app_log ORDER BY n").rows.map { try $0.decode("n") }
+    }
+
+    func testSessionStateASQLTaskLeavesBehindDoesNotReachTheNextJob() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let role = "tenant_\(UInt32.random(in: 0...UInt32.max))"
+        // The role a task switches to can still record the job's outcome, so its transaction
+        // commits and the setting would outlive it.
+        try await app.execute("CREATE ROLE \(role); SELECT pgworker.grant_worker('\(role)')")
+        addTeardownBlock {
+            let admin = try await database.connect("teardown")
+            try await admin.execute("DROP OWNED BY \(role); DROP ROLE \(role)")
+        }
+        try await app.execute("""
+            CREATE TABLE seen (n int, app_name text, work_mem text, role name, temp_table boolean, advisory_locks bigint);
+            GRANT INSERT ON seen TO \(role);
+            CREATE FUNCTION observe(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO seen VALUES (
+                    (payload->>'n')::int, current_setting('application_name'), current_setting('work_mem'), current_user,
+                    to_regclass('pg_temp.leftover') IS NOT NULL,
+                    (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()));
+                IF payload ? 'leak' THEN
+                    CREATE TEMP TABLE leftover (x int);
+                    PERFORM pg_advisory_lock(4242);
+                    PERFORM set_config('application_name', 'evil', false);
+                    PERFORM set_config('work_mem', '64kB', false);
+                    PERFORM set_config('role', '\(role)', false);
+                END IF;
+            END $$;
+            SELECT pgworker.register_sql_task('observe', 'observe(jsonb)'::regprocedure);
+            """)
+        // One SQL-task connection: both jobs run on it, one after the other.
+        try await withTestWorker(database, tasks: TaskRegistry(), configure: { $0.sqlConnections = 1 }) { worker in
+            let first = try await JobClient(connection: app).add("observe", json: #"{"n": 1, "leak": true}"#).id
+            try await worker.drain()
+            let firstState = try await app.jobState(first)
+            XCTAssertEqual(firstState, "succeeded")
+            let second = try await JobClient(connection: app).add("observe", json: #"{"n": 2}"#).id
+            try await worker.drain()
+            let secondState = try await app.jobState(second)
+            XCTAssertEqual(secondState, "succeeded")
+        }
+        let rows = try await app.query("SELECT * FROM seen ORDER BY n").rows
+        XCTAssertEqual(rows.count, 2)
+        let clean = rows[0], next = rows[1]
+        XCTAssertNotEqual(try next.decode("app_name", as: String.self), "evil")
+        XCTAssertEqual(try next.decode("app_name", as: String.self), try clean.decode("app_name", as: String.self))
+        XCTAssertEqual(try next.decode("work_mem", as: String.self), try clean.decode("work_mem", as: String.self))
+        XCTAssertNotEqual(try next.decode("work_mem", as: String.self), "64kB")
+        XCTAssertEqual(try next.decode("role", as: String.self), "postgres")
+        XCTAssertFalse(try next.decode("temp_table", as: Bool.self), "the temporary table outlived its job")
+        XCTAssertEqual(try next.decode("advisory_locks", as: Int.self), 0, "the session advisory lock outlived its job")
     }
 
     func testProcedureCommitsInsideAndItsOutcomeIsRecorded() async throws {

@@ -13,6 +13,10 @@ import PostgresClient
 ///
 /// A task's `timeout` becomes the `statement_timeout` of the call; a job that hits it fails with
 /// a timeout error (and a function's effects roll back).
+///
+/// After each job the connection's session is reset (`DISCARD ALL`): a task that changed a
+/// setting or its role, created a temporary table, took a session advisory lock or LISTENed
+/// must not pass that on to the next job.
 struct SQLTaskRunner: Sendable {
     let pool: ConnectionPool
     let workerID: String
@@ -23,22 +27,38 @@ struct SQLTaskRunner: Sendable {
         let workerID = self.workerID
         do {
             return try await pool.withConnection { managed in
+                let connection: PostgresConnection
+                let outcome: Completion?
                 do {
-                    let connection = try await managed.connection()
-                    return try await withTaskCancellationHandler {
+                    connection = try await managed.connection()
+                    outcome = try await withTaskCancellationHandler {
                         try await Self.run(job, on: connection, workerID: workerID, logger: logger)
                     } onCancel: {
                         connection.cancelRunningQuery()
                     }
                 } catch {
-                    await managed.invalidate(after: error)
+                    if !(await managed.invalidate(after: error)) { await Self.resetSession(managed, logger: logger) }
                     throw error
                 }
+                await Self.resetSession(managed, logger: logger)
+                return outcome
             }
         } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
             return .cancelledByShutdown(job.id)
         } catch {
             return .failure(job.id, error: "SQL task could not run: \(error)")
+        }
+    }
+
+    /// Undoes whatever the task changed in its session (settings, `role`, temporary tables,
+    /// session advisory locks, LISTENs), so the next job on this pooled connection starts clean;
+    /// a connection that cannot be reset is closed (the next job opens a new one).
+    private static func resetSession(_ managed: ManagedConnection, logger: Logger) async {
+        do {
+            try await managed.connection().resetSession()
+        } catch {
+            logger.warning("could not reset a SQL-task connection; closing it", metadata: ["error": "\(error)"])
+            await managed.close()
         }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import PGWorker
+import PGWorkerTesting
 import PostgresClient
 import Synchronization
 import XCTest
@@ -60,4 +61,22 @@ extension PostgresConnection {
     func jobCount(state: String) throws -> Int {
         try query("SELECT count(*) AS n FROM pgworker.jobs WHERE state = $1", [state]).rows[0].decode("n")
     }
+}
+
+/// Runs `body` with a worker on `database` that is registered and LISTENing, and always stops
+/// it afterwards (``PGWorkerTesting/withRunningWorker(conninfo:tasks:configuration:logger:isolation:_:)``
+/// with the tests' defaults: a 200 ms poll, warnings and worse logged).
+func withTestWorker<Result>(
+    _ database: TestDatabase, tasks: TaskRegistry,
+    configure: (inout WorkerConfiguration) -> Void = { _ in },
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (Worker) async throws -> Result
+) async throws -> Result {
+    var configuration = WorkerConfiguration()
+    configuration.pollInterval = .milliseconds(200)
+    configure(&configuration)
+    var logger = Logger(label: "test-worker")
+    logger.logLevel = .warning
+    return try await withRunningWorker(conninfo: database.conninfo, tasks: tasks, configuration: configuration,
+                                       logger: logger, isolation: isolation, body)
 }

@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+
+/// Runs one claimed job (River's "executor"): its Swift or command handler, or its SQL task,
+/// with the task's timeout, metrics and log lines, then queues the outcome for the turn loop to
+/// write and wakes the loop when that is due.
+struct JobExecutor: Sendable {
+    let workerID: String
+    let registry: TaskRegistry
+    let configuration: WorkerConfiguration
+    let sqlPool: ConnectionPool
+    let state: EngineState
+    let shutdown: ShutdownState
+    let runningJobs: RunningJobs
+    /// Timeouts of running jobs, enforced by one timer.
+    let deadlines: JobDeadlines
+    let jobMetrics: JobMetricsCache
+    let limitedQueues: LimitedQueues
+    let localQueueLimits: LocalQueueLimits
+    let logger: Logger
+
+    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
+    func execute(_ job: ClaimedJob) async {
+        let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+                                 attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger)
+        let metrics = jobMetrics.metrics(for: job)
+        let started = ContinuousClock.now
+        WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
+        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
+        if let timeout { deadlines.start(job.id, timeout: timeout) }
+        var completion: Completion?
+        if let handler = registry.handler(for: job.task) {
+            completion = await runHandler(handler, context)
+        } else {
+            completion = await SQLTaskRunner(pool: sqlPool, workerID: workerID).run(job, logger: context.logger)
+        }
+        if let timeout, deadlines.finish(job.id) {
+            completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
+        }
+        let duration = ContinuousClock.now - started
+        WorkerMetrics.jobFinished(job, completion, after: duration, metrics, inFlight: jobMetrics.inFlight)
+        // Metadata as autoclosures: built only when the level is enabled.
+        let milliseconds = Logger.MetadataValue.stringConvertible(Int(duration / .milliseconds(1)))
+        if let completion, !completion.succeeded {
+            logger.info("job attempt failed", metadata: context.metadata.merging([
+                "error": .string(completion.error ?? ""), "ms": milliseconds,
+            ]) { $1 })
+        } else if completion != nil {
+            logger.info("job succeeded", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
+        } else {
+            logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
+        }
+        let freedCappedSlot = localQueueLimits.finished(job.queue) || limitedQueues.contains(job.queue)
+        let wakeLoop = state.jobEnded(job.id, outcome: completion, freedCappedSlot: freedCappedSlot, stopping: shutdown.isStopping)
+        runningJobs.ended(job.id)
+        if wakeLoop { state.wakeLoop() }
+    }
+
+    private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
+        do {
+            // A handler that returned finished its work, even if cancellation came meanwhile:
+            // recording it as cancelled would run it again.
+            let result = try await handler.handle(context)
+            if let result, !isStorableJSON(result) {
+                return .failure(context.id, error: "handler returned a result that is not valid JSON: \(result.prefix(200))")
+            }
+            return .success(context.id, result: result)
+        } catch let failure as JobFailure {
+            if Task.isCancelled { return .cancelledByShutdown(context.id) }
+            return .failure(context.id, error: sanitizedText(Array(failure.message.utf8)), discard: failure.discard)
+        } catch is CancellationError {
+            return .cancelledByShutdown(context.id)
+        } catch {
+            return .failure(context.id, error: sanitizedText(Array(String(describing: error).utf8)))
+        }
+    }
+}
+
+/// "1.5 s", "30 s".
+func formatSeconds(_ duration: Duration) -> String {
+    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.3g s", seconds)
+}
+
+/// True when PostgreSQL's jsonb accepts the text.
+func isStorableJSON(_ text: String) -> Bool {
+    guard !text.contains("\\u0000"), !text.contains("\u{0}") else { return false }
+    return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+}
