@@ -1251,7 +1251,6 @@ ALTER FUNCTION pgworker.retry_job(job_id bigint) OWNER TO postgres;
 
 CREATE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     job         pgworker.jobs;
@@ -1263,6 +1262,7 @@ DECLARE
     fn_definer  boolean;
     worker_role name := current_user;
     result_type oid;
+    worker_search_path text := pg_catalog.current_setting('search_path');
     result_kind "char";
     outcome     jsonb;
     error_state text;
@@ -1308,8 +1308,8 @@ BEGIN
                 EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
             -- Whatever the task did to search_path (set_config(..., true)), pgworker's statements
-            -- below resolve names as they were written.
-            SET LOCAL search_path = pg_catalog, pg_temp;
+            -- below resolve names as they did before it ran. (The task itself sees the worker's.)
+            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
