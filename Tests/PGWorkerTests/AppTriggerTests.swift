@@ -35,40 +35,36 @@ final class AppTriggerTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
         // A one-minute poll: only the trigger's notification can wake the worker in time.
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { running in
 
-        try await app.execute("INSERT INTO orders (email, total) SELECT 'c' || g || '@example.com', g FROM generate_series(1, 500) g")
-        // Whatever the worker has not moved yet; it may hold some rows in its own claim.
-        try await app.moveStagedJobs()
-        try await eventually { try await self.count(app, "SELECT count(*) FROM pgworker.jobs WHERE task = 'send_receipt'") == 500 }
-        let distinct = try await count(app, "SELECT count(DISTINCT (payload->>'id')::bigint) FROM pgworker.jobs j JOIN orders o ON o.id = (j.payload->>'id')::bigint")
-        XCTAssertEqual(distinct, 500, "one job per order, carrying its primary key")
-        try await eventually(timeout: .seconds(10)) { try await app.jobCount(state: "succeeded") == 500 }
-        let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE payload = '{\"id\": 7}'").rows[0].decode("r")
-        XCTAssertEqual(result, #"{"receipt": 7}"#)
-        try await running.stop()
+            try await app.execute("INSERT INTO orders (email, total) SELECT 'c' || g || '@example.com', g FROM generate_series(1, 500) g")
+            // Whatever the worker has not moved yet; it may hold some rows in its own claim.
+            try await app.moveStagedJobs()
+            try await eventually { try await self.count(app, "SELECT count(*) FROM pgworker.jobs WHERE task = 'send_receipt'") == 500 }
+            let distinct = try await count(app, "SELECT count(DISTINCT (payload->>'id')::bigint) FROM pgworker.jobs j JOIN orders o ON o.id = (j.payload->>'id')::bigint")
+            XCTAssertEqual(distinct, 500, "one job per order, carrying its primary key")
+            try await eventually(timeout: .seconds(10)) { try await app.jobCount(state: "succeeded") == 500 }
+            let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE payload = '{\"id\": 7}'").rows[0].decode("r")
+            XCTAssertEqual(result, #"{"receipt": 7}"#)
+        }
     }
 
     func testInsertRightAfterAWakeUpRunsWithoutWaitingForThePoll() async throws {
         let (database, app) = try await ordersDatabase()
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { running in
 
-        // `other` enqueues while `app` holds the queue's notification, so it sends none, and
-        // commits after `app`: the worker's claim at `app`'s notification cannot see it yet.
-        let other = try await database.connect("other")
-        try await app.execute("BEGIN; INSERT INTO orders (email) VALUES ('first')")
-        try await other.execute("BEGIN; INSERT INTO orders (email) VALUES ('second')")
-        try await app.execute("COMMIT")
-        try await Task.sleep(for: .milliseconds(5))
-        try await other.execute("COMMIT")
-        try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 2 }
-        try await running.stop()
+            // `other` enqueues while `app` holds the queue's notification, so it sends none, and
+            // commits after `app`: the worker's claim at `app`'s notification cannot see it yet.
+            let other = try await database.connect("other")
+            try await app.execute("BEGIN; INSERT INTO orders (email) VALUES ('first')")
+            try await other.execute("BEGIN; INSERT INTO orders (email) VALUES ('second')")
+            try await app.execute("COMMIT")
+            try await Task.sleep(for: .milliseconds(5))
+            try await other.execute("COMMIT")
+            try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 2 }
+        }
     }
 
     func testCopyEnqueuesEveryRow() async throws {
@@ -307,12 +303,12 @@ final class AppTriggerTests: XCTestCase {
         let (database, app) = try await ordersDatabase()
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": "R-\(order.id)"] }
-        let running = RunningWorker.start(database, tasks: tasks)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples/python_app.py").path
-        let output = try await runProcess("/usr/bin/env", ["python3", script, "--orders", "25"],
-                                          environment: ["DATABASE_URL": database.conninfo])
-        try await running.stop()
+        let output = try await withTestWorker(database, tasks: tasks) { _ in
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("examples/python_app.py").path
+            return try await runProcess("/usr/bin/env", ["python3", script, "--orders", "25"],
+                                        environment: ["DATABASE_URL": database.conninfo])
+        }
         XCTAssertEqual(output.status, 0, output.text)
         XCTAssertTrue(output.text.contains("25 of 25 receipts sent"), output.text)
         XCTAssertTrue(output.text.contains(#""receipt": "R-"#), output.text)

@@ -184,7 +184,8 @@ final class FaultInjectionTests: XCTestCase {
         ])
         try await eventually { try await app.jobState(id) == "running" }
         worker.signal(SIGTERM)
-        try await Task.sleep(for: .milliseconds(300))
+        // The second signal must come after the first was handled.
+        try await eventually { worker.output.contains("stopping: no new jobs will be claimed") }
         worker.signal(SIGTERM)
         let status = try await worker.waitForExit(timeout: .seconds(15))
         XCTAssertEqual(status, 0, worker.output)

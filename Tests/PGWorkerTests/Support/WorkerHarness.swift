@@ -80,3 +80,19 @@ func withTestWorker<Result>(
     return try await withRunningWorker(conninfo: database.conninfo, tasks: tasks, configuration: configuration,
                                        logger: logger, isolation: isolation, body)
 }
+
+/// Like ``withTestWorker(_:tasks:configure:isolation:_:)`` with `count` workers, each ready
+/// before the next starts; all are stopped afterwards, the last started first.
+func withTestWorkers<Result>(
+    _ count: Int, _ database: TestDatabase, tasks: TaskRegistry,
+    configure: (inout WorkerConfiguration) -> Void = { _ in },
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: ([Worker]) async throws -> Result
+) async throws -> Result {
+    if count == 0 { return try await body([]) }
+    return try await withTestWorker(database, tasks: tasks, configure: configure, isolation: isolation) { first in
+        try await withTestWorkers(count - 1, database, tasks: tasks, configure: configure, isolation: isolation) { others in
+            try await body([first] + others)
+        }
+    }
+}
