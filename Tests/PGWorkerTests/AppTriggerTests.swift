@@ -1,5 +1,6 @@
 import Foundation
 import PGWorker
+import PGWorkerTesting
 import PostgresClient
 import XCTest
 
@@ -216,11 +217,10 @@ final class AppTriggerTests: XCTestCase {
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
         let worker = Worker(conninfo: database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"),
                             tasks: tasks, configuration: { var c = WorkerConfiguration(); c.pollInterval = .milliseconds(200); return c }())
-        let run = Task { try await worker.run() }
-        try await admin.execute("INSERT INTO orders (email) VALUES ('x'), ('y')")
-        try await eventually { try await admin.jobCount(state: "succeeded") == 2 }
-        worker.stop()
-        try await run.value
+        try await withRunningWorker(worker) { _ in
+            try await admin.execute("INSERT INTO orders (email) VALUES ('x'), ('y')")
+            try await eventually { try await admin.jobCount(state: "succeeded") == 2 }
+        }
     }
 
     func testIdentifiersThatNeedQuoting() async throws {
@@ -314,29 +314,5 @@ final class AppTriggerTests: XCTestCase {
         XCTAssertTrue(output.text.contains(#""receipt": "R-"#), output.text)
         let succeeded = try await app.jobCount(state: "succeeded")
         XCTAssertEqual(succeeded, 25)
-    }
-}
-
-/// Runs a program to completion on a thread of its own (it blocks while waiting); returns its
-/// exit status and combined output.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, text: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            do {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
     }
 }

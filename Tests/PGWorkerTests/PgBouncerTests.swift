@@ -67,7 +67,7 @@ final class PgBouncerTests: XCTestCase {
               $$ INSERT INTO hits VALUES ((payload->>'n')::int) RETURNING jsonb_build_object('n', n) $$;
             SELECT pgworker.register_sql_task('hit', 'public.hit(jsonb)'::regprocedure);
             """)
-        let worker = try CLIProcess(["run", "--database-url", bouncer.conninfo(database: database.name), "--pgbouncer",
+        let worker = try TestProcess("pgworker", ["run", "--database-url", bouncer.conninfo(database: database.name), "--pgbouncer",
                                      "--task", "echo_bounced=cat", "--log-level", "warning"])
         let client = JobClient(connection: app)
         _ = try await client.addMany("hit", jsonPayloads: (0..<50).map { "{\"n\": \($0)}" })

@@ -5,32 +5,6 @@ import PostgresClient
 import Synchronization
 import XCTest
 
-/// A worker running in this test process, stopped (gracefully) with ``stop()``.
-struct RunningWorker: Sendable {
-    let worker: Worker
-    let task: Task<Void, any Error>
-
-    /// Starts a worker on the database with the given handlers.
-    static func start(
-        _ database: TestDatabase, tasks: TaskRegistry,
-        configure: (inout WorkerConfiguration) -> Void = { _ in }
-    ) -> RunningWorker {
-        var configuration = WorkerConfiguration()
-        configuration.pollInterval = .milliseconds(200)
-        configure(&configuration)
-        var logger = Logger(label: "test-worker")
-        logger.logLevel = .warning
-        let worker = Worker(conninfo: database.conninfo, tasks: tasks, configuration: configuration, logger: logger)
-        return RunningWorker(worker: worker, task: Task { try await worker.run() })
-    }
-
-    /// Stops it and waits until it has.
-    func stop() async throws {
-        worker.stop()
-        try await task.value
-    }
-}
-
 /// Counts how often each job ran, across tasks and workers.
 final class ExecutionLog: Sendable {
     private let counts = Mutex<[Int64: Int]>([:])
