@@ -124,6 +124,7 @@ public final class Worker: Service, Sendable {
                                     state: state, logger: logger).run()
                 }
                 group.addTask { await self.pacer.runBatchingTimer() }
+                group.addTask { await self.deadlines.run() }
                 group.addTask { await self.trailingClaims.run() }
                 // Chores and cron share the main connection: their statements are short, and a worker
                 // then needs only two connections (plus SQL-task ones) however many features it runs.
@@ -143,7 +144,6 @@ public final class Worker: Service, Sendable {
                 runningJobs.cancelAll()
                 notifier.interrupt()
                 await runningJobs.waitForAll()
-                deadlines.stop()
             }
         } onGracefulShutdown: {
             self.stop()
