@@ -70,3 +70,23 @@ func withTestWorkers<Result>(
         }
     }
 }
+
+extension PostgresConnection {
+    /// The notifications on `channel` that this LISTENing connection receives before a sentinel
+    /// that `sender` notifies now. NOTIFYs are delivered in commit order, so these are exactly
+    /// the ones committed before this call: "none arrived" is then a fact, not a timeout.
+    func notificationsBeforeSentinel(on channel: String, from sender: PostgresConnection,
+                                     timeout: Duration = .seconds(10)) async throws -> [PostgresNotification] {
+        let sentinel = "sentinel-\(UInt64.random(in: 0...UInt64.max))"
+        try await sender.query("SELECT pg_notify($1, $2)", [channel, sentinel])
+        var received: [PostgresNotification] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for notification in try waitForNotifications(timeout: deadline - ContinuousClock.now) {
+                if notification.channel == channel && notification.payload == sentinel { return received }
+                received.append(notification)
+            }
+        }
+        throw PostgresError(kind: .connection, message: "the sentinel notification never arrived")
+    }
+}
