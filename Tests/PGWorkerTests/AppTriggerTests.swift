@@ -1,5 +1,6 @@
 import Foundation
 import PGWorker
+import PGWorkerTesting
 import PostgresClient
 import XCTest
 
@@ -35,40 +36,36 @@ final class AppTriggerTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
         // A one-minute poll: only the trigger's notification can wake the worker in time.
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { running in
 
-        try await app.execute("INSERT INTO orders (email, total) SELECT 'c' || g || '@example.com', g FROM generate_series(1, 500) g")
-        // Whatever the worker has not moved yet; it may hold some rows in its own claim.
-        try await app.moveStagedJobs()
-        try await eventually { try await self.count(app, "SELECT count(*) FROM pgworker.jobs WHERE task = 'send_receipt'") == 500 }
-        let distinct = try await count(app, "SELECT count(DISTINCT (payload->>'id')::bigint) FROM pgworker.jobs j JOIN orders o ON o.id = (j.payload->>'id')::bigint")
-        XCTAssertEqual(distinct, 500, "one job per order, carrying its primary key")
-        try await eventually(timeout: .seconds(10)) { try await app.jobCount(state: "succeeded") == 500 }
-        let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE payload = '{\"id\": 7}'").rows[0].decode("r")
-        XCTAssertEqual(result, #"{"receipt": 7}"#)
-        try await running.stop()
+            try await app.execute("INSERT INTO orders (email, total) SELECT 'c' || g || '@example.com', g FROM generate_series(1, 500) g")
+            // Whatever the worker has not moved yet; it may hold some rows in its own claim.
+            try await app.moveStagedJobs()
+            try await eventually { try await self.count(app, "SELECT count(*) FROM pgworker.jobs WHERE task = 'send_receipt'") == 500 }
+            let distinct = try await count(app, "SELECT count(DISTINCT (payload->>'id')::bigint) FROM pgworker.jobs j JOIN orders o ON o.id = (j.payload->>'id')::bigint")
+            XCTAssertEqual(distinct, 500, "one job per order, carrying its primary key")
+            try await eventually(timeout: .seconds(10)) { try await app.jobCount(state: "succeeded") == 500 }
+            let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE payload = '{\"id\": 7}'").rows[0].decode("r")
+            XCTAssertEqual(result, #"{"receipt": 7}"#)
+        }
     }
 
     func testInsertRightAfterAWakeUpRunsWithoutWaitingForThePoll() async throws {
         let (database, app) = try await ordersDatabase()
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { running in
 
-        // `other` enqueues while `app` holds the queue's notification, so it sends none, and
-        // commits after `app`: the worker's claim at `app`'s notification cannot see it yet.
-        let other = try await database.connect("other")
-        try await app.execute("BEGIN; INSERT INTO orders (email) VALUES ('first')")
-        try await other.execute("BEGIN; INSERT INTO orders (email) VALUES ('second')")
-        try await app.execute("COMMIT")
-        try await Task.sleep(for: .milliseconds(5))
-        try await other.execute("COMMIT")
-        try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 2 }
-        try await running.stop()
+            // `other` enqueues while `app` holds the queue's notification, so it sends none, and
+            // commits after `app`: the worker's claim at `app`'s notification cannot see it yet.
+            let other = try await database.connect("other")
+            try await app.execute("BEGIN; INSERT INTO orders (email) VALUES ('first')")
+            try await other.execute("BEGIN; INSERT INTO orders (email) VALUES ('second')")
+            try await app.execute("COMMIT")
+            try await Task.sleep(for: .milliseconds(5))
+            try await other.execute("COMMIT")
+            try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 2 }
+        }
     }
 
     func testCopyEnqueuesEveryRow() async throws {
@@ -220,11 +217,10 @@ final class AppTriggerTests: XCTestCase {
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": order.id] }
         let worker = Worker(conninfo: database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"),
                             tasks: tasks, configuration: { var c = WorkerConfiguration(); c.pollInterval = .milliseconds(200); return c }())
-        let run = Task { try await worker.run() }
-        try await admin.execute("INSERT INTO orders (email) VALUES ('x'), ('y')")
-        try await eventually { try await admin.jobCount(state: "succeeded") == 2 }
-        worker.stop()
-        try await run.value
+        try await withRunningWorker(worker) { _ in
+            try await admin.execute("INSERT INTO orders (email) VALUES ('x'), ('y')")
+            try await eventually { try await admin.jobCount(state: "succeeded") == 2 }
+        }
     }
 
     func testIdentifiersThatNeedQuoting() async throws {
@@ -307,40 +303,16 @@ final class AppTriggerTests: XCTestCase {
         let (database, app) = try await ordersDatabase()
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { order, _ in ["receipt": "R-\(order.id)"] }
-        let running = RunningWorker.start(database, tasks: tasks)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples/python_app.py").path
-        let output = try await runProcess("/usr/bin/env", ["python3", script, "--orders", "25"],
-                                          environment: ["DATABASE_URL": database.conninfo])
-        try await running.stop()
+        let output = try await withTestWorker(database, tasks: tasks) { _ in
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("examples/python_app.py").path
+            return try await runProcess("/usr/bin/env", ["python3", script, "--orders", "25"],
+                                        environment: ["DATABASE_URL": database.conninfo])
+        }
         XCTAssertEqual(output.status, 0, output.text)
         XCTAssertTrue(output.text.contains("25 of 25 receipts sent"), output.text)
         XCTAssertTrue(output.text.contains(#""receipt": "R-"#), output.text)
         let succeeded = try await app.jobCount(state: "succeeded")
         XCTAssertEqual(succeeded, 25)
-    }
-}
-
-/// Runs a program to completion on a thread of its own (it blocks while waiting); returns its
-/// exit status and combined output.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, text: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            do {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
     }
 }

@@ -16,12 +16,12 @@ final class BadInputTests: XCTestCase {
         for job in jobs {
             ids.append(try await client.add(job.task, json: job.json, options: JobOptions(queue: job.queue, maxAttempts: 1)).id)
         }
-        let running = RunningWorker.start(database, tasks: tasks, configure: configure)
-        try await eventually(timeout: .seconds(30)) {
-            try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE id = ANY($1::bigint[]) AND state IN ('succeeded', 'dead')", [ids])
-                .rows[0].decode("n", as: Int.self) == ids.count
+        try await withTestWorker(database, tasks: tasks, configure: configure) { running in
+            try await eventually(timeout: .seconds(30)) {
+                try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE id = ANY($1::bigint[]) AND state IN ('succeeded', 'dead')", [ids])
+                    .rows[0].decode("n", as: Int.self) == ids.count
+            }
         }
-        try await running.stop()
         var records: [JobRecord] = []
         for id in ids { records.append(try await client.job(id: id)!) }
         return records

@@ -27,7 +27,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(status.stdout.contains("waiting with no live worker to handle them:"), status.stdout)
         XCTAssertTrue(status.stdout.contains("nobody_handles_this"), status.stdout)
 
-        let worker = try WorkerProcess("pgworker", ["run", "--database-url", url, "--task", "echo=cat", "--queue", "q1", "--queue", "default"])
+        let worker = try TestProcess("pgworker", ["run", "--database-url", url, "--task", "echo=cat", "--queue", "q1", "--queue", "default"])
         let app = try await database.connect()
         try await eventually { try await app.jobState(id) == "succeeded" }
         let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("r")

@@ -33,26 +33,24 @@ final class ClaimCommitTests: XCTestCase {
         tasks.register("committed_closure", payload: [String: Bool].self, needsCommittedClaim: true) { _, job in
             committedRuns.record(job.id)
         }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(30) }
-        defer { Task { try? await running.stop() } }
-        let client = JobClient(connection: app)
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(30) }) { running in
+            let client = JobClient(connection: app)
 
-        for task in ["early", "committed", "committed_closure"] {
-            let id = try await client.add(task, payload: ["refuse": true])
-            try await eventually("the refused job never ran to success") { try await app.jobState(id) == "succeeded" }
-            let claims = try await claimsCommitting(markedBy: "refuse", app)
-            XCTAssertEqual(claims % 2, 0, "the job succeeded after a refused claim")
-            let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id])
-                .rows[0].decode("attempts")
-            XCTAssertEqual(attempts, 1, "\(task): the refused claim counted an attempt")
-            if task == "early" {
-                XCTAssertEqual(swiftRuns.snapshot[id], 2, "the Swift handler starts before the commit, so it ran for the refused claim too")
-            } else {
-                XCTAssertEqual(committedRuns.snapshot[id], 1, "a handler needing a committed claim ran for the refused claim")
+            for task in ["early", "committed", "committed_closure"] {
+                let id = try await client.add(task, payload: ["refuse": true])
+                try await eventually("the refused job never ran to success") { try await app.jobState(id) == "succeeded" }
+                let claims = try await claimsCommitting(markedBy: "refuse", app)
+                XCTAssertEqual(claims % 2, 0, "the job succeeded after a refused claim")
+                let attempts: Int = try await app.query("SELECT attempts FROM pgworker.jobs WHERE id = $1", [id])
+                    .rows[0].decode("attempts")
+                XCTAssertEqual(attempts, 1, "\(task): the refused claim counted an attempt")
+                if task == "early" {
+                    XCTAssertEqual(swiftRuns.snapshot[id], 2, "the Swift handler starts before the commit, so it ran for the refused claim too")
+                } else {
+                    XCTAssertEqual(committedRuns.snapshot[id], 1, "a handler needing a committed claim ran for the refused claim")
+                }
             }
         }
-        try await running.stop()
     }
 
     /// The refused turn also carried the outcome of the job before it (concurrency 1: that job's
@@ -67,24 +65,22 @@ final class ClaimCommitTests: XCTestCase {
         tasks.register("gated", payload: [String: Bool].self) { _, _ in
             while !release.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
         }
-        let running = RunningWorker.start(database, tasks: tasks) {
+        try await withTestWorker(database, tasks: tasks, configure: {
             $0.pollInterval = .seconds(30)
             $0.concurrency = 1
+        }) { running in
+            let client = JobClient(connection: app)
+            let first = try await client.add("gated", payload: [String: Bool]())
+            try await eventually { try await app.jobState(first) == "running" }
+            let marked = try await client.add("gated", payload: ["refuse": true])
+            release.withLock { $0 = true }
+            try await eventually("the first job's outcome was lost with the refused turn") {
+                try await app.jobState(first) == "succeeded"
+            }
+            try await eventually("the refused job never ran to success") { try await app.jobState(marked) == "succeeded" }
+            let refused = try await claimsCommitting(markedBy: "refuse", app)
+            XCTAssertEqual(refused, 2, "the marked job's first claim was not refused")
         }
-        defer { Task { try? await running.stop() } }
-        let client = JobClient(connection: app)
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        let first = try await client.add("gated", payload: [String: Bool]())
-        try await eventually { try await app.jobState(first) == "running" }
-        let marked = try await client.add("gated", payload: ["refuse": true])
-        release.withLock { $0 = true }
-        try await eventually("the first job's outcome was lost with the refused turn") {
-            try await app.jobState(first) == "succeeded"
-        }
-        try await eventually("the refused job never ran to success") { try await app.jobState(marked) == "succeeded" }
-        let refused = try await claimsCommitting(markedBy: "refuse", app)
-        XCTAssertEqual(refused, 2, "the marked job's first claim was not refused")
-        try await running.stop()
     }
 
     /// A lock-key job, and a job of a capped queue, start only once their claim has committed.
@@ -99,21 +95,18 @@ final class ClaimCommitTests: XCTestCase {
         let runs = ExecutionLog()
         var tasks = TaskRegistry()
         tasks.register("quick", payload: [String: Bool].self) { _, job in runs.record(job.id) }
-        let running = RunningWorker.start(database, tasks: tasks)
-        defer { Task { try? await running.stop() } }
-        let client = JobClient(connection: app)
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))  // the worker has read which queues are capped
-        // One at a time: the trigger counts claims of marked rows, so one claim must hold one.
-        let keyed = try await client.add("quick", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
-        try await eventually { try await app.jobState(keyed) == "succeeded" }
-        let capped = try await client.add("quick", payload: ["refuse": true], options: JobOptions(queue: "capped"))
-        try await eventually { try await app.jobState(capped) == "succeeded" }
-        let claims = try await claimsCommitting(markedBy: "refuse", app)
-        XCTAssertEqual(claims, 4, "each job's first claim was refused, its second went through")
-        XCTAssertEqual(runs.snapshot[keyed], 1, "the lock-key job started before its claim committed")
-        XCTAssertEqual(runs.snapshot[capped], 1, "the capped queue's job started before its claim committed")
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { running in
+            let client = JobClient(connection: app)
+            // One at a time: the trigger counts claims of marked rows, so one claim must hold one.
+            let keyed = try await client.add("quick", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
+            try await eventually { try await app.jobState(keyed) == "succeeded" }
+            let capped = try await client.add("quick", payload: ["refuse": true], options: JobOptions(queue: "capped"))
+            try await eventually { try await app.jobState(capped) == "succeeded" }
+            let claims = try await claimsCommitting(markedBy: "refuse", app)
+            XCTAssertEqual(claims, 4, "each job's first claim was refused, its second went through")
+            XCTAssertEqual(runs.snapshot[keyed], 1, "the lock-key job started before its claim committed")
+            XCTAssertEqual(runs.snapshot[capped], 1, "the capped queue's job started before its claim committed")
+        }
     }
 
     /// Counts a handler's runs and how many overlap.
@@ -176,16 +169,11 @@ final class ClaimCommitTests: XCTestCase {
             try? await Task.sleep(for: .milliseconds(800))
             runs.end()
         }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
-        let id = try await JobClient(connection: app).add("slow", payload: payload)
-        do {
+        return try await withTestWorker(database, tasks: tasks, configure: { $0.concurrency = 4 }) { _ in
+            let id = try await JobClient(connection: app).add("slow", payload: payload)
             try await eventually { try await app.jobState(id) == "succeeded" }
-        } catch {
-            try? await running.stop()
-            throw error
+            return (id, runs)
         }
-        try await running.stop()
-        return (id, runs)
     }
 
     /// Jobs of one lock key never run at the same time, even when the first one's claim is
@@ -202,17 +190,16 @@ final class ClaimCommitTests: XCTestCase {
             try? await Task.sleep(for: .milliseconds(run == 1 ? 800 : 50))
             runs.end()
         }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 4 }
-        defer { Task { try? await running.stop() } }
-        let client = JobClient(connection: app)
-        let first = try await client.add("keyed", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
-        let second = try await client.add("keyed", payload: [String: Bool](), options: JobOptions(lockKey: "k"))
-        try await eventually { try await app.jobsAll([first, second], in: "succeeded") }
-        let claims = try await claimsCommitting(markedBy: "refuse", app)
-        XCTAssertEqual(claims, 2, "the first claim was not refused")
-        XCTAssertEqual(runs.maxActive, 1, "jobs of one lock key ran at the same time")
-        XCTAssertEqual(runs.total, 2)
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks, configure: { $0.concurrency = 4 }) { running in
+            let client = JobClient(connection: app)
+            let first = try await client.add("keyed", payload: ["refuse": true], options: JobOptions(lockKey: "k"))
+            let second = try await client.add("keyed", payload: [String: Bool](), options: JobOptions(lockKey: "k"))
+            try await eventually { try await app.jobsAll([first, second], in: "succeeded") }
+            let claims = try await claimsCommitting(markedBy: "refuse", app)
+            XCTAssertEqual(claims, 2, "the first claim was not refused")
+            XCTAssertEqual(runs.maxActive, 1, "jobs of one lock key ran at the same time")
+            XCTAssertEqual(runs.total, 2)
+        }
     }
 
     /// Makes every odd claim of a job whose payload has a `refuse` key fail at commit.

@@ -173,9 +173,9 @@ final class CoordinationTests: XCTestCase {
             SELECT pgworker.add_job('locked', jsonb_build_object('key', 'b'), lock_key => 'b') FROM generate_series(1, 15);
             SELECT pgworker.add_job('locked', jsonb_build_object('key', 'a'), lock_key => 'a', priority => 1) FROM generate_series(1, 5);
             """)
-        let workers = (0..<2).map { _ in RunningWorker.start(database, tasks: tasks) { $0.concurrency = 10 } }
-        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 50 }
-        for worker in workers { try await worker.stop() }
+        try await withTestWorkers(2, database, tasks: tasks, configure: { $0.concurrency = 10 }) { workers in
+            try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 50 }
+        }
 
         let all = intervals.withLock { $0 }
         XCTAssertEqual(all.count, 50)
@@ -266,16 +266,16 @@ final class CoordinationTests: XCTestCase {
             SELECT pgworker.add_job('slow', queue => 'free') FROM generate_series(1, 20);
             """)
         let started = ContinuousClock.now
-        let workers = (0..<2).map { _ in RunningWorker.start(database, tasks: tasks) { $0.concurrency = 10 } }
-        let observer = try await database.connect("observer")
-        try await eventually(timeout: .seconds(30)) {
-            let n = try await observer.query("SELECT count(*) AS n FROM pgworker.jobs WHERE queue = 'limited' AND state = 'running'")
-                .rows[0].decode("n", as: Int.self)
-            peakInDatabase.withLock { $0 = max($0, n) }
-            return try await observer.jobCount(state: "succeeded") == 60
+        let elapsed = try await withTestWorkers(2, database, tasks: tasks, configure: { $0.concurrency = 10 }) { _ in
+            let observer = try await database.connect("observer")
+            try await eventually(timeout: .seconds(30)) {
+                let n = try await observer.query("SELECT count(*) AS n FROM pgworker.jobs WHERE queue = 'limited' AND state = 'running'")
+                    .rows[0].decode("n", as: Int.self)
+                peakInDatabase.withLock { $0 = max($0, n) }
+                return try await observer.jobCount(state: "succeeded") == 60
+            }
+            return ContinuousClock.now - started
         }
-        let elapsed = ContinuousClock.now - started
-        for worker in workers { try await worker.stop() }
         let peak = running.withLock { $0.peak }
         XCTAssertEqual(peak, 2, "never more than 2 at once, and the limit is used")
         XCTAssertLessThanOrEqual(peakInDatabase.withLock { $0 }, 2)
@@ -302,11 +302,11 @@ final class CoordinationTests: XCTestCase {
             SELECT pgworker.add_job('work', queue => 'free') FROM generate_series(1, 300);
             SELECT pgworker.add_job('work', queue => 'limited', priority => 5) FROM generate_series(1, 10);
             """)
-        let workers = (0..<2).map { _ in RunningWorker.start(database, tasks: tasks) { $0.concurrency = 10 } }
-        try await eventually { try await app.jobCount(state: "succeeded") >= 50 }
-        try await app.execute("SELECT pgworker.add_job('work', queue => 'limited') FROM generate_series(1, 10)")
-        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 320 }
-        for worker in workers { try await worker.stop() }
+        try await withTestWorkers(2, database, tasks: tasks, configure: { $0.concurrency = 10 }) { workers in
+            try await eventually { try await app.jobCount(state: "succeeded") >= 50 }
+            try await app.execute("SELECT pgworker.add_job('work', queue => 'limited') FROM generate_series(1, 10)")
+            try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 320 }
+        }
         XCTAssertEqual(running.withLock { $0.peak }, 2, "never more than 2 at once, and the limit is used")
     }
 
@@ -321,9 +321,9 @@ final class CoordinationTests: XCTestCase {
         try await app.execute("SELECT pgworker.add_job('work') FROM generate_series(1, 200)")
         var tasks = TaskRegistry()
         tasks.register("work", payload: Empty.self) { _, _ in }
-        let worker = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 20 }
-        try await eventually { try await app.jobCount(state: "succeeded") == 200 }
-        try await worker.stop()
+        try await withTestWorker(database, tasks: tasks, configure: { $0.concurrency = 20 }) { worker in
+            try await eventually { try await app.jobCount(state: "succeeded") == 200 }
+        }
         // A session reports its function statistics as its backend exits, a moment after the
         // worker has closed it: wait until no other session is left and the turns are counted.
         var calls: [String: Int] = [:]
@@ -355,12 +355,12 @@ final class CoordinationTests: XCTestCase {
             SELECT pgworker.add_job('slow', queue => 'free') FROM generate_series(1, 30);
             SELECT pgworker.set_queue_limit('both', 2);
             """)
-        let worker = RunningWorker.start(database, tasks: tasks) {
+        try await withTestWorker(database, tasks: tasks, configure: {
             $0.concurrency = 10
             $0.queueLimits = ["local": 3, "both": 5]
+        }) { worker in
+            try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 80 }
         }
-        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 80 }
-        try await worker.stop()
         let peaks = running.withLock { $0.mapValues(\.peak) }
         XCTAssertEqual(peaks["local"], 3, "the local cap, and it is used")
         XCTAssertEqual(peaks["both"], 2, "the smaller of the local and the cluster-wide cap")
@@ -372,26 +372,27 @@ final class CoordinationTests: XCTestCase {
         let app = try await database.connect()
         var tasks = TaskRegistry()
         tasks.register("t", payload: Empty.self) { _, _ in }
-        let worker = RunningWorker.start(database, tasks: tasks)
-        try await app.query("SELECT pgworker.pause_queue('p')")
-        let paused = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'p')").rows[0].decode("id", as: Int64.self)
-        let other = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'other')").rows[0].decode("id", as: Int64.self)
-        try await eventually { try await app.jobState(other) == "succeeded" }
-        try await Task.sleep(for: .milliseconds(1200))
-        let pausedState = try await app.jobState(paused)
-        XCTAssertEqual(pausedState, "available", "a paused queue is not claimed")
+        try await withTestWorker(database, tasks: tasks) { worker in
+            try await app.query("SELECT pgworker.pause_queue('p')")
+            let paused = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'p')").rows[0].decode("id", as: Int64.self)
+            let other = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'other')").rows[0].decode("id", as: Int64.self)
+            try await eventually { try await app.jobState(other) == "succeeded" }
+            let turn = try await worker.claimTurn()
+            XCTAssertEqual(turn.startedJobs, 0, "a claim turn after the enqueue started nothing")
+            let pausedState = try await app.jobState(paused)
+            XCTAssertEqual(pausedState, "available", "a paused queue is not claimed")
 
-        // Pausing a queue while a worker is busy with it: no new claims within a second.
-        try await app.query("SELECT pgworker.resume_queue('p')")
-        let resumedAt = ContinuousClock.now
-        try await eventually(timeout: .seconds(3)) { try await app.jobState(paused) == "succeeded" }
-        XCTAssertLessThan(ContinuousClock.now - resumedAt, .seconds(1), "resume wakes the workers")
-        try await app.query("SELECT pgworker.pause_queue('p')")
-        try await Task.sleep(for: .milliseconds(50))
-        let late = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'p')").rows[0].decode("id", as: Int64.self)
-        try await Task.sleep(for: .milliseconds(1200))
-        let lateState = try await app.jobState(late)
-        XCTAssertEqual(lateState, "available")
-        try await worker.stop()
+            // Pausing a queue a worker has just served: its next claim turn takes nothing from it.
+            try await app.query("SELECT pgworker.resume_queue('p')")
+            let resumedAt = ContinuousClock.now
+            try await eventually(timeout: .seconds(3)) { try await app.jobState(paused) == "succeeded" }
+            XCTAssertLessThan(ContinuousClock.now - resumedAt, .seconds(1), "resume wakes the workers")
+            try await app.query("SELECT pgworker.pause_queue('p')")
+            let late = try await app.query("SELECT id FROM pgworker.add_job('t', queue => 'p')").rows[0].decode("id", as: Int64.self)
+            let lateTurn = try await worker.claimTurn()
+            XCTAssertEqual(lateTurn.startedJobs, 0, "a claim turn after the enqueue started nothing")
+            let lateState = try await app.jobState(late)
+            XCTAssertEqual(lateState, "available")
+        }
     }
 }

@@ -6,30 +6,28 @@ final class DeploymentTests: XCTestCase {
     private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func testDockerComposeFileIsValidAndRequiresADashboardToken() async throws {
-        guard let compose = Subprocess.which("docker-compose") else {
+        guard let compose = installedProgram("docker-compose") else {
             throw XCTSkip("docker-compose is not installed (scripts/setup installs it)")
         }
         let file = root.appendingPathComponent("docker-compose.yml").path
-        var environment = ProcessInfo.processInfo.environment
-        environment["PGWORKER_DASHBOARD_TOKEN"] = "test-token"
-        let valid = try await Subprocess.run(compose, ["-f", file, "config", "-q"], environment: environment)
+        let environment = ["PGWORKER_DASHBOARD_TOKEN": "test-token"]
+        let valid = try await runProcess(compose, ["-f", file, "config", "-q"], environment: environment)
         XCTAssertEqual(valid.status, 0, valid.stderr)
 
-        let resolved = try await Subprocess.run(compose, ["-f", file, "config", "--services"], environment: environment)
+        let resolved = try await runProcess(compose, ["-f", file, "config", "--services"], environment: environment)
         XCTAssertEqual(Set(resolved.stdout.split(separator: "\n").map(String.init)), ["postgres", "migrate", "worker", "dashboard"])
-        let full = try await Subprocess.run(compose, ["-f", file, "config"], environment: environment)
+        let full = try await runProcess(compose, ["-f", file, "config"], environment: environment)
         XCTAssertTrue(full.stdout.contains("PGWORKER_DASHBOARD_TOKEN: test-token"), full.stdout)
         XCTAssertTrue(full.stdout.contains("condition: service_completed_successfully"), "workers start after migrate")
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("Dockerfile").path))
 
-        environment["PGWORKER_DASHBOARD_TOKEN"] = nil
-        let missingToken = try await Subprocess.run(compose, ["-f", file, "config", "-q"], environment: environment)
+        let missingToken = try await runProcess(compose, ["-f", file, "config", "-q"], removingEnvironment: ["PGWORKER_DASHBOARD_TOKEN"])
         XCTAssertNotEqual(missingToken.status, 0, "the exposed dashboard must not start without a token")
         XCTAssertTrue(missingToken.stderr.contains("PGWORKER_DASHBOARD_TOKEN"), missingToken.stderr)
     }
 
     func testSystemdUnitVerifies() async throws {
-        guard let analyze = Subprocess.which("systemd-analyze") else { throw XCTSkip("systemd-analyze is not installed") }
+        guard let analyze = installedProgram("systemd-analyze") else { throw XCTSkip("systemd-analyze is not installed") }
         // Point the unit at files that exist here; everything else is verified as shipped.
         let unit = try String(contentsOf: root.appendingPathComponent("deploy/pgworker.service"), encoding: .utf8)
             .replacingOccurrences(of: "/usr/local/bin/pgworker", with: BuiltProducts.pgworker)
@@ -41,7 +39,7 @@ final class DeploymentTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("pgworker.service").path
         try unit.write(toFile: path, atomically: true, encoding: .utf8)
-        let verified = try await Subprocess.run(analyze, ["verify", path])
+        let verified = try await runProcess(analyze, ["verify", path])
         XCTAssertEqual(verified.status, 0, verified.stderr)
         XCTAssertEqual(verified.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
     }

@@ -70,23 +70,22 @@ final class EnqueueTests: XCTestCase {
             SELECT 'bulk', CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END, jsonb_build_object('i', i)
             FROM generate_series(1, 1000) i
             """)
-        var received = try await listener.waitForNotifications(timeout: .seconds(5))
-        received += try await listener.waitForNotifications(timeout: .milliseconds(300))
+        let received = try await listener.notificationsBeforeSentinel(on: "pgworker_jobs", from: app)
         XCTAssertEqual(received.map(\.payload).sorted(), ["even", "odd"])
 
         // A job scheduled for later is not runnable now: no notification.
         try await app.execute("INSERT INTO pgworker.jobs (task, run_at) VALUES ('later', now() + interval '1 hour')")
-        let none = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        let none = try await listener.notificationsBeforeSentinel(on: "pgworker_jobs", from: app)
         XCTAssertEqual(none, [])
 
         // Switched off for one transaction.
         try await app.execute("BEGIN; SET LOCAL pgworker.notify = 'off'; INSERT INTO pgworker.jobs (task) VALUES ('quiet'); COMMIT;")
-        let stillNone = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        let stillNone = try await listener.notificationsBeforeSentinel(on: "pgworker_jobs", from: app)
         XCTAssertEqual(stillNone, [])
 
         // A rolled-back insert neither enqueues nor notifies.
         try await app.execute("BEGIN; INSERT INTO pgworker.jobs (task) VALUES ('rolled_back'); ROLLBACK;")
-        let afterRollback = try await listener.waitForNotifications(timeout: .milliseconds(300))
+        let afterRollback = try await listener.notificationsBeforeSentinel(on: "pgworker_jobs", from: app)
         XCTAssertEqual(afterRollback, [])
         let count = try await app.query("SELECT count(*) AS n FROM pgworker.jobs WHERE task = 'rolled_back'").rows[0].decode("n", as: Int.self)
         XCTAssertEqual(count, 0)
@@ -104,8 +103,7 @@ final class EnqueueTests: XCTestCase {
         try await first.execute("BEGIN; INSERT INTO pgworker.jobs (task) VALUES ('a')")
         try await second.execute("INSERT INTO pgworker.jobs (task) VALUES ('b')")
         try await second.execute("INSERT INTO pgworker.jobs (task, queue) VALUES ('c', 'other')")
-        var received = try await listener.waitForNotifications(timeout: .seconds(5))
-        received += try await listener.waitForNotifications(timeout: .milliseconds(200))
+        let received = try await listener.notificationsBeforeSentinel(on: "pgworker_jobs", from: second)
         XCTAssertEqual(received.map(\.payload), ["other"])
 
         try await first.execute("COMMIT")

@@ -23,8 +23,8 @@ final class FaultInjectionTests: XCTestCase {
         return (database, app)
     }
 
-    private func startWorker(_ database: TestDatabase, staleAfter: Double) throws -> WorkerProcess {
-        try WorkerProcess("pgworker-example", environment: [
+    private func startWorker(_ database: TestDatabase, staleAfter: Double) throws -> TestProcess {
+        try TestProcess("pgworker-example", environment: [
             "DATABASE_URL": database.conninfo, "CONCURRENCY": "10", "POLL_SECONDS": "0.2",
             "HEARTBEAT_SECONDS": "0.5", "STALE_AFTER_SECONDS": String(staleAfter), "GRACE_SECONDS": "5",
         ])
@@ -140,7 +140,7 @@ final class FaultInjectionTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         try await app.execute(#"INSERT INTO pgworker.jobs (task, payload) SELECT 'sleep', '{"ms": 1500}' FROM generate_series(1, 6)"#)
-        let worker = try WorkerProcess("pgworker-example", environment: [
+        let worker = try TestProcess("pgworker-example", environment: [
             "DATABASE_URL": database.conninfo, "CONCURRENCY": "2", "POLL_SECONDS": "0.2", "GRACE_SECONDS": "10",
         ])
         try await eventually { try await app.jobCount(state: "running") == 2 }
@@ -160,7 +160,7 @@ final class FaultInjectionTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let id: Int64 = try await app.query("SELECT id FROM pgworker.add_job('slow')").rows[0].decode("id")
-        let worker = try WorkerProcess("pgworker", [
+        let worker = try TestProcess("pgworker", [
             "run", "--database-url", database.conninfo, "--task", "slow=sleep 60", "--shutdown-grace", "0.5",
             "--poll-interval", "0.2",
         ])
@@ -179,12 +179,13 @@ final class FaultInjectionTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let id: Int64 = try await app.query("SELECT id FROM pgworker.add_job('slow')").rows[0].decode("id")
-        let worker = try WorkerProcess("pgworker", [
+        let worker = try TestProcess("pgworker", [
             "run", "--database-url", database.conninfo, "--task", "slow=sleep 60", "--shutdown-grace", "120",
         ])
         try await eventually { try await app.jobState(id) == "running" }
         worker.signal(SIGTERM)
-        try await Task.sleep(for: .milliseconds(300))
+        // The second signal must come after the first was handled.
+        try await eventually { worker.output.contains("stopping: no new jobs will be claimed") }
         worker.signal(SIGTERM)
         let status = try await worker.waitForExit(timeout: .seconds(15))
         XCTAssertEqual(status, 0, worker.output)

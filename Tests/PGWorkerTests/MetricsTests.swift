@@ -15,38 +15,36 @@ final class MetricsTests: XCTestCase {
         }
         tasks.register("metrics_fail", payload: [String: Int].self) { _, _ in throw JobFailure.retry("nope") }
         tasks.register("metrics_discard", payload: [String: Int].self) { _, _ in throw JobFailure.discard("never") }
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(30) }
-        let app = try await database.connect("app")
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(200))
-        let client = JobClient(connection: app)
-        _ = try await client.addMany("metrics_ok", jsonPayloads: ["{}", "{}", "{}"], options: JobOptions(queue: "mq"))
-        let failing = try await client.add("metrics_fail", json: "{}", options: JobOptions(queue: "mq", maxAttempts: 3)).id
-        let discarded = try await client.add("metrics_discard", json: "{}", options: JobOptions(queue: "mq")).id
-        try await eventually { try await app.jobCount(state: "succeeded") == 3 }
-        try await eventually {
-            let failed = try await app.jobState(failing), dead = try await app.jobState(discarded)
-            return failed == "retryable" && dead == "dead"
-        }
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(30) }) { running in
+            let app = try await database.connect("app")
+            let client = JobClient(connection: app)
+            _ = try await client.addMany("metrics_ok", jsonPayloads: ["{}", "{}", "{}"], options: JobOptions(queue: "mq"))
+            let failing = try await client.add("metrics_fail", json: "{}", options: JobOptions(queue: "mq", maxAttempts: 3)).id
+            let discarded = try await client.add("metrics_discard", json: "{}", options: JobOptions(queue: "mq")).id
+            try await eventually { try await app.jobCount(state: "succeeded") == 3 }
+            try await eventually {
+                let failed = try await app.jobState(failing), dead = try await app.jobState(discarded)
+                return failed == "retryable" && dead == "dead"
+            }
 
-        try await eventually("the counters catch up") {
-            TestMetrics.value(in: registry.emitToString(), "pgworker_jobs_succeeded_total", ["task": "metrics_ok", "queue": "mq"]) == 3
+            try await eventually("the counters catch up") {
+                TestMetrics.value(in: registry.emitToString(), "pgworker_jobs_succeeded_total", ["task": "metrics_ok", "queue": "mq"]) == 3
+            }
+            let text = registry.emitToString()
+            func value(_ name: String, _ task: String) -> Double? {
+                TestMetrics.value(in: text, name, ["task": task, "queue": "mq"])
+            }
+            XCTAssertEqual(value("pgworker_jobs_started_total", "metrics_ok"), 3)
+            XCTAssertEqual(value("pgworker_jobs_failed_total", "metrics_fail"), 1)
+            XCTAssertNil(value("pgworker_jobs_dead_total", "metrics_fail"))
+            XCTAssertEqual(value("pgworker_jobs_dead_total", "metrics_discard"), 1)
+            XCTAssertEqual(value("pgworker_job_duration_seconds_count", "metrics_ok"), 3)
+            XCTAssertGreaterThanOrEqual(value("pgworker_job_duration_seconds_sum", "metrics_ok") ?? 0, 0.09, "three handlers of 30 ms")
+            XCTAssertEqual(value("pgworker_job_start_latency_seconds_count", "metrics_ok"), 3)
+            // The notification woke the worker: far below the 30 s poll.
+            XCTAssertLessThan(value("pgworker_job_start_latency_seconds_sum", "metrics_ok") ?? 99, 3)
+            XCTAssertGreaterThanOrEqual(TestMetrics.value(in: text, "pgworker_notifications_received_total") ?? 0, 1)
         }
-        let text = registry.emitToString()
-        func value(_ name: String, _ task: String) -> Double? {
-            TestMetrics.value(in: text, name, ["task": task, "queue": "mq"])
-        }
-        XCTAssertEqual(value("pgworker_jobs_started_total", "metrics_ok"), 3)
-        XCTAssertEqual(value("pgworker_jobs_failed_total", "metrics_fail"), 1)
-        XCTAssertNil(value("pgworker_jobs_dead_total", "metrics_fail"))
-        XCTAssertEqual(value("pgworker_jobs_dead_total", "metrics_discard"), 1)
-        XCTAssertEqual(value("pgworker_job_duration_seconds_count", "metrics_ok"), 3)
-        XCTAssertGreaterThanOrEqual(value("pgworker_job_duration_seconds_sum", "metrics_ok") ?? 0, 0.09, "three handlers of 30 ms")
-        XCTAssertEqual(value("pgworker_job_start_latency_seconds_count", "metrics_ok"), 3)
-        // The notification woke the worker: far below the 30 s poll.
-        XCTAssertLessThan(value("pgworker_job_start_latency_seconds_sum", "metrics_ok") ?? 99, 3)
-        XCTAssertGreaterThanOrEqual(TestMetrics.value(in: text, "pgworker_notifications_received_total") ?? 0, 1)
-        try await running.stop()
     }
 
     func testQueueDepthSamplerReportsCountsAndZeroesEmptiedStates() async throws {

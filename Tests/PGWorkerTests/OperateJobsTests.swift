@@ -24,8 +24,10 @@ final class OperateJobsTests: XCTestCase {
             SELECT pgworker.register_sql_task('slow_sql', 'slow_sql(jsonb)'::regprocedure);
             """)
         let sawCancellation = Mutex(false)
+        let startedSwift = Mutex(false)
         var tasks = TaskRegistry()
         tasks.register("slow_swift", payload: Empty.self) { _, _ in
+            startedSwift.withLock { $0 = true }
             do {
                 try await Task.sleep(for: .seconds(30))
             } catch {
@@ -34,30 +36,34 @@ final class OperateJobsTests: XCTestCase {
             }
         }
         tasks.register("slow_command", handler: CommandTask(command: "sleep 30"))
-        let worker = RunningWorker.start(database, tasks: tasks)
-        let ids = [try await add(app, "slow_swift"), try await add(app, "slow_command"), try await add(app, "slow_sql")]
-        try await eventually { try await app.jobsAll(ids, in: "running") }
-        try await Task.sleep(for: .milliseconds(200))
+        try await withTestWorker(database, tasks: tasks) { worker in
+            let ids = [try await add(app, "slow_swift"), try await add(app, "slow_command"), try await add(app, "slow_sql")]
+            try await eventually { try await app.jobsAll(ids, in: "running") }
+            // Cancel once the handlers are under way: the Swift one sleeping, the SQL statement running.
+            try await eventually { startedSwift.withLock { $0 } }
+            try await eventually {
+                try await app.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'").rows.count == 1
+            }
 
-        let started = ContinuousClock.now
-        for id in ids {
-            let state = try await cancel(app, id)
-            XCTAssertEqual(state, "cancelling")
+            let started = ContinuousClock.now
+            for id in ids {
+                let state = try await cancel(app, id)
+                XCTAssertEqual(state, "cancelling")
+            }
+            try await eventually(timeout: .seconds(10)) { try await app.jobsAll(ids, in: "cancelled") }
+            let elapsed = ContinuousClock.now - started
+            XCTAssertLessThan(elapsed, .seconds(3), "cancelled promptly, not after the 30 s sleep")
+            XCTAssertTrue(sawCancellation.withLock { $0 }, "the Swift handler was told")
+            let rows = try await app.query(
+                "SELECT last_error, finished_at IS NOT NULL AS finished, locked_by FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids]).rows
+            for row in rows {
+                XCTAssertEqual(try row.decode("last_error", as: String.self), "cancelled: by request")
+                XCTAssertTrue(try row.decode("finished", as: Bool.self))
+                XCTAssertNil(try row.decodeIfPresent("locked_by", as: String.self))
+            }
+            let leftover = try await app.query("SELECT count(*) AS n FROM pgworker.cancel_requests").rows[0].decode("n", as: Int.self)
+            XCTAssertEqual(leftover, 0)
         }
-        try await eventually(timeout: .seconds(10)) { try await app.jobsAll(ids, in: "cancelled") }
-        let elapsed = ContinuousClock.now - started
-        XCTAssertLessThan(elapsed, .seconds(3), "cancelled promptly, not after the 30 s sleep")
-        XCTAssertTrue(sawCancellation.withLock { $0 }, "the Swift handler was told")
-        let rows = try await app.query(
-            "SELECT last_error, finished_at IS NOT NULL AS finished, locked_by FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids]).rows
-        for row in rows {
-            XCTAssertEqual(try row.decode("last_error", as: String.self), "cancelled: by request")
-            XCTAssertTrue(try row.decode("finished", as: Bool.self))
-            XCTAssertNil(try row.decodeIfPresent("locked_by", as: String.self))
-        }
-        let leftover = try await app.query("SELECT count(*) AS n FROM pgworker.cancel_requests").rows[0].decode("n", as: Int.self)
-        XCTAssertEqual(leftover, 0)
-        try await worker.stop()
     }
 
     func testSpoofedCancelNotificationIsIgnoredWhileCancelJobStillCancels() async throws {
@@ -102,15 +108,15 @@ final class OperateJobsTests: XCTestCase {
         let app = try await database.connect("app")
         var tasks = TaskRegistry()
         tasks.register("slow", payload: Empty.self) { _, _ in try await Task.sleep(for: .seconds(30)) }
-        let worker = RunningWorker.start(database, tasks: tasks)
-        let id = try await add(app, "slow")
-        try await eventually { try await app.jobState(id) == "running" }
-        // As if the notification were lost: the request only.
-        try await app.query("INSERT INTO pgworker.cancel_requests (job_id, reason) VALUES ($1, 'cancelled: quietly')", [id])
-        try await eventually(timeout: .seconds(5)) { try await app.jobState(id) == "cancelled" }
-        let error = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("last_error", as: String.self)
-        XCTAssertEqual(error, "cancelled: quietly")
-        try await worker.stop()
+        try await withTestWorker(database, tasks: tasks) { worker in
+            let id = try await add(app, "slow")
+            try await eventually { try await app.jobState(id) == "running" }
+            // As if the notification were lost: the request only.
+            try await app.query("INSERT INTO pgworker.cancel_requests (job_id, reason) VALUES ($1, 'cancelled: quietly')", [id])
+            try await eventually(timeout: .seconds(5)) { try await app.jobState(id) == "cancelled" }
+            let error = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("last_error", as: String.self)
+            XCTAssertEqual(error, "cancelled: quietly")
+        }
     }
 
     func testCancelWaitingJobRetryRescheduleAndDelete() async throws {
@@ -168,14 +174,14 @@ final class OperateJobsTests: XCTestCase {
             if job.attempt == 1 { try await Task.sleep(for: .seconds(30)) }
             return ["attempt": job.attempt]
         }
-        let worker = RunningWorker.start(database, tasks: tasks)
-        let id = try await add(app, "once_slow")
-        try await eventually { try await app.jobState(id) == "running" }
-        _ = try await cancel(app, id)
-        try await eventually { try await app.jobState(id) == "cancelled" }
-        try await app.query("SELECT pgworker.retry_job($1)", [id])
-        try await eventually { try await app.jobState(id) == "succeeded" }
-        try await worker.stop()
+        try await withTestWorker(database, tasks: tasks) { worker in
+            let id = try await add(app, "once_slow")
+            try await eventually { try await app.jobState(id) == "running" }
+            _ = try await cancel(app, id)
+            try await eventually { try await app.jobState(id) == "cancelled" }
+            try await app.query("SELECT pgworker.retry_job($1)", [id])
+            try await eventually { try await app.jobState(id) == "succeeded" }
+        }
     }
 
     func testPruningKeepsWhatItShould() async throws {
@@ -213,8 +219,8 @@ final class OperateJobsTests: XCTestCase {
         try await app.query("SELECT pgworker.set_retention('cancelled', interval '1 day')")
         var tasks = TaskRegistry()
         tasks.register("t", payload: Empty.self) { _, _ in }
-        let worker = RunningWorker.start(database, tasks: tasks) { $0.pruneInterval = .seconds(1) }
-        try await eventually { try await app.jobCount(state: "cancelled") == 0 }
-        try await worker.stop()
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pruneInterval = .seconds(1) }) { worker in
+            try await eventually { try await app.jobCount(state: "cancelled") == 0 }
+        }
     }
 }

@@ -12,7 +12,7 @@ final class OperationsCLITests: XCTestCase {
 
     func testRunWritesJSONLogsAndServesMetricsAndTheDashboard() async throws {
         let database = try await TestDatabase.create(for: self)
-        let worker = try CLIProcess([
+        let worker = try TestProcess("pgworker", [
             "run", "--database-url", database.conninfo, "--task", "echo_op=cat", "--no-sql-tasks",
             "--task", "fail_op=printf 'first line\\n\"second\"\\t\\001' >&2; exit 3",
             "--log-format", "json", "--metrics-port", "0", "--dashboard-port", "0", "--queue-depth-interval", "0.2",
@@ -69,7 +69,7 @@ final class OperationsCLITests: XCTestCase {
 
     func testStatusWatchRefreshesUntilStopped() async throws {
         let database = try await TestDatabase.create(for: self)
-        let watcher = try CLIProcess(["status", "--database-url", database.conninfo, "--json", "--watch", "0.2"])
+        let watcher = try TestProcess("pgworker", ["status", "--database-url", database.conninfo, "--json", "--watch", "0.2"])
         try await eventually { !watcher.stdoutLines.isEmpty }
         let app = try await database.connect("app")
         _ = try await JobClient(connection: app).add("watched", json: "{}", options: JobOptions(queue: "watchq"))
@@ -95,9 +95,9 @@ final class OperationsCLITests: XCTestCase {
         try await app.execute("CREATE TABLE ran (job bigint, pid int)")
         let environment = ["DB": database.conninfo]
         let slowPIDFile = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-slow-\(UUID().uuidString)").path
-        let first = try CLIProcess(["run", "--task", task, "--task", "slow=echo $$ > '\(slowPIDFile)'; exec sleep 600"] + common,
+        let first = try TestProcess("pgworker", ["run", "--task", task, "--task", "slow=echo $$ > '\(slowPIDFile)'; exec sleep 600"] + common,
                                    environment: environment)
-        let second = try CLIProcess(["run", "--task", task] + common, environment: environment)
+        let second = try TestProcess("pgworker", ["run", "--task", task] + common, environment: environment)
         try await eventually { try await app.query("SELECT count(*) AS n FROM pgworker.workers").rows[0].decode("n", as: Int.self) == 2 }
 
         let ids = try await JobClient(connection: app).addMany("count", jsonPayloads: Array(repeating: "{}", count: 200))

@@ -1,5 +1,6 @@
 import Foundation
 import PGWorker
+import PGWorkerTesting
 import PostgresClient
 import XCTest
 
@@ -41,23 +42,17 @@ final class PgBouncerTests: XCTestCase {
             configuration.workerID = WorkerConfiguration.makeWorkerID()
             return Worker(conninfo: bouncer.conninfo(database: database.name), tasks: tasks, configuration: configuration, logger: logger)
         }
-        let runs = workers.map { worker in
-            Task {
-                do { try await worker.run() } catch { XCTFail("worker failed: \(error)"); throw error }
+        let app = try await database.connect("app")
+        try await withRunningWorker(workers[0]) { _ in
+            try await withRunningWorker(workers[1]) { _ in
+                let start = ContinuousClock.now
+                let ids = try await JobClient(connection: app).addMany("bounced", jsonPayloads: (0..<200).map { "{\"n\": \($0)}" })
+                try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 200 }
+                XCTAssertLessThan(ContinuousClock.now - start, .seconds(20), "woken by notifications, not the 60 s poll")
+                let attempts = try await app.query("SELECT max(attempts) AS a FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids]).rows[0].decode("a", as: Int.self)
+                XCTAssertEqual(attempts, 1)
             }
         }
-        let app = try await database.connect("app")
-        try await eventually { try await app.query("SELECT count(*) AS n FROM pgworker.workers").rows[0].decode("n", as: Int.self) == 2 }
-        try await Task.sleep(for: .milliseconds(300))
-
-        let start = ContinuousClock.now
-        let ids = try await JobClient(connection: app).addMany("bounced", jsonPayloads: (0..<200).map { "{\"n\": \($0)}" })
-        try await eventually(timeout: .seconds(30)) { try await app.jobCount(state: "succeeded") == 200 }
-        XCTAssertLessThan(ContinuousClock.now - start, .seconds(20), "woken by notifications, not the 60 s poll")
-        let attempts = try await app.query("SELECT max(attempts) AS a FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids]).rows[0].decode("a", as: Int.self)
-        XCTAssertEqual(attempts, 1)
-        for worker in workers { worker.stop() }
-        for run in runs { try await run.value }
         let left = try await app.query("SELECT count(*) AS n FROM pgworker.workers").rows[0].decode("n", as: Int.self)
         XCTAssertEqual(left, 0, "both deregistered through the pooler")
     }
@@ -72,7 +67,7 @@ final class PgBouncerTests: XCTestCase {
               $$ INSERT INTO hits VALUES ((payload->>'n')::int) RETURNING jsonb_build_object('n', n) $$;
             SELECT pgworker.register_sql_task('hit', 'public.hit(jsonb)'::regprocedure);
             """)
-        let worker = try CLIProcess(["run", "--database-url", bouncer.conninfo(database: database.name), "--pgbouncer",
+        let worker = try TestProcess("pgworker", ["run", "--database-url", bouncer.conninfo(database: database.name), "--pgbouncer",
                                      "--task", "echo_bounced=cat", "--log-level", "warning"])
         let client = JobClient(connection: app)
         _ = try await client.addMany("hit", jsonPayloads: (0..<50).map { "{\"n\": \($0)}" })

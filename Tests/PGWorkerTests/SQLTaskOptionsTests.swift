@@ -83,13 +83,14 @@ final class SQLTaskOptionsTests: XCTestCase {
             END $$;
             SELECT pgworker.register_sql_task('batches', 'app_batches(jsonb)');
             """)
-        let running = RunningWorker.start(database, tasks: TaskRegistry())
-        let ok = try await JobClient(connection: app).add("batches", json: #"{"batches": 3}"#).id
-        try await eventually { try await app.jobState(ok) == "succeeded" }
-        let bad = try await JobClient(connection: app).add("batches", json: #"{"batches": 1, "fail": true}"#,
-                                                            options: JobOptions(maxAttempts: 1)).id
-        try await eventually { try await app.jobState(bad) == "dead" }
-        try await running.stop()
+        let bad = try await withTestWorker(database, tasks: TaskRegistry()) { _ in
+            let ok = try await JobClient(connection: app).add("batches", json: #"{"batches": 3}"#).id
+            try await eventually { try await app.jobState(ok) == "succeeded" }
+            let bad = try await JobClient(connection: app).add("batches", json: #"{"batches": 1, "fail": true}"#,
+                                                                options: JobOptions(maxAttempts: 1)).id
+            try await eventually { try await app.jobState(bad) == "dead" }
+            return bad
+        }
 
         let error = try await lastError(app, bad)
         XCTAssertTrue(error.contains("batch job failed (SQLSTATE P0099)") && error.contains("hint: look at app_log"), error)
@@ -121,22 +122,23 @@ final class SQLTaskOptionsTests: XCTestCase {
             SELECT pgworker.register_sql_task('patient', 'app_slow(jsonb)');
             """)
         // One SQL connection, so the job after the timeouts runs on the connection they used.
-        let running = RunningWorker.start(database, tasks: TaskRegistry()) { $0.sqlConnections = 1 }
-        let jobs = JobClient(connection: app)
-        let fast = try await jobs.add("slow", json: #"{"n": 1, "sleep": 0}"#).id
-        let slow = try await jobs.add("slow", json: #"{"n": 2, "sleep": 5}"#).id
-        let slowProcedure = try await jobs.add("slow_procedure", json: #"{"n": 3, "sleep": 5}"#).id
-        let started = ContinuousClock.now
-        try await eventually(timeout: .seconds(4)) {
-            let dead = try await app.jobsAll([slow, slowProcedure], in: "dead")
-            let succeeded = try await app.jobsAll([fast], in: "succeeded")
-            return dead && succeeded
+        let (slow, slowProcedure) = try await withTestWorker(database, tasks: TaskRegistry(), configure: { $0.sqlConnections = 1 }) { _ in
+            let jobs = JobClient(connection: app)
+            let fast = try await jobs.add("slow", json: #"{"n": 1, "sleep": 0}"#).id
+            let slow = try await jobs.add("slow", json: #"{"n": 2, "sleep": 5}"#).id
+            let slowProcedure = try await jobs.add("slow_procedure", json: #"{"n": 3, "sleep": 5}"#).id
+            let started = ContinuousClock.now
+            try await eventually(timeout: .seconds(4)) {
+                let dead = try await app.jobsAll([slow, slowProcedure], in: "dead")
+                let succeeded = try await app.jobsAll([fast], in: "succeeded")
+                return dead && succeeded
+            }
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(4))
+            // A task without a timeout is not cut short by the timeouts set before it.
+            let patient = try await jobs.add("patient", json: #"{"n": 4, "sleep": 0.6}"#).id
+            try await eventually { try await app.jobState(patient) == "succeeded" }
+            return (slow, slowProcedure)
         }
-        XCTAssertLessThan(ContinuousClock.now - started, .seconds(4))
-        // A task without a timeout is not cut short by the timeouts set before it.
-        let patient = try await jobs.add("patient", json: #"{"n": 4, "sleep": 0.6}"#).id
-        try await eventually { try await app.jobState(patient) == "succeeded" }
-        try await running.stop()
 
         for id in [slow, slowProcedure] {
             let error = try await lastError(app, id)

@@ -24,25 +24,25 @@ final class SQLTaskTests: XCTestCase {
         let app = try await database.connect("app")
         try await app.execute(Self.setup)
         // No Swift handlers at all: the worker still runs registered SQL tasks.
-        let running = RunningWorker.start(database, tasks: TaskRegistry())
-        let ok = try await JobClient(connection: app).add("work", json: #"{"n": 21}"#).id
-        let void = try await JobClient(connection: app).add("void").id
-        let bad = try await JobClient(connection: app).add("work", json: #"{"n": 7, "fail": "yes"}"#, options: JobOptions(maxAttempts: 1)).id
+        try await withTestWorker(database, tasks: TaskRegistry()) { running in
+            let ok = try await JobClient(connection: app).add("work", json: #"{"n": 21}"#).id
+            let void = try await JobClient(connection: app).add("void").id
+            let bad = try await JobClient(connection: app).add("work", json: #"{"n": 7, "fail": "yes"}"#, options: JobOptions(maxAttempts: 1)).id
 
-        try await eventually {
-            let succeeded = try await app.jobsAll([ok, void], in: "succeeded")
-            let dead = try await app.jobsAll([bad], in: "dead")
-            return succeeded && dead
+            try await eventually {
+                let succeeded = try await app.jobsAll([ok, void], in: "succeeded")
+                let dead = try await app.jobsAll([bad], in: "dead")
+                return succeeded && dead
+            }
+            let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE id = $1", [ok]).rows[0].decode("r")
+            XCTAssertEqual(result, #"{"doubled": 42}"#)
+            let logged = try await app.query("SELECT n FROM app_log ORDER BY n").rows.map { try $0.decode("n", as: Int.self) }
+            XCTAssertEqual(logged, [-1, 21], "the failed call's insert was rolled back")
+            let error: String = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [bad]).rows[0].decode("last_error")
+            XCTAssertTrue(error.contains("refusing 7"), error)
+            XCTAssertTrue(error.contains("SQLSTATE P0042"), error)
+            XCTAssertTrue(error.contains("asked to fail") && error.contains("do not ask"), error)
         }
-        let result: String = try await app.query("SELECT result::text AS r FROM pgworker.jobs WHERE id = $1", [ok]).rows[0].decode("r")
-        XCTAssertEqual(result, #"{"doubled": 42}"#)
-        let logged = try await app.query("SELECT n FROM app_log ORDER BY n").rows.map { try $0.decode("n", as: Int.self) }
-        XCTAssertEqual(logged, [-1, 21], "the failed call's insert was rolled back")
-        let error: String = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [bad]).rows[0].decode("last_error")
-        XCTAssertTrue(error.contains("refusing 7"), error)
-        XCTAssertTrue(error.contains("SQLSTATE P0042"), error)
-        XCTAssertTrue(error.contains("asked to fail") && error.contains("do not ask"), error)
-        try await running.stop()
     }
 
     func testRegisterRejectsFunctionsWithTheWrongSignature() async throws {

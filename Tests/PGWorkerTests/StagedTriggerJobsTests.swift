@@ -99,15 +99,13 @@ final class StagedTriggerJobsTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("send_receipt", payload: OrderRef.self) { _, _ in }
         // A one-minute poll: only the staging trigger's notification can wake it in time.
-        let running = RunningWorker.start(database, tasks: tasks) {
+        try await withTestWorker(database, tasks: tasks, configure: {
             $0.pollInterval = .seconds(60)
             $0.queues = ["mail"]
+        }) { running in
+            try await app.execute("INSERT INTO orders (total) VALUES (1)")
+            try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 1 }
         }
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
-        try await app.execute("INSERT INTO orders (total) VALUES (1)")
-        try await eventually(timeout: .seconds(3)) { try await app.jobCount(state: "succeeded") == 1 }
-        try await running.stop()
     }
 
     func testTheSQLTaskQueueOptionIsFollowedWhenItChangesAfterAttaching() async throws {

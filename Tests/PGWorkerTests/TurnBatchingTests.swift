@@ -12,26 +12,24 @@ final class TurnBatchingTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("slow", payload: [String: Int].self) { _, _ in try await Task.sleep(for: .seconds(20)) }
         tasks.register("quick", payload: [String: Int].self) { _, _ in }
-        let running = RunningWorker.start(database, tasks: tasks) {
-            $0.pollInterval = .seconds(30)
-        }
         let app = try await database.connect("app")
         let client = JobClient(connection: app)
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        let slow = try await client.add("slow").id
-        try await eventually { try await app.jobState(slow) == "running" }
-        let first = try await client.add("quick").id
-        try await eventually(timeout: .seconds(2), "a quick job's outcome waited for the slow job") {
-            try await app.jobState(first) == "succeeded"
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(30) }) { worker in
+            let slow = try await client.add("slow").id
+            try await eventually { try await app.jobState(slow) == "running" }
+            let first = try await client.add("quick").id
+            try await eventually(timeout: .seconds(2), "a quick job's outcome waited for the slow job") {
+                try await app.jobState(first) == "succeeded"
+            }
+            let second = try await client.add("quick").id
+            try await eventually(timeout: .seconds(2), "the next job waited for the slow job") {
+                try await app.jobState(second) == "succeeded"
+            }
+            let slowState = try await app.jobState(slow)
+            XCTAssertEqual(slowState, "running")
+            worker.stop()
+            worker.stop()  // the second stop cancels the job still running
         }
-        let second = try await client.add("quick").id
-        try await eventually(timeout: .seconds(2), "the next job waited for the slow job") {
-            try await app.jobState(second) == "succeeded"
-        }
-        let slowState = try await app.jobState(slow)
-        XCTAssertEqual(slowState, "running")
-        running.worker.stop()
-        try await running.stop()  // the second stop cancels the job still running
     }
 
     /// Jobs with different timeouts share one timer: a shorter timeout that starts later still
@@ -45,26 +43,24 @@ final class TurnBatchingTests: XCTestCase {
         tasks.register("short_timeout", payload: [String: Int].self, timeout: .milliseconds(300)) { _, _ in
             try await Task.sleep(for: .seconds(30))
         }
-        let running = RunningWorker.start(database, tasks: tasks) {
-            $0.pollInterval = .seconds(30)
-        }
         let app = try await database.connect("app")
         let client = JobClient(connection: app)
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        let long = try await client.add("long_timeout", options: JobOptions(maxAttempts: 1)).id
-        try await eventually { try await app.jobState(long) == "running" }
-        let start = ContinuousClock.now
-        let short = try await client.add("short_timeout", options: JobOptions(maxAttempts: 1)).id
-        try await eventually(timeout: .seconds(5), "the short timeout did not fire") {
-            try await app.jobState(short) == "dead"
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(30) }) { worker in
+            let long = try await client.add("long_timeout", options: JobOptions(maxAttempts: 1)).id
+            try await eventually { try await app.jobState(long) == "running" }
+            let start = ContinuousClock.now
+            let short = try await client.add("short_timeout", options: JobOptions(maxAttempts: 1)).id
+            try await eventually(timeout: .seconds(5), "the short timeout did not fire") {
+                try await app.jobState(short) == "dead"
+            }
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(3))
+            let record = try await client.job(id: short)
+            XCTAssertEqual(record?.lastError, "timed out after 0.3 s and was cancelled")
+            let longState = try await app.jobState(long)
+            XCTAssertEqual(longState, "running", "the longer timeout was cut short")
+            worker.stop()
+            worker.stop()  // the second stop cancels the job still running
         }
-        XCTAssertLessThan(ContinuousClock.now - start, .seconds(3))
-        let record = try await client.job(id: short)
-        XCTAssertEqual(record?.lastError, "timed out after 0.3 s and was cancelled")
-        let longState = try await app.jobState(long)
-        XCTAssertEqual(longState, "running", "the longer timeout was cut short")
-        running.worker.stop()
-        try await running.stop()  // the second stop cancels the job still running
     }
 
     /// A turn writes outcomes by id when none carries a result, and joins the results when some
@@ -80,9 +76,9 @@ final class TurnBatchingTests: XCTestCase {
         let rerun = try await client.add("no_result", payload: ["n": -1])
         try await app.query("UPDATE pgworker.jobs SET result = '{\"stale\": true}' WHERE id = $1", [rerun])
         let ids = try await client.addMany("maybe_result", jsonPayloads: (0..<60).map { "{\"n\": \($0)}" })
-        let running = RunningWorker.start(database, tasks: tasks)
-        try await eventually { try await app.jobsAll(ids + [rerun], in: "succeeded") }
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { _ in
+            try await eventually { try await app.jobsAll(ids + [rerun], in: "succeeded") }
+        }
         let rows = try await app.query(
             "SELECT (payload->>'n')::int AS n, result::text AS result FROM pgworker.jobs WHERE id = ANY($1::bigint[])",
             [ids + [rerun]]).rows

@@ -13,25 +13,23 @@ final class WorkerTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("greet", payload: Greeting.self) { greeting, _ in Reply(text: "hello \(greeting.name)") }
         // A poll interval of a minute: only the notification can wake the worker in time.
-        let running = RunningWorker.start(database, tasks: tasks) { $0.pollInterval = .seconds(60) }
-        let app = try await database.connect("app")
-        // Let the worker reach LISTEN and its first (empty) sweep.
-        try await eventually { try await app.query("SELECT 1 FROM pgworker.workers").rows.count == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.pollInterval = .seconds(60) }) { running in
+            let app = try await database.connect("app")
+            // Let the worker reach LISTEN and its first (empty) sweep.
 
-        let start = ContinuousClock.now
-        let id = try await app.query(
-            #"INSERT INTO pgworker.jobs (task, payload) VALUES ('greet', '{"name": "world"}') RETURNING id"#
-        ).rows[0].decode("id", as: Int64.self)
-        try await eventually(timeout: .seconds(5)) { try await app.jobState(id) == "succeeded" }
-        let elapsed = ContinuousClock.now - start
-        XCTAssertLessThan(elapsed, .seconds(2), "notification path took \(elapsed)")
+            let start = ContinuousClock.now
+            let id = try await app.query(
+                #"INSERT INTO pgworker.jobs (task, payload) VALUES ('greet', '{"name": "world"}') RETURNING id"#
+            ).rows[0].decode("id", as: Int64.self)
+            try await eventually(timeout: .seconds(5)) { try await app.jobState(id) == "succeeded" }
+            let elapsed = ContinuousClock.now - start
+            XCTAssertLessThan(elapsed, .seconds(2), "notification path took \(elapsed)")
 
-        let row = try await app.query("SELECT result::text AS result, attempts, locked_by FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
-        XCTAssertEqual(try row.decode("result", as: String.self), #"{"text": "hello world"}"#)
-        XCTAssertEqual(try row.decode("attempts", as: Int.self), 1)
-        XCTAssertNil(try row.decodeIfPresent("locked_by", as: String.self))
-        try await running.stop()
+            let row = try await app.query("SELECT result::text AS result, attempts, locked_by FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
+            XCTAssertEqual(try row.decode("result", as: String.self), #"{"text": "hello world"}"#)
+            XCTAssertEqual(try row.decode("attempts", as: Int.self), 1)
+            XCTAssertNil(try row.decodeIfPresent("locked_by", as: String.self))
+        }
     }
 
     /// An optional result that is nil is stored as no result (SQL NULL), not as JSON null.
@@ -45,9 +43,9 @@ final class WorkerTests: XCTestCase {
         let client = JobClient(connection: app)
         let none = try await client.add("maybe", payload: Greeting(name: ""))
         let some = try await client.add("maybe", payload: Greeting(name: "you"))
-        let running = RunningWorker.start(database, tasks: tasks)
-        try await eventually { try await app.jobsAll([none, some], in: "succeeded") }
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { running in
+            try await eventually { try await app.jobsAll([none, some], in: "succeeded") }
+        }
         let results = try await app.query(
             "SELECT id, result::text AS result FROM pgworker.jobs WHERE id = ANY($1::bigint[]) ORDER BY id", [[none, some]]
         ).rows.map { try $0.decodeIfPresent("result", as: String.self) }
@@ -60,28 +58,28 @@ final class WorkerTests: XCTestCase {
         tasks.register("flaky", payload: [String: String].self) { _, job in
             throw JobFailure.retry("boom on attempt \(job.attempt)")
         }
-        let running = RunningWorker.start(database, tasks: tasks)
-        let app = try await database.connect("app")
-        let id = try await JobClient(connection: app).add("flaky", json: "{}", options: JobOptions(maxAttempts: 2)).id
+        try await withTestWorker(database, tasks: tasks) { running in
+            let app = try await database.connect("app")
+            let id = try await JobClient(connection: app).add("flaky", json: "{}", options: JobOptions(maxAttempts: 2)).id
 
-        try await eventually { try await app.jobState(id) == "retryable" }
-        var row = try await app.query(
-            "SELECT last_error, attempts, run_at > now() AS later, jsonb_array_length(errors) AS errors FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
-        XCTAssertEqual(try row.decode("last_error", as: String.self), "boom on attempt 1")
-        XCTAssertEqual(try row.decode("attempts", as: Int.self), 1)
-        XCTAssertTrue(try row.decode("later", as: Bool.self), "a retry is pushed out by backoff")
-        XCTAssertEqual(try row.decode("errors", as: Int.self), 1)
+            try await eventually { try await app.jobState(id) == "retryable" }
+            var row = try await app.query(
+                "SELECT last_error, attempts, run_at > now() AS later, jsonb_array_length(errors) AS errors FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
+            XCTAssertEqual(try row.decode("last_error", as: String.self), "boom on attempt 1")
+            XCTAssertEqual(try row.decode("attempts", as: Int.self), 1)
+            XCTAssertTrue(try row.decode("later", as: Bool.self), "a retry is pushed out by backoff")
+            XCTAssertEqual(try row.decode("errors", as: Int.self), 1)
 
-        // Skip the backoff wait.
-        try await app.query("UPDATE pgworker.jobs SET run_at = now() WHERE id = $1", [id])
-        try await eventually { try await app.jobState(id) == "dead" }
-        row = try await app.query(
-            "SELECT last_error, attempts, finished_at IS NOT NULL AS finished, errors->1->>'error' AS second FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
-        XCTAssertEqual(try row.decode("last_error", as: String.self), "boom on attempt 2")
-        XCTAssertEqual(try row.decode("second", as: String.self), "boom on attempt 2")
-        XCTAssertEqual(try row.decode("attempts", as: Int.self), 2)
-        XCTAssertTrue(try row.decode("finished", as: Bool.self))
-        try await running.stop()
+            // Skip the backoff wait.
+            try await app.query("UPDATE pgworker.jobs SET run_at = now() WHERE id = $1", [id])
+            try await eventually { try await app.jobState(id) == "dead" }
+            row = try await app.query(
+                "SELECT last_error, attempts, finished_at IS NOT NULL AS finished, errors->1->>'error' AS second FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
+            XCTAssertEqual(try row.decode("last_error", as: String.self), "boom on attempt 2")
+            XCTAssertEqual(try row.decode("second", as: String.self), "boom on attempt 2")
+            XCTAssertEqual(try row.decode("attempts", as: Int.self), 2)
+            XCTAssertTrue(try row.decode("finished", as: Bool.self))
+        }
     }
 
     func testRetryBackoffGrowsExponentiallyWithJitter() async throws {
@@ -104,11 +102,9 @@ final class WorkerTests: XCTestCase {
         let app = try await database.connect("app")
         let ids = try await JobClient(connection: app).addMany("count", jsonPayloads: Array(repeating: "{}", count: 2000))
 
-        let first = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 8 }
-        let second = RunningWorker.start(database, tasks: tasks) { $0.concurrency = 8 }
-        try await eventually(timeout: .seconds(60)) { try await app.jobCount(state: "succeeded") == 2000 }
-        try await first.stop()
-        try await second.stop()
+        try await withTestWorkers(2, database, tasks: tasks, configure: { $0.concurrency = 8 }) { _ in
+            try await eventually(timeout: .seconds(60)) { try await app.jobCount(state: "succeeded") == 2000 }
+        }
 
         let counts = log.snapshot
         XCTAssertEqual(counts.count, 2000)
@@ -122,40 +118,41 @@ final class WorkerTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         var tasks = TaskRegistry()
         tasks.register("greet", payload: Greeting.self) { greeting, _ in Reply(text: greeting.name) }
-        let running = RunningWorker.start(database, tasks: tasks)
-        let app = try await database.connect("app")
-        let missing = try await JobClient(connection: app).add("greet", json: #"{"nam": "typo"}"#).id
-        let wrongType = try await JobClient(connection: app).add("greet", json: #"{"name": 42}"#).id
+        try await withTestWorker(database, tasks: tasks) { running in
+            let app = try await database.connect("app")
+            let missing = try await JobClient(connection: app).add("greet", json: #"{"nam": "typo"}"#).id
+            let wrongType = try await JobClient(connection: app).add("greet", json: #"{"name": 42}"#).id
 
-        try await eventually { try await app.jobsAll([missing, wrongType], in: "dead") }
-        let missingError = try await app.query("SELECT last_error, attempts FROM pgworker.jobs WHERE id = $1", [missing]).rows[0]
-        XCTAssertEqual(try missingError.decode("attempts", as: Int.self), 1, "retrying cannot fix a payload")
-        let text: String = try missingError.decode("last_error")
-        XCTAssertTrue(text.contains("missing field 'name'") && text.contains("Greeting"), text)
-        let typeError: String = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [wrongType]).rows[0].decode("last_error")
-        XCTAssertTrue(typeError.contains("field 'name'"), typeError)
-        try await running.stop()
+            try await eventually { try await app.jobsAll([missing, wrongType], in: "dead") }
+            let missingError = try await app.query("SELECT last_error, attempts FROM pgworker.jobs WHERE id = $1", [missing]).rows[0]
+            XCTAssertEqual(try missingError.decode("attempts", as: Int.self), 1, "retrying cannot fix a payload")
+            let text: String = try missingError.decode("last_error")
+            XCTAssertTrue(text.contains("missing field 'name'") && text.contains("Greeting"), text)
+            let typeError: String = try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [wrongType]).rows[0].decode("last_error")
+            XCTAssertTrue(typeError.contains("field 'name'"), typeError)
+        }
     }
 
     func testJobForATaskNobodyHandlesStaysAvailableAndShowsInStatus() async throws {
         let database = try await TestDatabase.create(for: self)
         var tasks = TaskRegistry()
         tasks.register("known", payload: [String: Int].self) { _, _ in }
-        let running = RunningWorker.start(database, tasks: tasks)
-        let app = try await database.connect("app")
-        let unknown = try await JobClient(connection: app).add("nobody_handles_this").id
-        let known = try await JobClient(connection: app).add("known").id
-        try await eventually { try await app.jobState(known) == "succeeded" }
-        try await Task.sleep(for: .milliseconds(500))
-        let state = try await app.jobState(unknown)
-        XCTAssertEqual(state, "available")
+        try await withTestWorker(database, tasks: tasks) { running in
+            let app = try await database.connect("app")
+            let unknown = try await JobClient(connection: app).add("nobody_handles_this").id
+            let known = try await JobClient(connection: app).add("known").id
+            try await eventually { try await app.jobState(known) == "succeeded" }
+            let turn = try await running.claimTurn()
+            XCTAssertEqual(turn.startedJobs, 0, "a claim turn after the enqueue started nothing")
+            let state = try await app.jobState(unknown)
+            XCTAssertEqual(state, "available")
 
-        let status = try await QueueStatus.read(app)
-        XCTAssertEqual(status.liveWorkers, 1)
-        XCTAssertEqual(status.unhandled.map(\.task), ["nobody_handles_this"])
-        XCTAssertEqual(status.queues.first?.counts["available"], 1)
-        XCTAssertEqual(status.queues.first?.counts["succeeded"], 1)
-        try await running.stop()
+            let status = try await QueueStatus.read(app)
+            XCTAssertEqual(status.liveWorkers, 1)
+            XCTAssertEqual(status.unhandled.map(\.task), ["nobody_handles_this"])
+            XCTAssertEqual(status.queues.first?.counts["available"], 1)
+            XCTAssertEqual(status.queues.first?.counts["succeeded"], 1)
+        }
     }
 
     func testWorkerOnlyClaimsItsQueuesAndHonoursPriority() async throws {
@@ -171,16 +168,17 @@ final class WorkerTests: XCTestCase {
             SELECT pgworker.add_job('ordered', '{"n": 2}', priority => 0);
             SELECT pgworker.add_job('ordered', '{"n": 99}', queue => 'other');
             """)
-        let running = RunningWorker.start(database, tasks: tasks) {
+        try await withTestWorker(database, tasks: tasks, configure: {
             $0.concurrency = 1
             $0.queues = ["default"]
+        }) { running in
+            try await eventually { order.values.count == 3 }
+            let turn = try await running.claimTurn()
+            XCTAssertEqual(turn.startedJobs, 0, "the job of the other queue was not claimed")
+            XCTAssertEqual(order.values, [1, 2, 3], "lower priority numbers run first")
+            let other = try await app.query("SELECT state FROM pgworker.jobs WHERE queue = 'other'").rows[0].decode("state", as: String.self)
+            XCTAssertEqual(other, "available")
         }
-        try await eventually { order.values.count == 3 }
-        try await Task.sleep(for: .milliseconds(300))
-        XCTAssertEqual(order.values, [1, 2, 3], "lower priority numbers run first")
-        let other = try await app.query("SELECT state FROM pgworker.jobs WHERE queue = 'other'").rows[0].decode("state", as: String.self)
-        XCTAssertEqual(other, "available")
-        try await running.stop()
     }
 
     func testUnmigratedDatabaseStopsTheWorkerWithAClearError() async throws {

@@ -13,6 +13,19 @@ struct ClaimedJob: Sendable {
     /// The job has a `lock_key`: no other job of the key may run while it does.
     let hasLockKey: Bool
 
+    /// A claimed job from its values, as the engine's unit tests build them.
+    init(id: Int64, task: String, queue: String, payload: String, attempt: Int, maxAttempts: Int,
+         waitedSeconds: Double?, hasLockKey: Bool) {
+        self.id = id
+        self.task = task
+        self.queue = queue
+        self.payload = payload
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.waitedSeconds = waitedSeconds
+        self.hasLockKey = hasLockKey
+    }
+
     /// The claimed jobs of a claim's result (columns as in ``JobStatements/claimedColumns``).
     static func all(in result: PostgresResult) throws -> [ClaimedJob] {
         guard let first = result.rows.first else { return [] }

@@ -3,11 +3,13 @@ import PostgresClient
 import Synchronization
 
 /// The turn loop's handling of failed statements on the main connection: drops a lost
-/// connection (the next turn reconnects), backs off, and notices when the connection is back.
+/// connection (the next turn reconnects), backs off, and notices when the connection is back, so
+/// that the loop then re-registers and gives back jobs it holds unknowingly.
 ///
-/// Only the turn loop drops the main connection, so a reconnect never races a claim; the other
-/// users of the main connection (heartbeat, maintenance, cron) report nothing here, and the poll
-/// makes the loop notice a dead connection within a poll interval.
+/// Maintenance and cron also drop the main connection when they see it lost (it is dead for
+/// every user; `ManagedConnection` reopens it on the next use), and the heartbeat leaves that to
+/// them and to the loop. None of them reports here: a claim reply can only be lost on the loop's
+/// own statement, and the loop sees that statement fail.
 final class ConnectionRecovery: Sendable {
     private let state: EngineState
     private let logger: Logger

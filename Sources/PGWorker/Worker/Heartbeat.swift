@@ -25,7 +25,8 @@ struct Heartbeat: Sendable {
                     state.requestClaim()
                 }
             } catch {
-                // A failure here leaves the main connection to the turn loop (ConnectionRecovery).
+                // A lost main connection is dropped by the turn loop, maintenance or cron, whichever
+                // next uses it (ConnectionRecovery); the next beat then reconnects.
                 logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }

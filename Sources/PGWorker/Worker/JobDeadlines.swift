@@ -2,18 +2,22 @@ import Synchronization
 
 /// Enforces job timeouts with one timer for all running jobs, instead of a sleeping task per job.
 ///
-/// A job with a timeout registers its deadline when it starts (``start(_:timeout:)``). One timer
-/// task sleeps until the earliest deadline; when it fires, every job past its deadline is marked
-/// timed out and handed to `expire` (which cancels its task), and the timer is set for the next
-/// deadline. A deadline earlier than the timer's replaces the timer. The job asks at its end
-/// whether it timed out (``finish(_:)``).
+/// A job with a timeout registers its deadline when it starts (``start(_:timeout:)``). The timer
+/// (``run()``, a child task of the worker) sleeps until the earliest deadline; when it passes,
+/// every job past its deadline is marked timed out and handed to `expire` (which cancels its
+/// task), and the timer sleeps until the next deadline. A deadline earlier than the one the timer
+/// sleeps until wakes it to sleep until that one instead. The job asks at its end whether it
+/// timed out (``finish(_:)``).
 final class JobDeadlines: Sendable {
     private struct State {
         var deadlines: [Int64: ContinuousClock.Instant] = [:]
         var timedOut: Set<Int64> = []
-        /// The pending timer and when it fires.
-        var timer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
-        var stopped = false
+        /// The deadline the timer sleeps until; nil while it waits for a first one.
+        var timerAt: ContinuousClock.Instant?
+        /// The timer's wait for an earlier deadline, resumed by ``start(_:timeout:)``.
+        var rearm: CheckedContinuation<Void, Never>?
+        /// An earlier deadline came while the timer was not waiting: it looks again at once.
+        var rearmRequested = false
     }
 
     private let state = Mutex(State())
@@ -27,11 +31,17 @@ final class JobDeadlines: Sendable {
     /// A job with a timeout is starting.
     func start(_ jobID: Int64, timeout: Duration) {
         let deadline = ContinuousClock.now + timeout
-        state.withLock { state in
+        let waitingTimer = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.deadlines[jobID] = deadline
-            if let timer = state.timer, timer.at <= deadline { return }
-            schedule(at: deadline, &state)
+            if let at = state.timerAt, at <= deadline { return nil }
+            if let rearm = state.rearm {
+                state.rearm = nil
+                return rearm
+            }
+            state.rearmRequested = true
+            return nil
         }
+        waitingTimer?.resume()
     }
 
     /// A job's handler is done. Returns whether its deadline had passed (it was cancelled for that).
@@ -42,41 +52,55 @@ final class JobDeadlines: Sendable {
         }
     }
 
-    /// Cancels the timer; no job times out after this.
-    func stop() {
-        state.withLock { state in
-            state.stopped = true
-            state.timer?.task.cancel()
-            state.timer = nil
-        }
-    }
-
-    /// Replaces the timer with one firing at `deadline`.
-    private func schedule(at deadline: ContinuousClock.Instant, _ state: inout State) {
-        guard !state.stopped else { return }
-        state.timer?.task.cancel()
-        let task = Task { [self] in
-            do {
-                try await Task.sleep(until: deadline, clock: .continuous)
-            } catch {
-                return  // replaced or stopped
+    /// The timer: runs until its task is cancelled; no job times out after that.
+    func run() async {
+        while !Task.isCancelled {
+            let next = state.withLock { state -> ContinuousClock.Instant? in
+                state.rearmRequested = false
+                state.timerAt = state.deadlines.values.min()
+                return state.timerAt
             }
-            fire(at: deadline)
+            await withTaskGroup(of: Void.self) { group in
+                if let next {
+                    group.addTask { try? await Task.sleep(until: next, clock: .continuous) }
+                }
+                group.addTask { await self.waitForEarlierDeadline() }
+                await group.next()
+                group.cancelAll()
+            }
+            if Task.isCancelled { return }
+            expirePassedDeadlines()
         }
-        state.timer = (deadline, task)
     }
 
-    private func fire(at deadline: ContinuousClock.Instant) {
+    /// Returns when a deadline earlier than the timer's arrives, or when cancelled.
+    private func waitForEarlierDeadline() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.rearmRequested || Task.isCancelled { return true }
+                    state.rearm = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.rearm = nil }
+                return state.rearm
+            }?.resume()
+        }
+    }
+
+    /// Marks every job past its deadline as timed out and hands them to `expire`.
+    private func expirePassedDeadlines() {
         let now = ContinuousClock.now
         let expired = state.withLock { state -> [Int64] in
-            guard let timer = state.timer, timer.at == deadline else { return [] }
-            state.timer = nil
             let expired = state.deadlines.filter { $0.value <= now }.map(\.key)
             for id in expired {
                 state.deadlines[id] = nil
                 state.timedOut.insert(id)
             }
-            if let next = state.deadlines.values.min() { schedule(at: next, &state) }
             return expired
         }
         if !expired.isEmpty { expire(expired) }

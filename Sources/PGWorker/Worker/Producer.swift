@@ -5,8 +5,8 @@ import PostgresClient
 /// outcomes that have accumulated and claims as many runnable jobs as there is room for, in one
 /// round trip when there are both, and hands the claimed jobs to ``JobExecutor``.
 ///
-/// It is the only code that claims, writes outcomes of a turn, releases unknown jobs, and drops
-/// the main connection.
+/// It is the only code that claims, writes a turn's outcomes and gives back unknown jobs (see
+/// ``WorkerRegistration``).
 struct Producer: Sendable {
     let workerID: String
     let taskNames: [String]

@@ -124,12 +124,13 @@ public final class Worker: Service, Sendable {
                                     state: state, logger: logger).run()
                 }
                 group.addTask { await self.pacer.runBatchingTimer() }
+                group.addTask { await self.deadlines.run() }
                 group.addTask { await self.trailingClaims.run() }
                 // Chores and cron share the main connection: their statements are short, and a worker
                 // then needs only two connections (plus SQL-task ones) however many features it runs.
-                group.addTask { [main, configuration, runningJobs, limitedQueues, logger] in
+                group.addTask { [main, configuration, runningJobs, limitedQueues, logger, progress] in
                     await WorkerMaintenance(connection: main, configuration: configuration, runningJobs: runningJobs,
-                                            limitedQueues: limitedQueues, logger: logger).run()
+                                            limitedQueues: limitedQueues, logger: logger, progress: progress).run()
                 }
                 if configuration.runsSchedules {
                     group.addTask { [main, logger] in await CronScheduler(connection: main, logger: logger).run() }
@@ -143,7 +144,6 @@ public final class Worker: Service, Sendable {
                 runningJobs.cancelAll()
                 notifier.interrupt()
                 await runningJobs.waitForAll()
-                deadlines.stop()
             }
         } onGracefulShutdown: {
             self.stop()
@@ -156,9 +156,9 @@ public final class Worker: Service, Sendable {
 
     // MARK: - Observing progress
 
-    /// Returns once the worker is ready for work: it has registered its row and, unless
-    /// ``WorkerConfiguration/listen`` is off, its listener is LISTENing, so a job enqueued from
-    /// now on wakes it. Throws ``WorkerStoppedError`` if the worker stops or fails to start first.
+    /// Returns once the worker is ready for work: it has registered its row, has read which
+    /// queues have a running cap, and, unless ``WorkerConfiguration/listen`` is off, its listener
+    /// is LISTENing, so a job enqueued from now on wakes it. Throws ``WorkerStoppedError`` if the worker stops or fails to start first.
     public func waitUntilReady() async throws {
         try await progress.waitUntilReady()
     }

@@ -12,6 +12,8 @@ struct WorkerMaintenance: Sendable {
     let runningJobs: RunningJobs
     let limitedQueues: LimitedQueues
     let logger: Logger
+    /// Told after each pass that read the queue caps.
+    let progress: WorkerProgress
 
     /// Runs until cancelled.
     func run() async {
@@ -34,6 +36,7 @@ struct WorkerMaintenance: Sendable {
                     "SELECT queue FROM pgworker.queues WHERE max_running IS NOT NULL"
                 ).rows.map { try $0.decode("queue") }
                 limitedQueues.update(Set(limited))
+                progress.queueCapsRead()
                 if let interval = configuration.pruneInterval, lastPrune.map({ .now - $0 >= interval }) ?? true {
                     lastPrune = .now
                     let deleted = try await Retention.prune(connection)

@@ -6,6 +6,8 @@ import Synchronization
 final class WorkerProgress: Sendable {
     private struct Fields {
         var registered = false
+        /// The queue caps have been read once (``WorkerMaintenance``).
+        var knowsQueueCaps = false
         var listening = false
         var needsListener = true
         /// Claim turns begun and completed; turns run one after another, so turn `n` is the
@@ -35,6 +37,9 @@ final class WorkerProgress: Sendable {
     /// The worker row is registered.
     func registered() { update { $0.registered = true } }
 
+    /// The queues with a running cap have been read.
+    func queueCapsRead() { update { $0.knowsQueueCaps = true } }
+
     /// The listener's LISTEN statements have run.
     func listening() { update { $0.listening = true } }
 
@@ -58,9 +63,9 @@ final class WorkerProgress: Sendable {
     /// The latest completed claim turn.
     var lastClaimTurn: ClaimTurnReport? { fields.withLock { $0.lastClaimTurn } }
 
-    /// Returns once the worker is registered and, if it listens, LISTENing.
+    /// Returns once the worker is registered, knows the queue caps and, if it listens, is LISTENing.
     func waitUntilReady() async throws {
-        try await wait { $0.registered && ($0.listening || !$0.needsListener) }
+        try await wait { $0.registered && $0.knowsQueueCaps && ($0.listening || !$0.needsListener) }
     }
 
     /// Returns the report of claim turn `number` (or a later one) once it has completed.

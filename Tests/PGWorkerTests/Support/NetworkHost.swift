@@ -13,7 +13,7 @@ struct NetworkHost: Sendable {
 
     /// Creates the namespace and its link; skips the test where namespaces cannot be made.
     static func create(named hostname: String, for testCase: XCTestCase) async throws -> NetworkHost {
-        guard geteuid() == 0, let ip = Subprocess.which("ip") else { throw XCTSkip("network namespaces need root and iproute2") }
+        guard geteuid() == 0, let ip = installedProgram("ip") else { throw XCTSkip("network namespaces need root and iproute2") }
         let tag = String(UInt32.random(in: 0...0xFFFFFF), radix: 16)
         let namespace = "pgw-\(tag)", outside = "pgw\(tag)o", inside = "pgw\(tag)i"
         // A /30 of its own; random so concurrent runs do not collide.
@@ -31,11 +31,11 @@ struct NetworkHost: Sendable {
             ["-n", namespace, "link", "set", "lo", "up"],
         ]
         testCase.addTeardownBlock {
-            _ = try? await Subprocess.run(ip, ["link", "del", outside])
-            _ = try? await Subprocess.run(ip, ["netns", "del", namespace])
+            _ = try? await runProcess(ip, ["link", "del", outside])
+            _ = try? await runProcess(ip, ["netns", "del", namespace])
         }
         for step in steps {
-            let result = try await Subprocess.run(ip, step)
+            let result = try await runProcess(ip, step)
             if result.status != 0 {
                 if step == steps[0] { throw XCTSkip("cannot create network namespaces here: \(result.stderr)") }
                 XCTFail("ip \(step.joined(separator: " ")) failed: \(result.stderr)")
@@ -46,11 +46,12 @@ struct NetworkHost: Sendable {
     }
 
     /// Starts `pgworker` in this host, under its hostname.
-    func runPgworker(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIProcess {
+    func runPgworker(_ arguments: [String], environment: [String: String] = [:]) throws -> TestProcess {
         // ip netns exec, unshare and `exec` replace themselves, so the process is pgworker itself.
         let script = "hostname \"$1\" && shift && exec \"$@\""
-        return try CLIProcess(["netns", "exec", namespace, "unshare", "--uts", "/bin/sh", "-c", script, "sh", hostname,
-                               BuiltProducts.pgworker] + arguments,
-                              executable: Subprocess.which("ip") ?? "/usr/sbin/ip", environment: environment)
+        return try TestProcess(executable: installedProgram("ip") ?? "/usr/sbin/ip",
+                               ["netns", "exec", namespace, "unshare", "--uts", "/bin/sh", "-c", script, "sh", hostname,
+                                BuiltProducts.pgworker] + arguments,
+                               environment: environment)
     }
 }

@@ -79,61 +79,10 @@ enum HTTP {
     }
 }
 
-/// Runs a program to completion without blocking the cooperative pool; stdout and stderr go to
-/// files (a full pipe cannot stall the child).
-enum Subprocess {
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                    timeout: Duration = .seconds(60)) async throws -> Output {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-sub-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        let (exits, exited) = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { process in
-            exited.yield(process.terminationStatus)
-            exited.finish()
-        }
-        try process.run()
-        let pid = process.processIdentifier
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            kill(pid, SIGKILL)
-        }
-        var status: Int32 = -1
-        for await code in exits { status = code }
-        watchdog.cancel()
-        return Output(status: status, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-    }
-
-    /// The path of an installed program, or nil.
-    static func which(_ name: String) -> String? {
-        for folder in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"] {
-            let path = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
-}
 
 /// Headless Chromium, loading pages as a person's browser would.
 enum Chromium {
-    static var path: String? { Subprocess.which("chromium") }
+    static var path: String? { installedProgram("chromium") }
 
     private static func arguments(_ extra: [String]) -> [String] {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-chromium-\(UUID().uuidString)").path
@@ -144,7 +93,7 @@ enum Chromium {
     /// The DOM after the page loaded (and followed redirects), serialized.
     static func dumpDOM(_ url: String) async throws -> String {
         guard let path else { throw XCTSkip("chromium is not installed (scripts/setup installs it)") }
-        let output = try await Subprocess.run(path, arguments(["--dump-dom", url]))
+        let output = try await runProcess(path, arguments(["--dump-dom", url]))
         guard output.status == 0 else {
             throw NSError(domain: "chromium", code: Int(output.status), userInfo: [NSLocalizedDescriptionKey: output.stderr])
         }
@@ -154,105 +103,10 @@ enum Chromium {
     /// Saves a PNG screenshot of the page.
     static func screenshot(_ url: String, to file: String, width: Int = 1280, height: Int = 900) async throws {
         guard let path else { throw XCTSkip("chromium is not installed (scripts/setup installs it)") }
-        let output = try await Subprocess.run(path, arguments(["--screenshot=\(file)", "--window-size=\(width),\(height)", "--hide-scrollbars", url]))
+        let output = try await runProcess(path, arguments(["--screenshot=\(file)", "--window-size=\(width),\(height)", "--hide-scrollbars", url]))
         guard output.status == 0 else {
             throw NSError(domain: "chromium", code: Int(output.status), userInfo: [NSLocalizedDescriptionKey: output.stderr])
         }
     }
 }
 
-/// Where SwiftPM put the `pgworker` binary (next to the test bundle).
-enum BuiltProducts {
-    static var pgworker: String {
-        Bundle.main.bundleURL.appendingPathComponent("pgworker").path
-    }
-}
-
-/// A `pgworker` process started by a test: its stderr lines are collected as they come.
-final class CLIProcess: Sendable {
-    /// Lines received so far, and the unfinished last one.
-    private final class Lines: Sendable {
-        let complete = Mutex<[String]>([])
-        let partial = Mutex<String>("")
-    }
-
-    private let process: Process
-    private let lines = Lines()
-    private let outputLines = Lines()
-
-    /// Runs `pgworker` (or `executable`) with `arguments`.
-    init(_ arguments: [String], executable: String = BuiltProducts.pgworker, environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let errorPipe = Pipe(), outputPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = outputPipe
-        process.standardInput = FileHandle.nullDevice
-        self.process = process
-        Self.collect(errorPipe, into: lines)
-        Self.collect(outputPipe, into: outputLines)
-        try process.run()
-    }
-
-    private static func collect(_ pipe: Pipe, into lines: Lines) {
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            let complete: [String] = lines.partial.withLock { buffer in
-                buffer += String(decoding: data, as: UTF8.self)
-                var parts = buffer.components(separatedBy: "\n")
-                buffer = parts.removeLast()
-                return parts
-            }
-            lines.complete.withLock { $0.append(contentsOf: complete) }
-        }
-    }
-
-    /// Every complete stderr line so far.
-    var stderrLines: [String] { lines.complete.withLock { $0 } }
-
-    /// Every complete stdout line so far.
-    var stdoutLines: [String] { outputLines.complete.withLock { $0 } }
-
-    /// The process id.
-    var pid: Int32 { process.processIdentifier }
-
-    /// Waits for a stderr line that satisfies `match`, and returns it.
-    func waitForLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = stderrLines.first(where: match) { return line }
-            if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        XCTFail("no matching line from pgworker; it wrote:\n" + stderrLines.joined(separator: "\n"))
-        throw CancellationError()
-    }
-
-    /// Sends SIGTERM and waits (without blocking a thread of the pool) for the exit status.
-    /// Foundation notices an exit only once every descendant holding its monitoring socket is gone
-    /// (a killed worker's orphaned command keeps it), so a process already gone or a zombie, as
-    /// /proc tells, returns -1 at once.
-    func terminate(timeout: Duration = .seconds(30)) async -> Int32 {
-        if process.isRunning { process.terminate() }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            if hasExited { return process.isRunning ? -1 : process.terminationStatus }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); return -1 }
-        return process.terminationStatus
-    }
-
-    /// Whether the process is gone or a zombie, according to /proc.
-    private var hasExited: Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else { return true }
-        return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-}

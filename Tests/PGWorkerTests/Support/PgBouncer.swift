@@ -18,7 +18,7 @@ struct PgBouncer: Sendable {
     ///   - poolMode: `transaction` (LISTEN breaks) or `session`.
     ///   - addresses: where it listens; the first one is in ``conninfo(database:)``.
     static func start(for testCase: XCTestCase, poolMode: String = "transaction", addresses: [String] = ["127.0.0.1"]) async throws -> PgBouncer {
-        guard let binary = Subprocess.which("pgbouncer") else {
+        guard let binary = installedProgram("pgbouncer") else {
             throw XCTSkip("pgbouncer is not installed (scripts/setup installs it)")
         }
         _ = try await TestCluster.start()
@@ -48,30 +48,17 @@ struct PgBouncer: Sendable {
         // PgBouncer refuses to run as root.
         let asRoot = geteuid() == 0
         if asRoot {
-            _ = try await Subprocess.run("/bin/chown", ["-R", "postgres:postgres", folder.path])
+            _ = try await runProcess("/bin/chown", ["-R", "postgres:postgres", folder.path])
         }
-        // In the foreground: a daemon would inherit Foundation's child-monitoring socket, and the
-        // starting Process would never be seen to end.
+        // In the foreground, so killing the process stops it.
         // setpriv execs pgbouncer in place (runuser would stay in between as its parent).
         let command = asRoot ? ("/usr/bin/setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", binary, folder.path + "/pgbouncer.ini"])
                              : (binary, [folder.path + "/pgbouncer.ini"])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command.0)
-        process.arguments = command.1
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try TestProcess(executable: command.0, command.1)
         testCase.addTeardownBlock {
-            // SIGKILL: its state is throwaway, and a child of Foundation's Process may have SIGTERM blocked.
-            kill(process.processIdentifier, SIGKILL)
-            // Foundation may be slow to notice the exit; /proc tells at once (gone, or a zombie).
-            let pid = process.processIdentifier
-            func exited() -> Bool {
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-                return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
-            }
-            for _ in 0..<250 where !exited() { try? await Task.sleep(for: .milliseconds(20)) }
+            // SIGKILL: its state is throwaway.
+            process.signal(SIGKILL)
+            _ = try? await process.waitForExit(timeout: .seconds(5))
             try? FileManager.default.removeItem(at: folder)
         }
         let bouncer = PgBouncer(port: port, host: addresses[0])

@@ -5,32 +5,6 @@ import PostgresClient
 import Synchronization
 import XCTest
 
-/// A worker running in this test process, stopped (gracefully) with ``stop()``.
-struct RunningWorker: Sendable {
-    let worker: Worker
-    let task: Task<Void, any Error>
-
-    /// Starts a worker on the database with the given handlers.
-    static func start(
-        _ database: TestDatabase, tasks: TaskRegistry,
-        configure: (inout WorkerConfiguration) -> Void = { _ in }
-    ) -> RunningWorker {
-        var configuration = WorkerConfiguration()
-        configuration.pollInterval = .milliseconds(200)
-        configure(&configuration)
-        var logger = Logger(label: "test-worker")
-        logger.logLevel = .warning
-        let worker = Worker(conninfo: database.conninfo, tasks: tasks, configuration: configuration, logger: logger)
-        return RunningWorker(worker: worker, task: Task { try await worker.run() })
-    }
-
-    /// Stops it and waits until it has.
-    func stop() async throws {
-        worker.stop()
-        try await task.value
-    }
-}
-
 /// Counts how often each job ran, across tasks and workers.
 final class ExecutionLog: Sendable {
     private let counts = Mutex<[Int64: Int]>([:])
@@ -79,4 +53,40 @@ func withTestWorker<Result>(
     logger.logLevel = .warning
     return try await withRunningWorker(conninfo: database.conninfo, tasks: tasks, configuration: configuration,
                                        logger: logger, isolation: isolation, body)
+}
+
+/// Like ``withTestWorker(_:tasks:configure:isolation:_:)`` with `count` workers, each ready
+/// before the next starts; all are stopped afterwards, the last started first.
+func withTestWorkers<Result>(
+    _ count: Int, _ database: TestDatabase, tasks: TaskRegistry,
+    configure: (inout WorkerConfiguration) -> Void = { _ in },
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: ([Worker]) async throws -> Result
+) async throws -> Result {
+    if count == 0 { return try await body([]) }
+    return try await withTestWorker(database, tasks: tasks, configure: configure, isolation: isolation) { first in
+        try await withTestWorkers(count - 1, database, tasks: tasks, configure: configure, isolation: isolation) { others in
+            try await body([first] + others)
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// The notifications on `channel` that this LISTENing connection receives before a sentinel
+    /// that `sender` notifies now. NOTIFYs are delivered in commit order, so these are exactly
+    /// the ones committed before this call: "none arrived" is then a fact, not a timeout.
+    func notificationsBeforeSentinel(on channel: String, from sender: PostgresConnection,
+                                     timeout: Duration = .seconds(10)) async throws -> [PostgresNotification] {
+        let sentinel = "sentinel-\(UInt64.random(in: 0...UInt64.max))"
+        try await sender.query("SELECT pg_notify($1, $2)", [channel, sentinel])
+        var received: [PostgresNotification] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for notification in try waitForNotifications(timeout: deadline - ContinuousClock.now) {
+                if notification.channel == channel && notification.payload == sentinel { return received }
+                received.append(notification)
+            }
+        }
+        throw PostgresError(kind: .connection, message: "the sentinel notification never arrived")
+    }
 }
