@@ -320,13 +320,10 @@ final class AttackTests: XCTestCase {
             DROP FUNCTION shop.typed(jsonb);
             CREATE FUNCTION shop.typed(jsonb) RETURNS shop.evil LANGUAGE sql SECURITY DEFINER AS $$ SELECT 'x'::shop.evil $$;
             """)
-        let worker = Worker(conninfo: scene.database.conninfo, tasks: TaskRegistry())
-        let run = Task { try await worker.run() }
-        defer { worker.stop() }
-        try await eventually { try await scene.owner.query(
-            "SELECT count(*) AS n FROM pgworker.jobs WHERE state <> 'available' AND state <> 'running'").rows[0].decode("n", as: Int.self) == 2 }
-        worker.stop()
-        try await run.value
+        try await withTestWorker(scene.database, tasks: TaskRegistry()) { _ in
+            try await eventually { try await scene.owner.query(
+                "SELECT count(*) AS n FROM pgworker.jobs WHERE state <> 'available' AND state <> 'running'").rows[0].decode("n", as: Int.self) == 2 }
+        }
         let planted: [String] = try await scene.owner.query("SELECT who || ': ' || what AS p FROM shop.planted").rows.map { try $0.decode("p") }
         XCTAssertEqual(planted, [])
         let superuser = try await isSuperuser(scene.owner, role)
@@ -417,13 +414,10 @@ final class AttackTests: XCTestCase {
             SELECT pgworker.register_sql_task('invoker', 'shop.invoker(jsonb)');
             SELECT pgworker.add_job('whoami'); SELECT pgworker.add_job('invoker');
             """)
-        let worker = Worker(conninfo: scene.database.conninfo, tasks: TaskRegistry())
-        let run = Task { try await worker.run() }
-        defer { worker.stop() }
-        try await eventually { try await scene.owner.query(
-            "SELECT count(*) AS n FROM pgworker.jobs WHERE state IN ('succeeded', 'retryable', 'dead')").rows[0].decode("n", as: Int.self) == 2 }
-        worker.stop()
-        try await run.value
+        try await withTestWorker(scene.database, tasks: TaskRegistry()) { _ in
+            try await eventually { try await scene.owner.query(
+                "SELECT count(*) AS n FROM pgworker.jobs WHERE state IN ('succeeded', 'retryable', 'dead')").rows[0].decode("n", as: Int.self) == 2 }
+        }
         let whoami: String = try await scene.owner.query(
             "SELECT state || ' ' || result::text AS r FROM pgworker.jobs WHERE task = 'whoami'").rows[0].decode("r")
         XCTAssertEqual(whoami, "succeeded \"\(role)\"")

@@ -101,7 +101,7 @@ final class CommandSupervisionTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let stubborn = try StubbornCommand.make(for: self, closingInheritedDescriptors: false)
-        let worker = try WorkerProcess("pgworker", [
+        let worker = try TestProcess(executable: BuiltProducts.path("pgworker"), [
             "run", "--database-url", database.conninfo, "--no-sql-tasks", "--poll-interval", "0.2",
             "--task", "stubborn=\(stubborn.command)",
         ])
@@ -129,16 +129,16 @@ final class CommandSupervisionTests: XCTestCase {
         var tasks = TaskRegistry()
         tasks.register("stubborn", handler: CommandTask(command: stubborn.command, killGracePeriod: .milliseconds(500)),
                        timeout: .seconds(1))
-        let running = RunningWorker.start(database, tasks: tasks)
-        let id = try await add(app, "stubborn")
-        try await eventually { stubborn.recorded.count == 3 }
-        let started = ContinuousClock.now
-        try await eventually { try await app.jobState(id) == "dead" }
-        XCTAssertEqual(stubborn.living(), [], "every process of the handler was gone when the timeout was recorded")
-        XCTAssertLessThan(ContinuousClock.now - started, .seconds(4), "about the timeout plus the grace period")
-        let error = try await lastError(app, id)
-        XCTAssertEqual(error, "timed out after 1 s and was cancelled")
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let id = try await add(app, "stubborn")
+            try await eventually { stubborn.recorded.count == 3 }
+            let started = ContinuousClock.now
+            try await eventually { try await app.jobState(id) == "dead" }
+            XCTAssertEqual(stubborn.living(), [], "every process of the handler was gone when the timeout was recorded")
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(4), "about the timeout plus the grace period")
+            let error = try await lastError(app, id)
+            XCTAssertEqual(error, "timed out after 1 s and was cancelled")
+        }
     }
 
     /// A cancel request does the same.
@@ -148,17 +148,17 @@ final class CommandSupervisionTests: XCTestCase {
         let stubborn = try StubbornCommand.make(for: self, closingInheritedDescriptors: true)
         var tasks = TaskRegistry()
         tasks.register("stubborn", handler: CommandTask(command: stubborn.command, killGracePeriod: .milliseconds(500)))
-        let running = RunningWorker.start(database, tasks: tasks)
-        let id = try await add(app, "stubborn")
-        try await eventually { stubborn.recorded.count == 3 }
-        let cancelled = ContinuousClock.now
-        try await app.query("SELECT pgworker.cancel_job($1)", [id])
-        try await eventually { try await app.jobState(id) == "cancelled" }
-        XCTAssertEqual(stubborn.living(), [], "every process of the handler was gone when the cancellation was recorded")
-        XCTAssertLessThan(ContinuousClock.now - cancelled, .seconds(3), "about the grace period")
-        let error = try await lastError(app, id)
-        XCTAssertEqual(error, "cancelled: by request")
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let id = try await add(app, "stubborn")
+            try await eventually { stubborn.recorded.count == 3 }
+            let cancelled = ContinuousClock.now
+            try await app.query("SELECT pgworker.cancel_job($1)", [id])
+            try await eventually { try await app.jobState(id) == "cancelled" }
+            XCTAssertEqual(stubborn.living(), [], "every process of the handler was gone when the cancellation was recorded")
+            XCTAssertLessThan(ContinuousClock.now - cancelled, .seconds(3), "about the grace period")
+            let error = try await lastError(app, id)
+            XCTAssertEqual(error, "cancelled: by request")
+        }
     }
 
     /// The worker's shutdown (its grace period over) does the same, before the worker exits.
@@ -167,7 +167,7 @@ final class CommandSupervisionTests: XCTestCase {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let stubborn = try StubbornCommand.make(for: self, closingInheritedDescriptors: true)
-        let worker = try WorkerProcess("pgworker", [
+        let worker = try TestProcess(executable: BuiltProducts.path("pgworker"), [
             "run", "--database-url", database.conninfo, "--no-sql-tasks", "--poll-interval", "0.2",
             "--shutdown-grace", "0.3", "--task", "stubborn=\(stubborn.command)",
         ])
@@ -190,13 +190,13 @@ final class CommandSupervisionTests: XCTestCase {
         let stubborn = try StubbornCommand.make(for: self, closingInheritedDescriptors: true)
         var tasks = TaskRegistry()
         tasks.register("leaves_one", handler: CommandTask(command: stubborn.leavingOneBehind, killGracePeriod: .milliseconds(500)))
-        let running = RunningWorker.start(database, tasks: tasks)
-        let id = try await add(app, "leaves_one")
-        try await eventually { try await app.jobState(id) == "succeeded" }
-        XCTAssertEqual(stubborn.recorded.count, 2, "the shell and the child it left")
-        XCTAssertEqual(stubborn.living(), [], "the child was gone when the outcome was recorded")
-        let result: String? = try await app.query("SELECT result::text AS result FROM pgworker.jobs WHERE id = $1", [id]).rows[0]["result"]
-        XCTAssertEqual(result, #""started""#)
-        try await running.stop()
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let id = try await add(app, "leaves_one")
+            try await eventually { try await app.jobState(id) == "succeeded" }
+            XCTAssertEqual(stubborn.recorded.count, 2, "the shell and the child it left")
+            XCTAssertEqual(stubborn.living(), [], "the child was gone when the outcome was recorded")
+            let result: String? = try await app.query("SELECT result::text AS result FROM pgworker.jobs WHERE id = $1", [id]).rows[0]["result"]
+            XCTAssertEqual(result, #""started""#)
+        }
     }
 }

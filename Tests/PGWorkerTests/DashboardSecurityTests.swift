@@ -109,7 +109,7 @@ final class DashboardSecurityTests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("--allowed-host"), help.stdout)
         for (arguments, environment) in [(["--allowed-host", "dash.example.com"], [:]),
                                          ([], ["PGWORKER_DASHBOARD_ALLOWED_HOSTS": "a.example, dash.example.com"])] as [([String], [String: String])] {
-            let dashboard = try CLIProcess(["dashboard", "--database-url", database.conninfo, "--port", "0"] + arguments, environment: environment)
+            let dashboard = try TestProcess(executable: BuiltProducts.path("pgworker"), ["dashboard", "--database-url", database.conninfo, "--port", "0"] + arguments, environment: environment)
             let line = try await dashboard.waitForLine { $0.contains("serving the dashboard") }
             let cliPort = try XCTUnwrap(line.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, line)
             let allowed = try await RawHTTP.request(port: cliPort, "/", host: "dash.example.com")

@@ -7,7 +7,7 @@ final class LogEscapingTests: XCTestCase {
     /// Runs `pgworker run` with `format` until a job in `queue` has been logged as succeeded; returns stderr's lines.
     private func logLines(format: String, queue: String) async throws -> [String] {
         let database = try await TestDatabase.create(for: self)
-        let worker = try CLIProcess(["run", "--database-url", database.conninfo, "--no-sql-tasks", "--task", "log_probe=true",
+        let worker = try TestProcess(executable: BuiltProducts.path("pgworker"), ["run", "--database-url", database.conninfo, "--no-sql-tasks", "--task", "log_probe=true",
                                      "--log-format", format])
         let app = try await database.connect("app")
         let id = try await JobClient(connection: app).add("log_probe", json: "{}", options: JobOptions(queue: queue)).id

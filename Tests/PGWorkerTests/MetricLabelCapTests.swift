@@ -25,7 +25,7 @@ final class MetricLabelCapTests: XCTestCase {
             CREATE FUNCTION cap_probe(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
             SELECT pgworker.register_sql_task('cap_probe', 'cap_probe(jsonb)'::regprocedure);
             """)
-        let worker = try CLIProcess(["run", "--database-url", database.conninfo, "--metrics-port", "0", "--queue-depth-interval", "0.2",
+        let worker = try TestProcess(executable: BuiltProducts.path("pgworker"), ["run", "--database-url", database.conninfo, "--metrics-port", "0", "--queue-depth-interval", "0.2",
                                      "--concurrency", "20"])
         let line = try await worker.waitForLine { $0.contains("serving Prometheus metrics") }
         let port = try XCTUnwrap(line.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) }, line)

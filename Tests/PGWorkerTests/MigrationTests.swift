@@ -129,7 +129,7 @@ final class MigrationTests: XCTestCase {
         let fresh = try await TestDatabase.create(for: self)
         let old = try await TestDatabase.create(for: self, migrated: false)
         let fixture = SchemaDump.repositoryRoot.appendingPathComponent("Tests/PGWorkerTests/Fixtures/schema-v8.sql")
-        let restore = try await Subprocess.run(try SchemaDump.program("psql"),
+        let restore = try await runProcess(try SchemaDump.program("psql"),
             ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", old.conninfo, "-f", fixture.path])
         XCTAssertEqual(restore.status, 0, restore.stderr)
         let connection = try await old.connect()
@@ -146,7 +146,7 @@ final class MigrationTests: XCTestCase {
     func testUpgradeMovesRolesOfTheOldGrantFunctionsIntoTheGroups() async throws {
         let old = try await TestDatabase.create(for: self, migrated: false)
         let fixture = SchemaDump.repositoryRoot.appendingPathComponent("Tests/PGWorkerTests/Fixtures/schema-v8.sql")
-        let restore = try await Subprocess.run(try SchemaDump.program("psql"),
+        let restore = try await runProcess(try SchemaDump.program("psql"),
             ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", old.conninfo, "-f", fixture.path])
         XCTAssertEqual(restore.status, 0, restore.stderr)
         let connection = try await old.connect()
@@ -205,7 +205,7 @@ enum SchemaDump {
     /// The schema (with its grants and owners) as pg_dump prints it, without the random
     /// `\restrict` keys of newer pg_dump releases.
     static func dump(_ database: TestDatabase) async throws -> String {
-        let output = try await Subprocess.run(try program("pg_dump"),
+        let output = try await runProcess(try program("pg_dump"),
             ["--schema-only", "--schema=pgworker", "--no-comments", "-d", database.conninfo])
         guard output.status == 0 else { throw LocalPostgresError(message: "pg_dump failed: \(output.stderr)") }
         return output.stdout.split(separator: "\n", omittingEmptySubsequences: false)

@@ -17,7 +17,9 @@ struct LatencyBenchmark: Sendable {
 
     /// One sample, in milliseconds.
     struct Sample: Sendable {
-        /// From the enqueuing INSERT's commit (its reply arriving) to the handler starting.
+        /// From the enqueuing INSERT's commit (its reply arriving) to the handler starting. It can be
+        /// negative: the server wakes the worker at commit, and on a busy machine the worker may
+        /// start the job before the enqueuer's thread has read its own reply.
         let fromCommit: Double
         /// From sending the INSERT to the handler starting (includes the INSERT and its commit).
         let fromSend: Double
