@@ -418,32 +418,12 @@ BEGIN
     BEGIN
         IF NOT limited AND local_room IS NULL THEN
             RETURN QUERY
-            WITH picked AS MATERIALIZED (
-                SELECT j.id
-                FROM pgworker.jobs j
-                WHERE j.state IN ('available', 'retryable')
-                  AND j.run_at <= now()
-                  AND (j.task = ANY (tasks)
-                       OR (include_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
-                  AND (claim_jobs_within.queues IS NULL OR j.queue = ANY (claim_jobs_within.queues))
-                  AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
-                  AND (j.lock_key IS NULL OR (
-                       NOT EXISTS (SELECT 1 FROM pgworker.jobs r
-                                   WHERE r.lock_key = j.lock_key AND r.state = 'running')
-                       AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
-                                       WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
-                                         AND e.run_at <= now()
-                                         AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
-                ORDER BY j.priority, j.run_at, j.id
-                LIMIT max_jobs
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE pgworker.jobs j
-            SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-                locked_at = now(), attempted_at = now()
-            FROM picked
-            WHERE j.id = picked.id
-            RETURNING j.*;
+            SELECT * FROM pgworker.claim_runnable(
+                worker_id,
+                CASE WHEN include_sql_tasks THEN tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE tasks END,
+                claim_jobs_within.queues,
+                coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.paused), '{}'),
+                max_jobs, true);
         ELSE
             -- As above, but each limited queue takes no more than its room. The candidates are
             -- locked first (rows FOR UPDATE cannot feed a window function directly).
@@ -502,6 +482,47 @@ $$;
 
 
 ALTER FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) OWNER TO postgres;
+
+--
+-- Name: claim_runnable(text, text[], text[], text[], integer, boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) RETURNS SETOF pgworker.jobs
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH picked AS MATERIALIZED (
+        SELECT j.id
+        FROM pgworker.jobs j
+        WHERE j.state IN ('available', 'retryable')
+          AND j.run_at <= now()
+          AND j.task = ANY (claim_runnable.tasks)
+          AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))
+          AND j.queue <> ALL (claim_runnable.excluded_queues)
+          AND (j.lock_key IS NULL OR (
+               claim_runnable.lock_keys
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs r
+                               WHERE r.lock_key = j.lock_key AND r.state = 'running')
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
+                               WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
+                                 AND e.run_at <= now()
+                                 AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT claim_runnable.max_jobs
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE pgworker.jobs j
+    SET state = 'running', attempts = j.attempts + 1, locked_by = claim_runnable.worker_id,
+        locked_at = now(), attempted_at = now()
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.*;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) OWNER TO postgres;
 
 --
 -- Name: complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -567,29 +588,11 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_key IS
-    -- NULL), instead of racing for jobs_lock_key_running_idx.
+    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
+    -- false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
-    WITH picked AS MATERIALIZED (
-        SELECT j.id
-        FROM pgworker.jobs j
-        WHERE j.state IN ('available', 'retryable')
-          AND j.run_at <= now()
-          AND j.lock_key IS NULL
-          AND j.task = ANY (runnable_tasks)
-          AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
-          AND j.queue <> ALL (paused)
-          AND j.queue <> ALL (capped)
-        ORDER BY j.priority, j.run_at, j.id
-        LIMIT max_jobs
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE pgworker.jobs j
-    SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-        locked_at = now(), attempted_at = now()
-    FROM picked
-    WHERE j.id = picked.id
-    RETURNING j.*;
+    SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
+                                          paused || capped, max_jobs, false);
 END
 $$;
 
@@ -2320,6 +2323,14 @@ GRANT ALL ON FUNCTION pgworker.claim_jobs(worker_id text, tasks text[], queues t
 
 REVOKE ALL ON FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) TO pgworker_worker;
 
 
 --

@@ -1,6 +1,7 @@
 -- The guarded claim: up to max_jobs runnable jobs in priority, run_at, id order, skipping rows
--- other workers are claiming (SKIP LOCKED in a MATERIALIZED CTE, so the locking subquery runs
--- once), and also honouring what the lean claim of complete_and_claim leaves out:
+-- other workers are claiming, and also honouring what the usual turn of complete_and_claim leaves
+-- out. Without a capped queue or per-process room it is claim_runnable with lock keys checked;
+-- otherwise its own statement ranks the candidates per queue:
 --   * jobs of paused queues are not claimed;
 --   * a queue in local_room (this worker's own per-queue room, a JSON object {"queue": free
 --     slots}; NULL for none) takes at most its room;
@@ -41,32 +42,12 @@ BEGIN
     BEGIN
         IF NOT limited AND local_room IS NULL THEN
             RETURN QUERY
-            WITH picked AS MATERIALIZED (
-                SELECT j.id
-                FROM pgworker.jobs j
-                WHERE j.state IN ('available', 'retryable')
-                  AND j.run_at <= now()
-                  AND (j.task = ANY (tasks)
-                       OR (include_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
-                  AND (claim_jobs_within.queues IS NULL OR j.queue = ANY (claim_jobs_within.queues))
-                  AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
-                  AND (j.lock_key IS NULL OR (
-                       NOT EXISTS (SELECT 1 FROM pgworker.jobs r
-                                   WHERE r.lock_key = j.lock_key AND r.state = 'running')
-                       AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
-                                       WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
-                                         AND e.run_at <= now()
-                                         AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
-                ORDER BY j.priority, j.run_at, j.id
-                LIMIT max_jobs
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE pgworker.jobs j
-            SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-                locked_at = now(), attempted_at = now()
-            FROM picked
-            WHERE j.id = picked.id
-            RETURNING j.*;
+            SELECT * FROM pgworker.claim_runnable(
+                worker_id,
+                CASE WHEN include_sql_tasks THEN tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE tasks END,
+                claim_jobs_within.queues,
+                coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.paused), '{}'),
+                max_jobs, true);
         ELSE
             -- As above, but each limited queue takes no more than its room. The candidates are
             -- locked first (rows FOR UPDATE cannot feed a window function directly).

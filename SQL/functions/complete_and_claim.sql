@@ -89,28 +89,10 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_key IS
-    -- NULL), instead of racing for jobs_lock_key_running_idx.
+    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
+    -- false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
-    WITH picked AS MATERIALIZED (
-        SELECT j.id
-        FROM pgworker.jobs j
-        WHERE j.state IN ('available', 'retryable')
-          AND j.run_at <= now()
-          AND j.lock_key IS NULL
-          AND j.task = ANY (runnable_tasks)
-          AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
-          AND j.queue <> ALL (paused)
-          AND j.queue <> ALL (capped)
-        ORDER BY j.priority, j.run_at, j.id
-        LIMIT max_jobs
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE pgworker.jobs j
-    SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-        locked_at = now(), attempted_at = now()
-    FROM picked
-    WHERE j.id = picked.id
-    RETURNING j.*;
+    SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
+                                          paused || capped, max_jobs, false);
 END
 $$;

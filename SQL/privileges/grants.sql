@@ -91,6 +91,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.add_jobs(jsonb),
     pgworker.claim_jobs(text, text[], text[], integer, boolean),
     pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb),
+    pgworker.claim_runnable(text, text[], text[], text[], integer, boolean),
     pgworker.complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb),
     pgworker.complete_jobs(text, bigint[], boolean[], jsonb[], text[], boolean[]),
     pgworker.move_staged_jobs(integer),

@@ -734,8 +734,9 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "claim_jobs_within", sql: ##"""
 -- The guarded claim: up to max_jobs runnable jobs in priority, run_at, id order, skipping rows
--- other workers are claiming (SKIP LOCKED in a MATERIALIZED CTE, so the locking subquery runs
--- once), and also honouring what the lean claim of complete_and_claim leaves out:
+-- other workers are claiming, and also honouring what the usual turn of complete_and_claim leaves
+-- out. Without a capped queue or per-process room it is claim_runnable with lock keys checked;
+-- otherwise its own statement ranks the candidates per queue:
 --   * jobs of paused queues are not claimed;
 --   * a queue in local_room (this worker's own per-queue room, a JSON object {"queue": free
 --     slots}; NULL for none) takes at most its room;
@@ -776,32 +777,12 @@ BEGIN
     BEGIN
         IF NOT limited AND local_room IS NULL THEN
             RETURN QUERY
-            WITH picked AS MATERIALIZED (
-                SELECT j.id
-                FROM pgworker.jobs j
-                WHERE j.state IN ('available', 'retryable')
-                  AND j.run_at <= now()
-                  AND (j.task = ANY (tasks)
-                       OR (include_sql_tasks AND EXISTS (SELECT 1 FROM pgworker.sql_tasks s WHERE s.task = j.task)))
-                  AND (claim_jobs_within.queues IS NULL OR j.queue = ANY (claim_jobs_within.queues))
-                  AND NOT EXISTS (SELECT 1 FROM pgworker.queues q WHERE q.queue = j.queue AND q.paused)
-                  AND (j.lock_key IS NULL OR (
-                       NOT EXISTS (SELECT 1 FROM pgworker.jobs r
-                                   WHERE r.lock_key = j.lock_key AND r.state = 'running')
-                       AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
-                                       WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
-                                         AND e.run_at <= now()
-                                         AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
-                ORDER BY j.priority, j.run_at, j.id
-                LIMIT max_jobs
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE pgworker.jobs j
-            SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-                locked_at = now(), attempted_at = now()
-            FROM picked
-            WHERE j.id = picked.id
-            RETURNING j.*;
+            SELECT * FROM pgworker.claim_runnable(
+                worker_id,
+                CASE WHEN include_sql_tasks THEN tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE tasks END,
+                claim_jobs_within.queues,
+                coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.paused), '{}'),
+                max_jobs, true);
         ELSE
             -- As above, but each limited queue takes no more than its room. The candidates are
             -- locked first (rows FOR UPDATE cannot feed a window function directly).
@@ -855,6 +836,59 @@ BEGIN
         -- Lost the lock_key race described above: take nothing this time.
         RETURN;
     END;
+END
+$$;
+"""##),
+        SchemaDefinition(kind: .function, name: "claim_runnable", sql: ##"""
+-- The claim: up to max_jobs runnable jobs of `tasks`, in priority, run_at, id order, marked
+-- running for `worker_id`. Rows other workers are claiming are skipped, not waited for (SKIP
+-- LOCKED, in a MATERIALIZED CTE so the locking subquery runs exactly once). Jobs of
+-- `excluded_queues` (paused, or capped and left to the guarded claim) are not taken. With
+-- `lock_keys` false, jobs with a lock_key are left alone; with it true, such a job is taken only
+-- if no job of its key is running and none comes before it in claim order and is due (the unique
+-- index jobs_lock_key_running_idx backs this up; claim_jobs_within catches its violation).
+--
+-- complete_and_claim (the usual turn) and claim_jobs_within (the guarded claim, when no queue is
+-- capped) both claim through it, with the plan settings of their own: complete_and_claim's
+-- generic plan walks jobs_claim_idx in order and stops at the LIMIT. Capped queues rank per
+-- queue and have their own statement in claim_jobs_within.
+CREATE OR REPLACE FUNCTION pgworker.claim_runnable(
+    worker_id       text,
+    tasks           text[],
+    queues          text[],
+    excluded_queues text[],
+    max_jobs        integer,
+    lock_keys       boolean
+) RETURNS SETOF pgworker.jobs
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
+    WITH picked AS MATERIALIZED (
+        SELECT j.id
+        FROM pgworker.jobs j
+        WHERE j.state IN ('available', 'retryable')
+          AND j.run_at <= now()
+          AND j.task = ANY (claim_runnable.tasks)
+          AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))
+          AND j.queue <> ALL (claim_runnable.excluded_queues)
+          AND (j.lock_key IS NULL OR (
+               claim_runnable.lock_keys
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs r
+                               WHERE r.lock_key = j.lock_key AND r.state = 'running')
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
+                               WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
+                                 AND e.run_at <= now()
+                                 AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT claim_runnable.max_jobs
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE pgworker.jobs j
+    SET state = 'running', attempts = j.attempts + 1, locked_by = claim_runnable.worker_id,
+        locked_at = now(), attempted_at = now()
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.*;
 END
 $$;
 """##),
@@ -950,29 +984,11 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_key IS
-    -- NULL), instead of racing for jobs_lock_key_running_idx.
+    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
+    -- false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
-    WITH picked AS MATERIALIZED (
-        SELECT j.id
-        FROM pgworker.jobs j
-        WHERE j.state IN ('available', 'retryable')
-          AND j.run_at <= now()
-          AND j.lock_key IS NULL
-          AND j.task = ANY (runnable_tasks)
-          AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
-          AND j.queue <> ALL (paused)
-          AND j.queue <> ALL (capped)
-        ORDER BY j.priority, j.run_at, j.id
-        LIMIT max_jobs
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE pgworker.jobs j
-    SET state = 'running', attempts = j.attempts + 1, locked_by = worker_id,
-        locked_at = now(), attempted_at = now()
-    FROM picked
-    WHERE j.id = picked.id
-    RETURNING j.*;
+    SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
+                                          paused || capped, max_jobs, false);
 END
 $$;
 """##),
@@ -2228,6 +2244,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.add_jobs(jsonb),
     pgworker.claim_jobs(text, text[], text[], integer, boolean),
     pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb),
+    pgworker.claim_runnable(text, text[], text[], text[], integer, boolean),
     pgworker.complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb),
     pgworker.complete_jobs(text, bigint[], boolean[], jsonb[], text[], boolean[]),
     pgworker.move_staged_jobs(integer),

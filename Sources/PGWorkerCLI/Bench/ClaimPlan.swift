@@ -1,41 +1,25 @@
 import PostgresClient
 
-/// Shows the plan of the worker's claim statement on a table holding many finished jobs, to
-/// check that it stays an index scan on `jobs_claim_idx` (the partial index of runnable rows).
+/// Shows the plans of the statements inside `pgworker.complete_and_claim`, the function every
+/// worker turn calls, on a table holding many finished jobs: the claim must stay an index scan on
+/// `jobs_claim_idx` (the partial index of runnable rows) that stops at its LIMIT.
+///
+/// The plans are the function's own, as a worker runs them (its generic plans, its settings),
+/// caught with `auto_explain` for nested statements; nothing is copied from the SQL.
 enum ClaimPlan {
     /// New jobs in the burst case.
     static let burstRows = 20_000
 
-    /// The claim inside `pgworker.complete_and_claim` (its usual turn, SQL/functions/complete_and_claim.sql), with the
-    /// function's variables as parameters: worker id, tasks (SQL tasks included), queues, max
-    /// jobs, paused queues, capped queues.
-    static let claimStatement = """
-        WITH picked AS MATERIALIZED (
-            SELECT j.id
-            FROM pgworker.jobs j
-            WHERE j.state IN ('available', 'retryable')
-              AND j.run_at <= now()
-              AND j.lock_key IS NULL
-              AND j.task = ANY ($2)
-              AND ($3 IS NULL OR j.queue = ANY ($3))
-              AND j.queue <> ALL ($5)
-              AND j.queue <> ALL ($6)
-            ORDER BY j.priority, j.run_at, j.id
-            LIMIT $4
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE pgworker.jobs j
-        SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_at = now(), attempted_at = now()
-        FROM picked
-        WHERE j.id = picked.id
-        RETURNING j.*
+    /// One worker turn with nothing to complete, claiming up to 100 `bench_noop` jobs.
+    private static let turn = """
+        SELECT count(*) FROM pgworker.complete_and_claim('bench-explain', '{}'::bigint[], '{}'::boolean[],
+            '{}'::jsonb[], '{}'::text[], '{}'::boolean[], ARRAY['bench_noop'], NULL, 100, false)
         """
 
     /// Fills the table with `finishedRows` succeeded jobs and `runnableRows` available ones, then
-    /// returns the plans (with run times) of the claim statement as PL/pgSQL runs it: a custom
-    /// plan for the actual values and the generic plan it may switch to; then the plan for a burst
-    /// of `burstRows` new jobs while the statistics still say nothing is runnable. Nothing is
-    /// claimed or kept: the EXPLAIN ANALYZEs run in a transaction that is rolled back.
+    /// returns the plans of one worker turn's claim; then the same for a burst of `burstRows` new
+    /// jobs while the statistics still say nothing is runnable. Nothing is claimed or kept: each
+    /// turn runs in a transaction that is rolled back.
     static func explain(_ connection: PostgresConnection, finishedRows: Int, runnableRows: Int) async throws -> String {
         let task = "bench_noop"
         try await connection.execute("TRUNCATE pgworker.jobs")
@@ -49,41 +33,56 @@ enum ClaimPlan {
             "INSERT INTO pgworker.jobs (task) SELECT $1 FROM generate_series(1, $2)", [task, runnableRows])
         try await connection.execute("VACUUM ANALYZE pgworker.jobs")
 
-        let arguments = "'bench-explain', ARRAY['bench_noop'], NULL, 100, '{}'::text[], '{}'::text[]"
-        var report = ""
+        var report = "-- claim of one worker turn (complete_and_claim's generic plan), 100 of \(runnableRows) runnable among \(finishedRows) finished jobs\n"
+        report += try await turnPlans(connection, setUp: nil)
+        // A burst after a quiet spell: the statistics still say nothing is runnable, then many
+        // jobs arrive (ANALYZE inside the transaction counts the deleted rows as gone).
+        report += "-- the same turn for a burst of \(burstRows) new jobs; statistics from before the burst "
+            + "(no runnable jobs among \(finishedRows) finished)\n"
+        report += try await turnPlans(connection, setUp: """
+            DELETE FROM pgworker.jobs WHERE state = 'available';
+            ANALYZE pgworker.jobs;
+            INSERT INTO pgworker.jobs (task) SELECT '\(task)' FROM generate_series(1, \(burstRows));
+            """)
+        try await connection.execute("TRUNCATE pgworker.jobs")
+        return report
+    }
+
+    /// The plans of the claiming statements run by one turn, in a transaction rolled back.
+    private static func turnPlans(_ connection: PostgresConnection, setUp: String?) async throws -> String {
         try await connection.execute("BEGIN")
         do {
-            try await connection.execute(
-                "PREPARE bench_claim(text, text[], text[], integer, text[], text[]) AS \(claimStatement)")
-            // The worker runs the generic plan with sorting ruled out (complete_and_claim.sql); shown as it runs.
-            for (mode, title) in [("force_custom_plan", "custom plan"), ("force_generic_plan", "generic plan, as the worker runs it")] {
-                try await connection.execute("SET LOCAL plan_cache_mode = \(mode)")
-                try await connection.execute("SET LOCAL enable_sort = \(mode == "force_generic_plan" ? "off" : "on")")
-                try await connection.execute("SAVEPOINT explain")
-                let plan = try await connection.query(
-                    "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY ON) EXECUTE bench_claim(\(arguments))")
-                try await connection.execute("ROLLBACK TO SAVEPOINT explain")
-                report += "-- \(title), claim 100 of \(runnableRows) runnable among \(finishedRows) finished jobs\n"
-                report += plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n") + "\n"
+            if let setUp { try await connection.execute(setUp) }
+            do {
+                try await connection.execute("LOAD 'auto_explain'")
+            } catch {
+                try await connection.execute("ROLLBACK")
+                return "(plan not shown: LOAD 'auto_explain' needs a superuser: \(error))\n"
             }
-            // A burst after a quiet spell: the statistics still say nothing is runnable (ANALYZE
-            // inside this transaction counts the deleted rows as gone), then many jobs arrive.
-            try await connection.execute("DELETE FROM pgworker.jobs WHERE state = 'available'")
-            try await connection.execute("ANALYZE pgworker.jobs")
-            try await connection.query(
-                "INSERT INTO pgworker.jobs (task) SELECT $1 FROM generate_series(1, $2)", [task, burstRows])
-            try await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            let plan = try await connection.query(
-                "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY ON) EXECUTE bench_claim(\(arguments))")
-            report += "-- custom plan, claim 100 of a burst of \(burstRows) new jobs; statistics from before the burst "
-                + "(no runnable jobs among \(finishedRows) finished)\n"
-            report += plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n") + "\n"
+            try await connection.execute("""
+                SET LOCAL auto_explain.log_min_duration = 0;
+                SET LOCAL auto_explain.log_nested_statements = on;
+                SET LOCAL auto_explain.log_analyze = on;
+                SET LOCAL auto_explain.log_buffers = on;
+                SET LOCAL auto_explain.log_timing = off;
+                SET LOCAL auto_explain.log_level = notice;
+                SET LOCAL client_min_messages = notice;
+                """)
+            let (_, notices) = try await connection.collectingNotices { try $0.execute(turn) }
+            try await connection.execute("ROLLBACK")
+            let claims = notices.filter { $0.contains("FOR UPDATE SKIP LOCKED") }
+            guard !claims.isEmpty else { return "(no claim statement ran)\n" }
+            return claims.map(planLines).joined(separator: "\n") + "\n"
         } catch {
             try? await connection.execute("ROLLBACK")
             throw error
         }
-        try await connection.execute("ROLLBACK")
-        try await connection.execute("TRUNCATE pgworker.jobs")
-        return report
+    }
+
+    /// An auto_explain message without its header and query text: from the plan's root line on.
+    private static func planLines(_ message: String) -> String {
+        let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let root = lines.firstIndex(where: { $0.contains("(cost=") || $0.contains("(actual ") }) else { return message }
+        return lines[root...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -1,0 +1,51 @@
+-- The claim: up to max_jobs runnable jobs of `tasks`, in priority, run_at, id order, marked
+-- running for `worker_id`. Rows other workers are claiming are skipped, not waited for (SKIP
+-- LOCKED, in a MATERIALIZED CTE so the locking subquery runs exactly once). Jobs of
+-- `excluded_queues` (paused, or capped and left to the guarded claim) are not taken. With
+-- `lock_keys` false, jobs with a lock_key are left alone; with it true, such a job is taken only
+-- if no job of its key is running and none comes before it in claim order and is due (the unique
+-- index jobs_lock_key_running_idx backs this up; claim_jobs_within catches its violation).
+--
+-- complete_and_claim (the usual turn) and claim_jobs_within (the guarded claim, when no queue is
+-- capped) both claim through it, with the plan settings of their own: complete_and_claim's
+-- generic plan walks jobs_claim_idx in order and stops at the LIMIT. Capped queues rank per
+-- queue and have their own statement in claim_jobs_within.
+CREATE OR REPLACE FUNCTION pgworker.claim_runnable(
+    worker_id       text,
+    tasks           text[],
+    queues          text[],
+    excluded_queues text[],
+    max_jobs        integer,
+    lock_keys       boolean
+) RETURNS SETOF pgworker.jobs
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
+    WITH picked AS MATERIALIZED (
+        SELECT j.id
+        FROM pgworker.jobs j
+        WHERE j.state IN ('available', 'retryable')
+          AND j.run_at <= now()
+          AND j.task = ANY (claim_runnable.tasks)
+          AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))
+          AND j.queue <> ALL (claim_runnable.excluded_queues)
+          AND (j.lock_key IS NULL OR (
+               claim_runnable.lock_keys
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs r
+                               WHERE r.lock_key = j.lock_key AND r.state = 'running')
+               AND NOT EXISTS (SELECT 1 FROM pgworker.jobs e
+                               WHERE e.lock_key = j.lock_key AND e.state IN ('available', 'retryable')
+                                 AND e.run_at <= now()
+                                 AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT claim_runnable.max_jobs
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE pgworker.jobs j
+    SET state = 'running', attempts = j.attempts + 1, locked_by = claim_runnable.worker_id,
+        locked_at = now(), attempted_at = now()
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.*;
+END
+$$;
