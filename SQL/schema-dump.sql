@@ -489,6 +489,7 @@ ALTER FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues t
 
 CREATE FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) RETURNS SETOF pgworker.jobs
     LANGUAGE plpgsql
+    SET jit TO 'off'
     AS $$
 BEGIN
     RETURN QUERY

@@ -18,7 +18,11 @@ CREATE OR REPLACE FUNCTION pgworker.claim_runnable(
     max_jobs        integer,
     lock_keys       boolean
 ) RETURNS SETOF pgworker.jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- A generic plan prices the lock-key subplans for every candidate, far above jit_above_cost, so
+-- with JIT on each call would compile its expressions first: 18 ms per turn instead of 1.3 ms.
+SET jit = off
+AS $$
 BEGIN
     RETURN QUERY
     WITH picked AS MATERIALIZED (
