@@ -70,6 +70,14 @@ enum StatusTable {
                 [$0.queue, $0.paused ? "yes" : "no", $0.maxRunning.map(String.init) ?? "-"]
             }))
         }
+        if let health = status.health {
+            lines.append("")
+            let snapshot = health.oldestSnapshotSeconds.map { "\(Int($0)) s (\(health.oldestSnapshotHolder ?? "?"))" }
+                ?? (health.seesAllSessions ? "none" : "not visible to this role (needs pg_read_all_stats)")
+            lines.append("jobs table: \(health.liveRows) live rows, \(health.deadRows) dead rows; claim index "
+                + "\(health.claimIndexBytes / 1024) kB; oldest open transaction: \(snapshot)")
+            if let warning = health.warning() { lines.append("WARNING: " + warning) }
+        }
         if !status.unhandled.isEmpty {
             lines.append("")
             lines.append("waiting with no live worker to handle them:")

@@ -1,6 +1,7 @@
 import PostgresClient
 
-/// A snapshot of the queues: job counts by queue and state, and work no live worker can take.
+/// A snapshot of the queues: job counts by queue and state, work no live worker can take, and
+/// the jobs table's health for claiming.
 public struct QueueStatus: Sendable, Codable {
     /// Job counts of one queue, by state.
     public struct QueueCounts: Sendable, Codable {
@@ -46,6 +47,8 @@ public struct QueueStatus: Sendable, Codable {
     public var liveWorkers: Int
     /// Paused and capped queues, sorted by name (optional so older JSON still decodes).
     public var controls: [QueueControl]?
+    /// Dead rows, claim index size and the oldest open snapshot (optional so older JSON still decodes).
+    public var health: QueueHealth?
 
     /// Reads the status.
     public static func read(_ connection: PostgresConnection) async throws -> QueueStatus {
@@ -65,7 +68,8 @@ public struct QueueStatus: Sendable, Codable {
             liveWorkers: try workers.first!.decode("live"),
             controls: try controls.rows.map {
                 QueueControl(queue: try $0.decode("queue"), paused: try $0.decode("paused"), maxRunning: try $0.decodeIfPresent("max_running"))
-            }
+            },
+            health: try await QueueHealth.read(connection)
         )
     }
 }
