@@ -1275,6 +1275,10 @@ DECLARE
     error_hint  text;
     message     text;
 BEGIN
+    -- pgworker's own statements resolve nothing through the worker's search_path, which (not
+    -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
+    -- task's call runs under it, as the task expects. (Until the end of the job's transaction.)
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO job FROM pgworker.jobs j
     WHERE j.id = job_id AND j.state = 'running' AND j.locked_by = worker_id
     FOR UPDATE;
@@ -1306,14 +1310,15 @@ BEGIN
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
+            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             IF returns_void THEN
                 EXECUTE format('SELECT %I.%I($1)', fn_schema, fn_name) USING job.payload;
             ELSE
-                EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
+                EXECUTE format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
-            -- Whatever the task did to search_path (set_config(..., true)), pgworker's statements
-            -- below resolve names as they did before it ran. (The task itself sees the worker's.)
-            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
+            -- Whatever the task did to search_path, pgworker's statements below resolve names
+            -- as written.
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
@@ -1516,24 +1521,33 @@ DECLARE
     queue_name text;
     event text;
     selects text := '';
-    known_types oid[];
+    known_columns text[];
+    settings text;
 BEGIN
-    -- Column types that are not built in, as the table has them now: the payload code below
-    -- handles those safely (trigger_column_value). A column changed or added later to another
-    -- such type could make to_jsonb, a cast or an operator call code of the table's owner as
-    -- pgworker_stager, so the function checks first and refuses (one catalog lookup per statement).
-    SELECT coalesce(array_agg(DISTINCT att.atttypid), '{}') INTO known_types
+    -- Two checks before anything else, one catalog lookup each per statement:
+    --  * Columns whose type is not built in, each with the type it has now: the payload code
+    --    below handles exactly those safely (trigger_column_value). A column changed or added
+    --    later to such a type could make to_jsonb, a cast or an operator call code of the table's
+    --    owner as pgworker_stager, so the statement is refused until the trigger is attached again.
+    --  * The function itself is still SECURITY DEFINER with the settings it was made with: its
+    --    owner could ALTER those (not its body), and must not be able to make it run with the
+    --    inserting role's search_path.
+    SELECT coalesce(array_agg(format('%s:%s', att.attname, att.atttypid)), '{}') INTO known_columns
     FROM pg_attribute att
     WHERE att.attrelid = a.table_name AND att.attnum > 0 AND NOT att.attisdropped AND att.atttypid >= 16384;
+    settings := CASE WHEN pgworker.trigger_pins_search_path(a) THEN 'search_path=pg_catalog, pg_temp' ELSE '' END;
     selects := format($guard$    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
                WHERE att.attrelid OPERATOR(pg_catalog.=) TG_RELID AND att.attnum OPERATOR(pg_catalog.>) 0
                  AND NOT att.attisdropped AND att.atttypid OPERATOR(pg_catalog.>=) 16384
-                 AND NOT att.atttypid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[])) THEN
-        RAISE EXCEPTION 'pgworker: a column of %% has a type it did not have when task %% was attached', TG_RELID::pg_catalog.regclass, %L
+                 AND NOT pg_catalog.format('%%s:%%s', att.attname, att.atttypid) OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.text[]))
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                      WHERE p.oid OPERATOR(pg_catalog.=) %3$L::pg_catalog.regprocedure AND p.prosecdef
+                        AND pg_catalog.array_to_string(coalesce(p.proconfig, '{}'), ',') OPERATOR(pg_catalog.=) %4$L::pg_catalog.text) THEN
+        RAISE EXCEPTION 'pgworker: the trigger of task %% on %% no longer matches the table or was altered', %2$L, TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run pgworker.attach_trigger again for this table and task.';
+                  HINT = 'A column changed to a type that is not built in, or the function''s settings changed: run pgworker.attach_trigger again for this table and task.';
     END IF;
-$guard$, known_types, a.task);
+$guard$, known_columns, a.task, format('pgworker.%I()', 'trigger_' || a.id), settings);
     SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
     FROM pg_index i
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
@@ -1575,13 +1589,25 @@ CREATE FUNCTION pgworker.trigger_function_definition(a pgworker.trigger_attachme
     AS $$
     SELECT format('CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER %s AS %L',
                   name,
-                  CASE WHEN a.condition IS NULL AND a.staged AND NOT 'update' = ANY (a.events) THEN ''
-                       ELSE 'SET search_path = pg_catalog, pg_temp' END,
+                  CASE WHEN pgworker.trigger_pins_search_path(a) THEN 'SET search_path = pg_catalog, pg_temp' ELSE '' END,
                   pgworker.trigger_function_body(a));
 $$;
 
 
 ALTER FUNCTION pgworker.trigger_function_definition(a pgworker.trigger_attachments, name text) OWNER TO postgres;
+
+--
+-- Name: trigger_pins_search_path(pgworker.trigger_attachments); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.trigger_pins_search_path(a pgworker.trigger_attachments) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT NOT (a.condition IS NULL AND a.staged AND NOT 'update' = ANY (a.events));
+$$;
+
+
+ALTER FUNCTION pgworker.trigger_pins_search_path(a pgworker.trigger_attachments) OWNER TO postgres;
 
 --
 -- Name: trigger_row_json(regclass, text, text[]); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -1659,9 +1685,14 @@ BEGIN
     ELSIF event = 'delete' THEN
         source := format(E'FROM pgw_old AS old\nWHERE (\n%s\n)', condition);
     ELSE
-        -- Each key column's own equality, which may live outside pg_catalog (citext, say): update
-        -- attachments therefore run with a pinned search_path (attach_trigger).
-        SELECT string_agg(format('old.%1$I = pgw_n.%1$I', k), ' AND ') INTO pairing FROM unnest(key_columns) k;
+        -- Each key column's own equality (update attachments run with a pinned search_path); a key
+        -- of a type that is not built in is compared by its output text, so no operator or cast
+        -- of the table's owner runs as pgworker_stager.
+        SELECT string_agg(CASE WHEN pgworker.trigger_column_value(a.table_name, 'old', k, false) LIKE 'pg_catalog.format(%'
+                                THEN format('%s OPERATOR(pg_catalog.=) %s', pgworker.trigger_column_value(a.table_name, 'old', k, false),
+                                            pgworker.trigger_column_value(a.table_name, 'pgw_n', k, false))
+                                ELSE format('old.%1$I = pgw_n.%1$I', k) END, ' AND ') INTO pairing
+        FROM unnest(key_columns) k;
         -- `new` is the only relation at the inner level, so unqualified names mean the new row,
         -- and `old` resolves to the outer level.
         source := format(E'FROM pgw_new AS pgw_n\n'
@@ -2619,6 +2650,13 @@ REVOKE ALL ON FUNCTION pgworker.trigger_function_body(a pgworker.trigger_attachm
 --
 
 REVOKE ALL ON FUNCTION pgworker.trigger_function_definition(a pgworker.trigger_attachments, name text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trigger_pins_search_path(a pgworker.trigger_attachments); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.trigger_pins_search_path(a pgworker.trigger_attachments) FROM PUBLIC;
 
 
 --

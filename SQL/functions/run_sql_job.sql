@@ -30,6 +30,10 @@ DECLARE
     error_hint  text;
     message     text;
 BEGIN
+    -- pgworker's own statements resolve nothing through the worker's search_path, which (not
+    -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
+    -- task's call runs under it, as the task expects. (Until the end of the job's transaction.)
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO job FROM pgworker.jobs j
     WHERE j.id = job_id AND j.state = 'running' AND j.locked_by = worker_id
     FOR UPDATE;
@@ -61,14 +65,15 @@ BEGIN
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
+            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             IF returns_void THEN
                 EXECUTE format('SELECT %I.%I($1)', fn_schema, fn_name) USING job.payload;
             ELSE
-                EXECUTE format('SELECT to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
+                EXECUTE format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
             END IF;
-            -- Whatever the task did to search_path (set_config(..., true)), pgworker's statements
-            -- below resolve names as they did before it ran. (The task itself sees the worker's.)
-            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
+            -- Whatever the task did to search_path, pgworker's statements below resolve names
+            -- as written.
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);

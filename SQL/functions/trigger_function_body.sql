@@ -14,24 +14,33 @@ DECLARE
     queue_name text;
     event text;
     selects text := '';
-    known_types oid[];
+    known_columns text[];
+    settings text;
 BEGIN
-    -- Column types that are not built in, as the table has them now: the payload code below
-    -- handles those safely (trigger_column_value). A column changed or added later to another
-    -- such type could make to_jsonb, a cast or an operator call code of the table's owner as
-    -- pgworker_stager, so the function checks first and refuses (one catalog lookup per statement).
-    SELECT coalesce(array_agg(DISTINCT att.atttypid), '{}') INTO known_types
+    -- Two checks before anything else, one catalog lookup each per statement:
+    --  * Columns whose type is not built in, each with the type it has now: the payload code
+    --    below handles exactly those safely (trigger_column_value). A column changed or added
+    --    later to such a type could make to_jsonb, a cast or an operator call code of the table's
+    --    owner as pgworker_stager, so the statement is refused until the trigger is attached again.
+    --  * The function itself is still SECURITY DEFINER with the settings it was made with: its
+    --    owner could ALTER those (not its body), and must not be able to make it run with the
+    --    inserting role's search_path.
+    SELECT coalesce(array_agg(format('%s:%s', att.attname, att.atttypid)), '{}') INTO known_columns
     FROM pg_attribute att
     WHERE att.attrelid = a.table_name AND att.attnum > 0 AND NOT att.attisdropped AND att.atttypid >= 16384;
+    settings := CASE WHEN pgworker.trigger_pins_search_path(a) THEN 'search_path=pg_catalog, pg_temp' ELSE '' END;
     selects := format($guard$    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
                WHERE att.attrelid OPERATOR(pg_catalog.=) TG_RELID AND att.attnum OPERATOR(pg_catalog.>) 0
                  AND NOT att.attisdropped AND att.atttypid OPERATOR(pg_catalog.>=) 16384
-                 AND NOT att.atttypid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[])) THEN
-        RAISE EXCEPTION 'pgworker: a column of %% has a type it did not have when task %% was attached', TG_RELID::pg_catalog.regclass, %L
+                 AND NOT pg_catalog.format('%%s:%%s', att.attname, att.atttypid) OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.text[]))
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                      WHERE p.oid OPERATOR(pg_catalog.=) %3$L::pg_catalog.regprocedure AND p.prosecdef
+                        AND pg_catalog.array_to_string(coalesce(p.proconfig, '{}'), ',') OPERATOR(pg_catalog.=) %4$L::pg_catalog.text) THEN
+        RAISE EXCEPTION 'pgworker: the trigger of task %% on %% no longer matches the table or was altered', %2$L, TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run pgworker.attach_trigger again for this table and task.';
+                  HINT = 'A column changed to a type that is not built in, or the function''s settings changed: run pgworker.attach_trigger again for this table and task.';
     END IF;
-$guard$, known_types, a.task);
+$guard$, known_columns, a.task, format('pgworker.%I()', 'trigger_' || a.id), settings);
     SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
     FROM pg_index i
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)

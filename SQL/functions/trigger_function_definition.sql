@@ -9,7 +9,6 @@ CREATE OR REPLACE FUNCTION pgworker.trigger_function_definition(a pgworker.trigg
 LANGUAGE sql STABLE AS $$
     SELECT format('CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER %s AS %L',
                   name,
-                  CASE WHEN a.condition IS NULL AND a.staged AND NOT 'update' = ANY (a.events) THEN ''
-                       ELSE 'SET search_path = pg_catalog, pg_temp' END,
+                  CASE WHEN pgworker.trigger_pins_search_path(a) THEN 'SET search_path = pg_catalog, pg_temp' ELSE '' END,
                   pgworker.trigger_function_body(a));
 $$;

@@ -36,9 +36,14 @@ BEGIN
     ELSIF event = 'delete' THEN
         source := format(E'FROM pgw_old AS old\nWHERE (\n%s\n)', condition);
     ELSE
-        -- Each key column's own equality, which may live outside pg_catalog (citext, say): update
-        -- attachments therefore run with a pinned search_path (attach_trigger).
-        SELECT string_agg(format('old.%1$I = pgw_n.%1$I', k), ' AND ') INTO pairing FROM unnest(key_columns) k;
+        -- Each key column's own equality (update attachments run with a pinned search_path); a key
+        -- of a type that is not built in is compared by its output text, so no operator or cast
+        -- of the table's owner runs as pgworker_stager.
+        SELECT string_agg(CASE WHEN pgworker.trigger_column_value(a.table_name, 'old', k, false) LIKE 'pg_catalog.format(%'
+                                THEN format('%s OPERATOR(pg_catalog.=) %s', pgworker.trigger_column_value(a.table_name, 'old', k, false),
+                                            pgworker.trigger_column_value(a.table_name, 'pgw_n', k, false))
+                                ELSE format('old.%1$I = pgw_n.%1$I', k) END, ' AND ') INTO pairing
+        FROM unnest(key_columns) k;
         -- `new` is the only relation at the inner level, so unqualified names mean the new row,
         -- and `old` resolves to the outer level.
         source := format(E'FROM pgw_new AS pgw_n\n'

@@ -332,6 +332,104 @@ final class AttackTests: XCTestCase {
         XCTAssertTrue(typed.contains("must return void, jsonb or another built-in type"), typed)
     }
 
+    /// Found by the second outside review: a column that was built in when the trigger was made
+    /// moved to a user-defined type the table already had; a trigger function's settings altered
+    /// (as its owner could); an update attachment whose key is of the owner's type, paired with
+    /// the owner's `=`. None of it runs the owner's code.
+    func testTriggerRefusesSwappedColumnTypesAlteredFunctionsAndPairsUserTypedKeysByText() async throws {
+        let scene = try await scene(group: nil)
+        try await scene.app.execute("""
+            CREATE TABLE shop.planted (who text, what text);
+            GRANT INSERT ON shop.planted TO PUBLIC;
+            GRANT USAGE ON SCHEMA shop TO PUBLIC;
+            CREATE TYPE shop.color AS ENUM ('red', 'green');
+            CREATE TABLE shop.paints (id int PRIMARY KEY, a int, b shop.color);
+            CREATE TYPE shop.code AS ENUM ('k1', 'k2');
+            CREATE TABLE shop.keyed (k shop.code PRIMARY KEY, note text);
+            """)
+        try await scene.owner.execute("""
+            SELECT pgworker.attach_trigger('shop.paints', task => 'p', columns => '{*}');
+            SELECT pgworker.attach_trigger('shop.keyed', task => 'u', columns => '{k,note}', events => '{update}');
+            """)
+        try await scene.app.execute("""
+            CREATE FUNCTION shop.color_json(shop.color) RETURNS json LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'json'); RETURN '"x"'; END $$;
+            CREATE CAST (shop.color AS json) WITH FUNCTION shop.color_json(shop.color);
+            CREATE FUNCTION shop.code_text(shop.code) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'implicit cast'); RETURN $1::text; END $$;
+            CREATE CAST (shop.code AS text) WITH FUNCTION shop.code_text(shop.code) AS IMPLICIT;
+            CREATE FUNCTION shop.code_eq(shop.code, shop.code) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO shop.planted VALUES (current_user, 'operator ='); RETURN true; END $$;
+            CREATE OPERATOR shop.= (LEFTARG = shop.code, RIGHTARG = shop.code, FUNCTION = shop.code_eq);
+            ALTER TABLE shop.paints ALTER COLUMN a TYPE shop.color USING 'red';
+            """)
+        do {
+            try await scene.app.execute("INSERT INTO shop.paints VALUES (1, 'red', 'green')")
+            XCTFail("a column moved to a user-defined type was allowed")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "55000", "\(error)")
+        }
+        // The update pairing compares the key by its output text.
+        try await scene.app.execute("""
+            INSERT INTO shop.keyed VALUES ('k1', 'a');
+            SET search_path = shop, pg_catalog;
+            UPDATE shop.keyed SET note = 'b';
+            RESET search_path;
+            """)
+        let planted: [String] = try await scene.owner.query("SELECT who || ': ' || what AS p FROM shop.planted").rows.map { try $0.decode("p") }
+        XCTAssertEqual(planted, [])
+        try await scene.owner.moveStagedJobs()
+        let update: String = try await scene.owner.query("SELECT payload->'old'->>'k' AS k FROM pgworker.jobs WHERE task = 'u'").rows[0].decode("k")
+        XCTAssertEqual(update, "k1", "old and new rows paired by the key")
+
+        // A trigger function whose settings were altered refuses to run.
+        for alteration in ["SECURITY INVOKER", "SET search_path = shop, pg_catalog"] {
+            let attached = try await scene.owner.query(
+                "SELECT function FROM pgworker.trigger_attachments WHERE task = 'send_receipt'").rows[0].decode("function", as: String.self)
+            try await scene.owner.execute("ALTER FUNCTION \(attached) \(alteration)")
+            // Inserted by a superuser, as in the review's chain, so nothing but the check can refuse it.
+            do {
+                try await scene.owner.execute("INSERT INTO shop.orders (email) VALUES ('x')")
+                XCTFail("ran after ALTER FUNCTION ... \(alteration)")
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, "55000", "\(alteration): \(error)")
+            }
+            try await scene.owner.execute("SELECT pgworker.attach_trigger('shop.orders', task => 'send_receipt', columns => '{id,email}')")
+            try await scene.app.execute("INSERT INTO shop.orders (email) VALUES ('y')")
+        }
+    }
+
+    /// Found by the second outside review: a SQL task creates a temporary type named `text` with
+    /// an implicit cast; pgworker's statements after the task must not resolve to it.
+    func testSQLTaskCannotPlantTemporaryTypesForTheWorker() async throws {
+        let scene = try await scene(group: nil)
+        try await scene.app.execute("""
+            CREATE TABLE shop.planted (who text, what text);
+            GRANT INSERT ON shop.planted TO PUBLIC;
+            GRANT USAGE ON SCHEMA shop TO PUBLIC;
+            CREATE FUNCTION shop.plant(payload jsonb) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+                CREATE TYPE pg_temp.text AS ENUM ('x');
+                EXECUTE 'CREATE FUNCTION shop.tcast(pg_temp.text) RETURNS pg_catalog.text LANGUAGE plpgsql AS $b$
+                    BEGIN INSERT INTO shop.planted VALUES (current_user, $w$temp cast$w$); RETURN NULL; END $b$';
+                CREATE CAST (pg_temp.text AS pg_catalog.text) WITH FUNCTION shop.tcast(pg_temp.text) AS IMPLICIT;
+                RETURN '{"ok": 1}';
+            END $$;
+            """)
+        try await scene.owner.execute("""
+            SELECT pgworker.register_sql_task('plant', 'shop.plant(jsonb)');
+            SELECT pgworker.add_job('plant');
+            """)
+        try await withTestWorker(scene.database, tasks: TaskRegistry()) { _ in
+            try await eventually { try await scene.owner.query(
+                "SELECT count(*) AS n FROM pgworker.jobs WHERE state <> 'available' AND state <> 'running'").rows[0].decode("n", as: Int.self) == 1 }
+        }
+        let planted: [String] = try await scene.owner.query("SELECT who || ': ' || what AS p FROM shop.planted").rows.map { try $0.decode("p") }
+        XCTAssertEqual(planted, [])
+        let superuser = try await isSuperuser(scene.owner, scene.appRole)
+        XCTAssertFalse(superuser)
+    }
+
     /// The role that runs the trigger code may only insert jobs: no other right on pgworker, no
     /// superuser, no login.
     func testStagerAndEnqueuerHoldOnlyTheirFewRights() async throws {
