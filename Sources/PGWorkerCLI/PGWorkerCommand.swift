@@ -13,7 +13,7 @@ struct PGWorkerCommand: AsyncParsableCommand {
             """,
         subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self,
                       JobsCommand.self, CronCommand.self, QueueCommand.self, DashboardCommand.self,
-                      BenchCommand.self, BenchWorkerCommand.self]
+                      BenchCommand.self, SustainedBenchCommand.self, BenchWorkerCommand.self]
     )
 
     /// Runs the command; any error ends the process with one readable line on stderr and a
