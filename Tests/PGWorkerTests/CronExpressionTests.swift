@@ -42,6 +42,20 @@ final class CronExpressionTests: XCTestCase {
         XCTAssertEqual(values(try CronExpression("0 0 * * sun,SAT").daysOfWeek, 0...7), [0, 6])
     }
 
+    /// `a/n` in day-of-week runs from `a` through 7, Sunday at the end of the week (as cronie
+    /// reads it): `7/1` is Sunday and fires, `5/1` is Friday to Sunday.
+    func testDayOfWeekStepFromAValueRunsThroughSundayAsSeven() throws {
+        let sunday = try CronExpression("0 0 * * 7/1")
+        XCTAssertEqual(values(sunday.daysOfWeek, 0...7), [0])
+        XCTAssertEqual(sunday.nextMatch(after: LocalDateTime(year: 2025, month: 6, day: 2, hour: 0, minute: 0, second: 0)),
+                       LocalDateTime(year: 2025, month: 6, day: 8, hour: 0, minute: 0, second: 0), "the next Sunday")
+        XCTAssertEqual(values(try CronExpression("0 0 * * 5/1").daysOfWeek, 0...7), [0, 5, 6])
+        XCTAssertEqual(values(try CronExpression("0 0 * * 1/2").daysOfWeek, 0...7), [0, 1, 3, 5], "1, 3, 5, 7")
+        XCTAssertEqual(values(try CronExpression("0 0 * * 0/2").daysOfWeek, 0...7), [0, 2, 4, 6])
+        XCTAssertEqual(values(try CronExpression("0 0 * * */2").daysOfWeek, 0...7), [0, 2, 4, 6], "a star starts at 0")
+        XCTAssertEqual(values(try CronExpression("0 0 * * SAT/1").daysOfWeek, 0...7), [0, 6])
+    }
+
     func testAliases() throws {
         let expected = [
             "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",

@@ -7,7 +7,9 @@ import Foundation
 /// - 5 fields `minute hour day-of-month month day-of-week`, or 6 with `second` first;
 /// - in each field: `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n` (from `a` to the
 ///   field's end), and comma-separated lists of these; `?` means `*` in the day fields;
-/// - months `JAN`–`DEC` and weekdays `SUN`–`SAT` by name (any case); weekday 0 and 7 are Sunday;
+/// - months `JAN`–`DEC` and weekdays `SUN`–`SAT` by name (any case); weekday 0 and 7 are Sunday.
+///   In day-of-week `*` is 0–6 and the end of `a/n` is 7, so `*/2` is Sunday, Tuesday, Thursday,
+///   Saturday; `1/2` is Monday, Wednesday, Friday, Sunday; `7/1` is Sunday; `5/1` Friday to Sunday;
 /// - the aliases `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`), `@hourly`.
 ///
 /// Days follow classic (Vixie) cron: when both day-of-month and day-of-week are restricted (do not
@@ -212,7 +214,9 @@ struct CronField: Sendable, Equatable {
                     high = try value(bounds[1], kind: kind, fail: fail)
                     guard low <= high else { throw fail("range \(base) runs backwards") }
                 } else {
-                    high = parts.count == 2 ? (kind == .dayOfWeek ? 6 : kind.range.upperBound) : low
+                    // `a/n` runs to the field's end; in day-of-week that is 7 (Sunday), so `7/1`
+                    // is Sunday and `5/1` is Friday to Sunday.
+                    high = parts.count == 2 ? kind.range.upperBound : low
                 }
             }
             for value in stride(from: low, through: high, by: step) {
@@ -220,6 +224,8 @@ struct CronField: Sendable, Equatable {
                 field.bits |= 1 << UInt64(normalized)
             }
         }
+        // Every item names at least its first value, so this only guards future syntax.
+        guard !field.isEmpty else { throw fail("it matches no value") }
         return field
     }
 
