@@ -151,6 +151,26 @@ final class CronExpressionTests: XCTestCase {
         XCTAssertEqual(cron.nextMatch(after: start), LocalDateTime(year: 2104, month: 2, day: 29, hour: 12, minute: 0, second: 0))
     }
 
+    /// December 31st on a Sunday: 2034, then 2045, eleven years on. The search does not stop
+    /// after ten years (it used to return nil, and the schedule never fired again).
+    func testNextMatchMoreThanTenYearsAheadIsFound() throws {
+        let cron = try CronExpression("0 0 31 12 */7")
+        let after2034 = LocalDateTime(year: 2034, month: 12, day: 31, hour: 0, minute: 0, second: 0)
+        XCTAssertEqual(LocalDateTime.weekday(year: 2034, month: 12, day: 31), 0)
+        XCTAssertEqual(cron.nextMatch(after: after2034), LocalDateTime(year: 2045, month: 12, day: 31, hour: 0, minute: 0, second: 0))
+        let schedule = try CronSchedule("0 0 31 12 */7")
+        XCTAssertEqual(iso(schedule.nextFire(after: utc("2034-12-31T00:00:00Z"))), "2045-12-31T00:00:00Z")
+        // Every later fire too, across a century (2100 is not a leap year).
+        var time = after2034
+        var years: [Int] = []
+        while let next = cron.nextMatch(after: time), next.year <= 2110 {
+            years.append(next.year)
+            time = next
+        }
+        let expected = (2035...2110).filter { LocalDateTime.weekday(year: $0, month: 12, day: 31) == 0 }
+        XCTAssertEqual(years, expected)
+    }
+
     func testDayOfMonthOrDayOfWeekWhenBothAreRestricted() throws {
         // The 13th, or any Friday.
         let cron = try CronExpression("0 0 13 * FRI")

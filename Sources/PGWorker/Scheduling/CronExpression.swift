@@ -64,6 +64,9 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The Gregorian calendar's cycle: dates fall on the same weekdays every 400 years.
+    static let calendarCycleYears = 400
+
     static let aliases = [
         "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
         "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
@@ -82,11 +85,15 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         return byMonthDay && byWeekday
     }
 
-    /// The first matching wall-clock time strictly after `time`, or nil when there is none within
-    /// ten years (impossible expressions are rejected when parsed, so nil is theoretical).
+    /// The first matching wall-clock time strictly after `time`, or nil when there is none at all.
+    ///
+    /// Matches can be more than a decade apart (December 31st on a Sunday: 2090, then 2102), so
+    /// the search runs until it finds one, or has covered 400 years: the Gregorian calendar repeats
+    /// every 400 years (146,097 days, a whole number of weeks), so an expression with no match in
+    /// 400 consecutive years has none ever.
     func nextMatch(after time: LocalDateTime) -> LocalDateTime? {
         var (year, month, day, hour, minute, second) = (time.year, time.month, time.day, time.hour, time.minute, time.second + 1)
-        let lastYear = time.year + 10
+        let lastYear = time.year + Self.calendarCycleYears
         while year <= lastYear {
             // Carry overflowing fields upwards.
             if second > 59 { second = 0; minute += 1 }
