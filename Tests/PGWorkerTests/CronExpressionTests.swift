@@ -287,6 +287,20 @@ final class CronExpressionTests: XCTestCase {
         XCTAssertEqual(years.map { iso($0)! }, ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"])
     }
 
+    /// The latest N fires are found however far back they are: leap days 9 years back, and
+    /// Sunday December 31sts 11 years apart (the search used to give up about 4 years back).
+    func testFiresFindsTheLatestFiresYearsBack() throws {
+        let leapDay = try CronSchedule("0 12 29 2 *")
+        let leapDays = leapDay.fires(after: utc("2000-01-01T00:00:00Z"), through: utc("2025-06-01T00:00:00Z"), limit: 3)
+        XCTAssertEqual(leapDays.map { iso($0)! }, ["2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
+        let rare = try CronSchedule("0 0 31 12 */7")
+        let sundays = rare.fires(after: utc("2000-01-01T00:00:00Z"), through: utc("2056-06-01T00:00:00Z"), limit: 3)
+        XCTAssertEqual(sundays.map { iso($0)! }, ["2034-12-31T00:00:00Z", "2045-12-31T00:00:00Z", "2051-12-31T00:00:00Z"])
+        // Fewer than the limit since `start`: all of them, and nothing before `start`.
+        let few = leapDay.fires(after: utc("2011-01-01T00:00:00Z"), through: utc("2025-06-01T00:00:00Z"), limit: 10)
+        XCTAssertEqual(few.map { iso($0)! }, ["2012-02-29T12:00:00Z", "2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
+    }
+
     func testUnknownTimeZoneIsRejected() {
         XCTAssertThrowsError(try CronSchedule("* * * * *", timeZone: "Mars/Olympus")) { error in
             XCTAssertEqual(error as? UnknownTimeZoneError, UnknownTimeZoneError(name: "Mars/Olympus"))

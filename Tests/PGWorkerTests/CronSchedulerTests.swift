@@ -139,6 +139,25 @@ final class CronSchedulerTests: XCTestCase {
         XCTAssertEqual(try status.rows[0].decode("next", as: String.self), "11:03:00", "the view shows the next fire time")
     }
 
+    /// Backfill enqueues the latest N missed ticks however long ago they were: a leap-day
+    /// schedule down since 2010 gets the leap days of 2016, 2020 and 2024 (the look-back used to
+    /// end about 4 years back, so only 2024's).
+    func testBackfillFindsMissedTicksYearsBack() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await define(app, "leap", cron: "0 12 29 2 *", backfill: 3, definedAt: utc("2010-01-01T00:00:00Z"))
+        try await define(app, "all", cron: "0 12 29 2 *", backfill: 1000, definedAt: utc("2010-01-01T00:00:00Z"))
+        clock.set(utc("2025-06-01T00:00:00Z"))
+        _ = await scheduler.pass()
+        let leap = try await ticks(app, "leap")
+        XCTAssertEqual(leap, ["2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
+        let all = try await ticks(app, "all")
+        XCTAssertEqual(all, ["2012-02-29T12:00:00Z", "2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"],
+                       "fewer missed ticks than the backfill: all since the schedule was defined")
+    }
+
     func testLateTicksWithinTheToleranceAreNotSkipped() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
