@@ -1374,6 +1374,7 @@ CREATE FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb
     AS $$
 DECLARE
     zone text := coalesce(schedule.timezone, 'UTC');
+    expression text := CASE WHEN btrim(schedule.cron) LIKE '@%' THEN lower(btrim(schedule.cron)) ELSE btrim(schedule.cron) END;
     result pgworker.schedules;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = zone) THEN
@@ -1381,7 +1382,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an IANA name such as Europe/Berlin or UTC.';
     END IF;
     INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts, enabled)
-    VALUES (schedule.name, btrim(schedule.cron), schedule.task, coalesce(schedule.payload, '{}'),
+    VALUES (schedule.name, expression, schedule.task, coalesce(schedule.payload, '{}'),
             coalesce(schedule.queue, 'default'), zone, coalesce(schedule.backfill, 0),
             coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true))
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE

@@ -69,6 +69,8 @@ struct CronCommand: AsyncParsableCommand {
         func run() async throws {
             let (connection, _) = try await database.connect()
             try await Migrator(connection: connection).requireCurrent()
+            // Aliases in any case (@HOURLY, @Daily) are stored in lowercase.
+            let cron = CronExpression.normalized(self.cron)
             try await connection.query(
                 """
                 SELECT pgworker.schedule($1, $2, $3, payload => $4::jsonb, queue => $5, timezone => $6,

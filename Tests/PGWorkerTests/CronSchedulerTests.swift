@@ -228,6 +228,25 @@ final class CronSchedulerTests: XCTestCase {
         XCTAssertFalse(again)
     }
 
+    /// Aliases are accepted in any case, by `pgworker.schedule` and by `pgworker cron add`, and
+    /// stored in lowercase (the table's CHECK used to reject `@HOURLY` with a raw constraint error).
+    func testAliasesInAnyCaseAreAcceptedAndStoredInLowercase() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.query("SELECT pgworker.schedule('hourly', '@HOURLY', 'tick')")
+        try await app.query("SELECT pgworker.schedule('yearly', '  @AnNuAlLy ', 'tick')")
+        let added = try await runProduct("pgworker", ["cron", "add", "--database-url", database.conninfo, "daily", "@Daily", "tick"])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertTrue(added.stdout.contains("schedule daily: @daily (UTC) enqueues tick"), added.stdout)
+        let stored = try await app.query("SELECT name, cron FROM pgworker.schedules ORDER BY name").rows
+            .map { "\(try $0.decode("name", as: String.self))=\(try $0.decode("cron", as: String.self))" }
+        XCTAssertEqual(stored, ["daily=@daily", "hourly=@hourly", "yearly=@annually"])
+        // Fields are not touched (names are case-insensitive anyway).
+        try await app.query("SELECT pgworker.schedule('weekdays', ' 0 9 * * Mon-Fri ', 'tick')")
+        let fields = try await app.query("SELECT cron FROM pgworker.schedules WHERE name = 'weekdays'").rows[0].decode("cron", as: String.self)
+        XCTAssertEqual(fields, "0 9 * * Mon-Fri")
+    }
+
     func testAScheduleWithAnExpressionWorkersCannotParseIsSkippedNotFatal() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")

@@ -1714,7 +1714,8 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "schedule", sql: ##"""
 -- Creates or replaces the schedule `name` (upsert). Changing the cron expression or time zone
--- starts the new timing from now: ticks are never enqueued for the time before.
+-- starts the new timing from now: ticks are never enqueued for the time before. The expression is
+-- stored trimmed, an alias in lowercase ('@HOURLY' as '@hourly'), as the table's CHECK wants it.
 --     SELECT pgworker.schedule('nightly_report', '0 3 * * *', 'report', timezone => 'Europe/Berlin');
 CREATE OR REPLACE FUNCTION pgworker.schedule(
     name         text,
@@ -1731,6 +1732,7 @@ CREATE OR REPLACE FUNCTION pgworker.schedule(
 LANGUAGE plpgsql AS $$
 DECLARE
     zone text := coalesce(schedule.timezone, 'UTC');
+    expression text := CASE WHEN btrim(schedule.cron) LIKE '@%' THEN lower(btrim(schedule.cron)) ELSE btrim(schedule.cron) END;
     result pgworker.schedules;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = zone) THEN
@@ -1738,7 +1740,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an IANA name such as Europe/Berlin or UTC.';
     END IF;
     INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts, enabled)
-    VALUES (schedule.name, btrim(schedule.cron), schedule.task, coalesce(schedule.payload, '{}'),
+    VALUES (schedule.name, expression, schedule.task, coalesce(schedule.payload, '{}'),
             coalesce(schedule.queue, 'default'), zone, coalesce(schedule.backfill, 0),
             coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true))
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE

@@ -67,6 +67,13 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     /// The Gregorian calendar's cycle: dates fall on the same weekdays every 400 years.
     static let calendarCycleYears = 400
 
+    /// `text` as schedules store it: trimmed, and an alias in lowercase (`@HOURLY` becomes
+    /// `@hourly`, which the `pgworker.schedules` CHECK accepts). Fields are left as written.
+    public static func normalized(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.hasPrefix("@") ? trimmed.lowercased() : trimmed
+    }
+
     static let aliases = [
         "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
         "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
