@@ -719,20 +719,29 @@ CREATE FUNCTION pgworker.enqueue_schedule_ticks(schedule_name text, expected_ver
     AS $$
 DECLARE
     s pgworker.schedules;
+    key text;
 BEGIN
     SELECT * INTO s FROM pgworker.schedules x WHERE x.name = schedule_name FOR UPDATE;
     IF NOT FOUND OR s.version <> expected_version OR NOT s.enabled THEN
         RETURN;
     END IF;
-    RETURN QUERY
-    INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, job_key)
-    SELECT s.task, s.payload, s.queue, t.tick, s.priority, s.max_attempts,
-           format('cron:%s:%s', s.name, extract(epoch FROM t.tick)::bigint)
-    FROM unnest(ticks) AS t(tick)
-    WHERE t.tick > coalesce(s.last_tick, '-infinity') AND t.tick > s.defined_at
-    ORDER BY t.tick
-    ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
-    RETURNING j.id;
+    key := coalesce(s.lock_key, CASE WHEN s.skip_if_busy THEN 'cron:' || s.name END);
+    -- Two lookups, one per partial index on lock keys (waiting, running).
+    IF NOT (s.skip_if_busy AND (
+            EXISTS (SELECT 1 FROM pgworker.jobs j WHERE j.lock_key = key AND j.state IN ('available', 'retryable'))
+            OR EXISTS (SELECT 1 FROM pgworker.jobs j WHERE j.lock_key = key AND j.state = 'running'))) THEN
+        RETURN QUERY
+        INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key)
+        SELECT s.task, s.payload, s.queue, t.tick, s.priority, s.max_attempts,
+               format('cron:%s:%s', s.name, extract(epoch FROM t.tick)::bigint), key
+        FROM (SELECT u.tick FROM unnest(ticks) AS u(tick)
+              WHERE u.tick > coalesce(s.last_tick, '-infinity') AND u.tick > s.defined_at
+              ORDER BY u.tick DESC
+              LIMIT CASE WHEN s.skip_if_busy THEN 1 END) AS t
+        ORDER BY t.tick
+        ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
+        RETURNING j.id;
+    END IF;
     UPDATE pgworker.schedules x
     SET last_tick = CASE WHEN handled_through > coalesce(x.last_tick, '-infinity') THEN handled_through ELSE x.last_tick END,
         next_tick = enqueue_schedule_ticks.next_tick
@@ -1359,8 +1368,11 @@ CREATE TABLE pgworker.schedules (
     next_tick timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    lock_key text,
+    skip_if_busy boolean DEFAULT false NOT NULL,
     CONSTRAINT schedules_backfill_check CHECK (((backfill >= 0) AND (backfill <= 1000))),
     CONSTRAINT schedules_cron_check CHECK ((cron ~ '^\s*(@[a-z]+|\S+(\s+\S+){4,5})\s*$'::text)),
+    CONSTRAINT schedules_lock_key_check CHECK (((char_length(lock_key) >= 1) AND (char_length(lock_key) <= 200))),
     CONSTRAINT schedules_max_attempts_check CHECK ((max_attempts >= 1)),
     CONSTRAINT schedules_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 200))),
     CONSTRAINT schedules_queue_check CHECK (((char_length(queue) >= 1) AND (char_length(queue) <= 200))),
@@ -1371,28 +1383,32 @@ CREATE TABLE pgworker.schedules (
 ALTER TABLE pgworker.schedules OWNER TO postgres;
 
 --
--- Name: schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean, text, boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
-CREATE FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, timezone text DEFAULT 'UTC'::text, backfill integer DEFAULT 0, priority integer DEFAULT 0, max_attempts integer DEFAULT 25, enabled boolean DEFAULT true) RETURNS pgworker.schedules
+CREATE FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, timezone text DEFAULT 'UTC'::text, backfill integer DEFAULT 0, priority integer DEFAULT 0, max_attempts integer DEFAULT 25, enabled boolean DEFAULT true, lock_key text DEFAULT NULL::text, skip_if_busy boolean DEFAULT false) RETURNS pgworker.schedules
     LANGUAGE plpgsql
     AS $$
 DECLARE
     zone text := coalesce(schedule.timezone, 'UTC');
+    expression text := CASE WHEN btrim(schedule.cron) LIKE '@%' THEN lower(btrim(schedule.cron)) ELSE btrim(schedule.cron) END;
     result pgworker.schedules;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = zone) THEN
         RAISE EXCEPTION 'pgworker: unknown time zone %', quote_literal(zone)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an IANA name such as Europe/Berlin or UTC.';
     END IF;
-    INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts, enabled)
-    VALUES (schedule.name, btrim(schedule.cron), schedule.task, coalesce(schedule.payload, '{}'),
+    INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts,
+                                         enabled, lock_key, skip_if_busy)
+    VALUES (schedule.name, expression, schedule.task, coalesce(schedule.payload, '{}'),
             coalesce(schedule.queue, 'default'), zone, coalesce(schedule.backfill, 0),
-            coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true))
+            coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true),
+            schedule.lock_key, coalesce(schedule.skip_if_busy, false))
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
     SET cron = excluded.cron, task = excluded.task, payload = excluded.payload, queue = excluded.queue,
         timezone = excluded.timezone, backfill = excluded.backfill, priority = excluded.priority,
         max_attempts = excluded.max_attempts, enabled = excluded.enabled,
+        lock_key = excluded.lock_key, skip_if_busy = excluded.skip_if_busy,
         defined_at = CASE WHEN (s.cron, s.timezone) IS DISTINCT FROM (excluded.cron, excluded.timezone)
                                OR (excluded.enabled AND NOT s.enabled)
                           THEN now() ELSE s.defined_at END,
@@ -1406,7 +1422,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean) OWNER TO postgres;
+ALTER FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean, lock_key text, skip_if_busy boolean) OWNER TO postgres;
 
 --
 -- Name: set_queue_limit(text, integer); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -1956,7 +1972,9 @@ CREATE VIEW pgworker.schedule_status AS
     s.enabled,
     s.last_tick AS last_fire_at,
     s.next_tick AS next_fire_at,
-    s.updated_at
+    s.updated_at,
+    s.lock_key,
+    s.skip_if_busy
    FROM pgworker.schedules s;
 
 
@@ -2593,11 +2611,11 @@ GRANT UPDATE(next_tick) ON TABLE pgworker.schedules TO pgworker_worker;
 
 
 --
--- Name: FUNCTION schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean); Type: ACL; Schema: pgworker; Owner: postgres
+-- Name: FUNCTION schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean, lock_key text, skip_if_busy boolean); Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean) TO pgworker_admin;
+REVOKE ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean, lock_key text, skip_if_busy boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.schedule(name text, cron text, task text, payload jsonb, queue text, timezone text, backfill integer, priority integer, max_attempts integer, enabled boolean, lock_key text, skip_if_busy boolean) TO pgworker_admin;
 
 
 --

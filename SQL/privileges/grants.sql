@@ -118,7 +118,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.set_queue_limit(text, integer),
     pgworker.pause_queue(text),
     pgworker.resume_queue(text),
-    pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean),
+    pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean, text, boolean),
     pgworker.unschedule(text),
     pgworker.set_retention(text, interval)
 TO pgworker_admin;

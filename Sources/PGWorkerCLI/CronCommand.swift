@@ -21,6 +21,10 @@ struct CronCommand: AsyncParsableCommand {
                 alias: @yearly @annually @monthly @weekly @daily @midnight @hourly. Times are wall-clock times in \
                 --timezone: a time skipped by a daylight-saving jump fires at the jump; a repeated time fires once, \
                 the first time. Example: pgworker cron add nightly '30 2 * * *' report --timezone Europe/Berlin
+
+                No overlap, instead of `flock` in a crontab line: --lock-key K runs the ticks' jobs one at a \
+                time (a tick due while the previous one runs waits for it); --skip-if-busy skips a tick while a job \
+                with the schedule's lock key (K, or cron:NAME) is still waiting or running, like `flock -n`.
                 """
         )
 
@@ -53,6 +57,12 @@ struct CronCommand: AsyncParsableCommand {
         @Option(help: "Attempts before a tick's job is dead.")
         var maxAttempts: Int = 25
 
+        @Option(help: "A lock key every tick's job carries: no two of them run at the same time (like flock).")
+        var lockKey: String?
+
+        @Flag(help: "Skip a tick while a job with the schedule's lock key (--lock-key, or cron:NAME) is waiting or running (like flock -n).")
+        var skipIfBusy = false
+
         func validate() throws {
             do {
                 _ = try CronSchedule(cron, timeZone: timezone)
@@ -64,17 +74,23 @@ struct CronCommand: AsyncParsableCommand {
             }
             guard (0...1000).contains(backfill) else { throw ValidationError("--backfill must be between 0 and 1000") }
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+            if let lockKey, !(1...200).contains(lockKey.count) {
+                throw ValidationError("--lock-key must be 1 to 200 characters long")
+            }
         }
 
         func run() async throws {
             let (connection, _) = try await database.connect()
             try await Migrator(connection: connection).requireCurrent()
+            // Aliases in any case (@HOURLY, @Daily) are stored in lowercase.
+            let cron = CronExpression.normalized(self.cron)
             try await connection.query(
                 """
                 SELECT pgworker.schedule($1, $2, $3, payload => $4::jsonb, queue => $5, timezone => $6,
-                                         backfill => $7, priority => $8, max_attempts => $9)
+                                         backfill => $7, priority => $8, max_attempts => $9,
+                                         lock_key => $10, skip_if_busy => $11)
                 """,
-                [name, cron, task, payload, queue, timezone, backfill, priority, maxAttempts])
+                [name, cron, task, payload, queue, timezone, backfill, priority, maxAttempts, lockKey, skipIfBusy])
             let schedule = try CronSchedule(cron, timeZone: timezone)
             var upcoming: [Date] = []
             var cursor = Date()
@@ -83,6 +99,9 @@ struct CronCommand: AsyncParsableCommand {
                 cursor = next
             }
             print("schedule \(name): \(cron) (\(timezone)) enqueues \(task)")
+            if let overlap = List.overlap(lockKey: lockKey, skipIfBusy: skipIfBusy, name: name) {
+                print("overlap: \(overlap)")
+            }
             print("next: " + upcoming.map { Self.format($0, in: schedule.timeZone) }.joined(separator: ", "))
         }
 
@@ -106,7 +125,7 @@ struct CronCommand: AsyncParsableCommand {
             try await Migrator(connection: connection).requireCurrent()
             let rows = try await connection.query(
                 """
-                SELECT name, cron, timezone, task, queue, backfill, enabled,
+                SELECT name, cron, timezone, task, queue, backfill, enabled, lock_key, skip_if_busy,
                        to_char(last_fire_at AT TIME ZONE timezone, 'YYYY-MM-DD HH24:MI:SS') AS last_fire,
                        extract(epoch FROM next_fire_at)::float8 AS next_fire
                 FROM pgworker.schedule_status ORDER BY name
@@ -115,7 +134,7 @@ struct CronCommand: AsyncParsableCommand {
                 print("(no schedules)")
                 return
             }
-            var table = [["name", "cron", "timezone", "task", "queue", "backfill", "last tick", "next tick"]]
+            var table = [["name", "cron", "timezone", "task", "queue", "backfill", "overlap", "last tick", "next tick"]]
             for row in rows {
                 let cron: String = try row.decode("cron"), zone: String = try row.decode("timezone")
                 let enabled: Bool = try row.decode("enabled")
@@ -128,11 +147,21 @@ struct CronCommand: AsyncParsableCommand {
                 } else {
                     next = "(invalid expression)"
                 }
-                table.append([try row.decode("name"), cron, zone, try row.decode("task"), try row.decode("queue"),
-                              String(try row.decode("backfill", as: Int.self)),
+                let name: String = try row.decode("name")
+                let overlap = Self.overlap(lockKey: try row.decodeIfPresent("lock_key"), skipIfBusy: try row.decode("skip_if_busy"),
+                                           name: name)
+                table.append([name, cron, zone, try row.decode("task"), try row.decode("queue"),
+                              String(try row.decode("backfill", as: Int.self)), overlap ?? "-",
                               try row.decodeIfPresent("last_fire", as: String.self) ?? "-", next])
             }
             print(TextColumns.render(table))
+        }
+
+        /// How a schedule's ticks avoid overlapping, or nil when they may: "wait on K" (a lock key),
+        /// "skip on K" (skip a tick while K is busy).
+        static func overlap(lockKey: String?, skipIfBusy: Bool, name: String) -> String? {
+            if skipIfBusy { return "skip on \(lockKey ?? "cron:\(name)")" }
+            return lockKey.map { "wait on \($0)" }
         }
     }
 

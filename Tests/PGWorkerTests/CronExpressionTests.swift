@@ -42,6 +42,20 @@ final class CronExpressionTests: XCTestCase {
         XCTAssertEqual(values(try CronExpression("0 0 * * sun,SAT").daysOfWeek, 0...7), [0, 6])
     }
 
+    /// `a/n` in day-of-week runs from `a` through 7, Sunday at the end of the week (as cronie
+    /// reads it): `7/1` is Sunday and fires, `5/1` is Friday to Sunday.
+    func testDayOfWeekStepFromAValueRunsThroughSundayAsSeven() throws {
+        let sunday = try CronExpression("0 0 * * 7/1")
+        XCTAssertEqual(values(sunday.daysOfWeek, 0...7), [0])
+        XCTAssertEqual(sunday.nextMatch(after: LocalDateTime(year: 2025, month: 6, day: 2, hour: 0, minute: 0, second: 0)),
+                       LocalDateTime(year: 2025, month: 6, day: 8, hour: 0, minute: 0, second: 0), "the next Sunday")
+        XCTAssertEqual(values(try CronExpression("0 0 * * 5/1").daysOfWeek, 0...7), [0, 5, 6])
+        XCTAssertEqual(values(try CronExpression("0 0 * * 1/2").daysOfWeek, 0...7), [0, 1, 3, 5], "1, 3, 5, 7")
+        XCTAssertEqual(values(try CronExpression("0 0 * * 0/2").daysOfWeek, 0...7), [0, 2, 4, 6])
+        XCTAssertEqual(values(try CronExpression("0 0 * * */2").daysOfWeek, 0...7), [0, 2, 4, 6], "a star starts at 0")
+        XCTAssertEqual(values(try CronExpression("0 0 * * SAT/1").daysOfWeek, 0...7), [0, 6])
+    }
+
     func testAliases() throws {
         let expected = [
             "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
@@ -135,6 +149,26 @@ final class CronExpressionTests: XCTestCase {
         let start = LocalDateTime(year: 2097, month: 3, day: 1, hour: 0, minute: 0, second: 0)
         // 2100 is not a leap year.
         XCTAssertEqual(cron.nextMatch(after: start), LocalDateTime(year: 2104, month: 2, day: 29, hour: 12, minute: 0, second: 0))
+    }
+
+    /// December 31st on a Sunday: 2034, then 2045, eleven years on. The search does not stop
+    /// after ten years (it used to return nil, and the schedule never fired again).
+    func testNextMatchMoreThanTenYearsAheadIsFound() throws {
+        let cron = try CronExpression("0 0 31 12 */7")
+        let after2034 = LocalDateTime(year: 2034, month: 12, day: 31, hour: 0, minute: 0, second: 0)
+        XCTAssertEqual(LocalDateTime.weekday(year: 2034, month: 12, day: 31), 0)
+        XCTAssertEqual(cron.nextMatch(after: after2034), LocalDateTime(year: 2045, month: 12, day: 31, hour: 0, minute: 0, second: 0))
+        let schedule = try CronSchedule("0 0 31 12 */7")
+        XCTAssertEqual(iso(schedule.nextFire(after: utc("2034-12-31T00:00:00Z"))), "2045-12-31T00:00:00Z")
+        // Every later fire too, across a century (2100 is not a leap year).
+        var time = after2034
+        var years: [Int] = []
+        while let next = cron.nextMatch(after: time), next.year <= 2110 {
+            years.append(next.year)
+            time = next
+        }
+        let expected = (2035...2110).filter { LocalDateTime.weekday(year: $0, month: 12, day: 31) == 0 }
+        XCTAssertEqual(years, expected)
     }
 
     func testDayOfMonthOrDayOfWeekWhenBothAreRestricted() throws {
@@ -251,6 +285,20 @@ final class CronExpressionTests: XCTestCase {
         let yearly = try CronSchedule("@yearly")
         let years = yearly.fires(after: utc("2020-06-01T00:00:00Z"), through: utc("2025-06-01T00:00:00Z"), limit: 2)
         XCTAssertEqual(years.map { iso($0)! }, ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"])
+    }
+
+    /// The latest N fires are found however far back they are: leap days 9 years back, and
+    /// Sunday December 31sts 11 years apart (the search used to give up about 4 years back).
+    func testFiresFindsTheLatestFiresYearsBack() throws {
+        let leapDay = try CronSchedule("0 12 29 2 *")
+        let leapDays = leapDay.fires(after: utc("2000-01-01T00:00:00Z"), through: utc("2025-06-01T00:00:00Z"), limit: 3)
+        XCTAssertEqual(leapDays.map { iso($0)! }, ["2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
+        let rare = try CronSchedule("0 0 31 12 */7")
+        let sundays = rare.fires(after: utc("2000-01-01T00:00:00Z"), through: utc("2056-06-01T00:00:00Z"), limit: 3)
+        XCTAssertEqual(sundays.map { iso($0)! }, ["2034-12-31T00:00:00Z", "2045-12-31T00:00:00Z", "2051-12-31T00:00:00Z"])
+        // Fewer than the limit since `start`: all of them, and nothing before `start`.
+        let few = leapDay.fires(after: utc("2011-01-01T00:00:00Z"), through: utc("2025-06-01T00:00:00Z"), limit: 10)
+        XCTAssertEqual(few.map { iso($0)! }, ["2012-02-29T12:00:00Z", "2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
     }
 
     func testUnknownTimeZoneIsRejected() {

@@ -106,6 +106,53 @@ final class CronSchedulerTests: XCTestCase {
         }
     }
 
+    /// A schedule every second whose handler takes 1.5 s, on two workers: with `lock_key` or with
+    /// `skip_if_busy`, no two jobs of the schedule ever run at the same time (the replacement for
+    /// `flock` in a crontab line). Without either, they would overlap.
+    func testSlowTicksNeverOverlapWithALockKeyOrSkipIfBusy() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        /// Per schedule: jobs running now, the most at once, runs started.
+        let running = Mutex<[String: (now: Int, most: Int, started: Int)]>([:])
+        var tasks = TaskRegistry()
+        tasks.register("slow", payload: [String: String].self) { payload, _ in
+            let name = payload["schedule"] ?? "?"
+            running.withLock {
+                var entry = $0[name, default: (0, 0, 0)]
+                entry.now += 1
+                entry.most = max(entry.most, entry.now)
+                entry.started += 1
+                $0[name] = entry
+            }
+            try? await Task.sleep(for: .milliseconds(1_500))
+            running.withLock { $0[name]!.now -= 1 }
+        }
+        try await withTestWorkers(2, database, tasks: tasks) { _ in
+            try await app.query(
+                """
+                SELECT pgworker.schedule('waits', '* * * * * *', 'slow', payload => '{"schedule": "waits"}', lock_key => 'waits');
+                """)
+            try await app.query(
+                """
+                SELECT pgworker.schedule('skips', '* * * * * *', 'slow', payload => '{"schedule": "skips"}',
+                                         skip_if_busy => true);
+                """)
+            try await Task.sleep(for: .milliseconds(6_500))
+            try await app.query("SELECT pgworker.unschedule('waits'), pgworker.unschedule('skips')")
+        }
+        let seen = running.withLock { $0 }
+        for name in ["waits", "skips"] {
+            let entry = try XCTUnwrap(seen[name], "\(name) never ran")
+            XCTAssertEqual(entry.most, 1, "\(name): two of its jobs ran at the same time")
+            XCTAssertGreaterThanOrEqual(entry.started, 2, "\(name) ran one job after another")
+        }
+        let counts = try await app.query(
+            "SELECT split_part(job_key, ':', 2) AS name, count(*) AS n FROM pgworker.jobs GROUP BY 1").rows
+        let enqueued = try Dictionary(uniqueKeysWithValues: counts.map { (try $0.decode("name", as: String.self), try $0.decode("n", as: Int.self)) })
+        XCTAssertGreaterThanOrEqual(enqueued["waits"] ?? 0, 6, "a lock key queues every tick: \(enqueued)")
+        XCTAssertLessThanOrEqual(enqueued["skips"] ?? 0, 4, "skip_if_busy skips ticks while one runs: \(enqueued)")
+    }
+
     func testBackfillOffSkipsMissedTicksAndOnEnqueuesUpToTheLimit() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
@@ -137,6 +184,90 @@ final class CronSchedulerTests: XCTestCase {
         let status = try await app.query(
             "SELECT to_char(next_fire_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS next FROM pgworker.schedule_status WHERE name = 'skip'")
         XCTAssertEqual(try status.rows[0].decode("next", as: String.self), "11:03:00", "the view shows the next fire time")
+    }
+
+    /// Backfill enqueues the latest N missed ticks however long ago they were: a leap-day
+    /// schedule down since 2010 gets the leap days of 2016, 2020 and 2024 (the look-back used to
+    /// end about 4 years back, so only 2024's).
+    func testBackfillFindsMissedTicksYearsBack() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await define(app, "leap", cron: "0 12 29 2 *", backfill: 3, definedAt: utc("2010-01-01T00:00:00Z"))
+        try await define(app, "all", cron: "0 12 29 2 *", backfill: 1000, definedAt: utc("2010-01-01T00:00:00Z"))
+        clock.set(utc("2025-06-01T00:00:00Z"))
+        _ = await scheduler.pass()
+        let leap = try await ticks(app, "leap")
+        XCTAssertEqual(leap, ["2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"])
+        let all = try await ticks(app, "all")
+        XCTAssertEqual(all, ["2012-02-29T12:00:00Z", "2016-02-29T12:00:00Z", "2020-02-29T12:00:00Z", "2024-02-29T12:00:00Z"],
+                       "fewer missed ticks than the backfill: all since the schedule was defined")
+    }
+
+    /// The no-overlap options, tick by tick: `lock_key` puts the key on every tick's job (they
+    /// queue, one runs at a time); `skip_if_busy` enqueues nothing while a job with the schedule's
+    /// lock key is waiting or running, and of several due ticks only the latest.
+    func testLockKeyAndSkipIfBusyDecideWhichTicksAreEnqueued() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let clock = ManualClock()
+        let scheduler = scheduler(database, clock: clock)
+        try await app.query("SELECT pgworker.schedule('waits', '* * * * * *', 'tick', lock_key => 'report')")
+        try await app.query("SELECT pgworker.schedule('skips', '* * * * * *', 'tick', skip_if_busy => true)")
+        try await app.query("SELECT pgworker.schedule('shares', '* * * * * *', 'tick', lock_key => 'report', skip_if_busy => true)")
+        try await app.query("UPDATE pgworker.schedules SET defined_at = '2025-06-01T10:00:00Z'")
+        func lockKeys(_ name: String) async throws -> [String] {
+            try await app.query("SELECT DISTINCT lock_key FROM pgworker.jobs WHERE job_key LIKE 'cron:' || $1 || ':%'", [name])
+                .rows.map { try $0.decode("lock_key") }
+        }
+        func setState(_ name: String, _ state: String) async throws {
+            try await app.query("UPDATE pgworker.jobs SET state = $2 WHERE job_key LIKE 'cron:' || $1 || ':%'", [name, state])
+        }
+
+        // Three ticks due at once (the scheduler stalled): 'waits' enqueues all three, 'skips' the latest.
+        clock.set(utc("2025-06-01T10:00:03.2Z"))
+        _ = await scheduler.pass()
+        let waits = try await ticks(app, "waits")
+        XCTAssertEqual(waits, ["2025-06-01T10:00:01Z", "2025-06-01T10:00:02Z", "2025-06-01T10:00:03Z"])
+        let waitsKeys = try await lockKeys("waits")
+        XCTAssertEqual(waitsKeys, ["report"])
+        var skips = try await ticks(app, "skips")
+        XCTAssertEqual(skips, ["2025-06-01T10:00:03Z"], "only the latest of the due ticks")
+        let skipsKeys = try await lockKeys("skips")
+        XCTAssertEqual(skipsKeys, ["cron:skips"], "skip_if_busy without a lock key uses cron:<name>")
+        let shares = try await ticks(app, "shares")
+        XCTAssertEqual(shares, [], "'report' is busy with the jobs of 'waits'")
+
+        // Its job is waiting, then running: later ticks are skipped, and stay skipped.
+        clock.set(utc("2025-06-01T10:00:05.2Z"))
+        _ = await scheduler.pass()
+        try await setState("skips", "running")
+        clock.set(utc("2025-06-01T10:00:07.2Z"))
+        _ = await scheduler.pass()
+        skips = try await ticks(app, "skips")
+        XCTAssertEqual(skips, ["2025-06-01T10:00:03Z"], "skipped while its job waits or runs")
+        // A failed attempt waiting for its retry still counts.
+        try await setState("skips", "retryable")
+        clock.set(utc("2025-06-01T10:00:08.2Z"))
+        _ = await scheduler.pass()
+        skips = try await ticks(app, "skips")
+        XCTAssertEqual(skips, ["2025-06-01T10:00:03Z"])
+
+        // Once it is done, the next tick is enqueued; the skipped ones are not made up for.
+        try await setState("skips", "succeeded")
+        clock.set(utc("2025-06-01T10:00:09.2Z"))
+        _ = await scheduler.pass()
+        skips = try await ticks(app, "skips")
+        XCTAssertEqual(skips, ["2025-06-01T10:00:03Z", "2025-06-01T10:00:09Z"])
+        let status = try await app.query(
+            """
+            SELECT to_char(last_fire_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS last, lock_key, skip_if_busy
+            FROM pgworker.schedule_status WHERE name = 'skips'
+            """).rows[0]
+        XCTAssertEqual(try status.decode("last", as: String.self), "10:00:09", "skipped ticks count as handled")
+        XCTAssertNil(try status.decodeIfPresent("lock_key", as: String.self))
+        XCTAssertTrue(try status.decode("skip_if_busy", as: Bool.self))
     }
 
     func testLateTicksWithinTheToleranceAreNotSkipped() async throws {
@@ -207,6 +338,49 @@ final class CronSchedulerTests: XCTestCase {
         XCTAssertTrue(removed)
         let again = try await app.query("SELECT pgworker.unschedule('report') AS removed").rows[0].decode("removed", as: Bool.self)
         XCTAssertFalse(again)
+    }
+
+    /// Aliases are accepted in any case, by `pgworker.schedule` and by `pgworker cron add`, and
+    /// stored in lowercase (the table's CHECK used to reject `@HOURLY` with a raw constraint error).
+    func testAliasesInAnyCaseAreAcceptedAndStoredInLowercase() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.query("SELECT pgworker.schedule('hourly', '@HOURLY', 'tick')")
+        try await app.query("SELECT pgworker.schedule('yearly', '  @AnNuAlLy ', 'tick')")
+        let added = try await runProduct("pgworker", ["cron", "add", "--database-url", database.conninfo, "daily", "@Daily", "tick"])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertTrue(added.stdout.contains("schedule daily: @daily (UTC) enqueues tick"), added.stdout)
+        let stored = try await app.query("SELECT name, cron FROM pgworker.schedules ORDER BY name").rows
+            .map { "\(try $0.decode("name", as: String.self))=\(try $0.decode("cron", as: String.self))" }
+        XCTAssertEqual(stored, ["daily=@daily", "hourly=@hourly", "yearly=@annually"])
+        // Fields are not touched (names are case-insensitive anyway).
+        try await app.query("SELECT pgworker.schedule('weekdays', ' 0 9 * * Mon-Fri ', 'tick')")
+        let fields = try await app.query("SELECT cron FROM pgworker.schedules WHERE name = 'weekdays'").rows[0].decode("cron", as: String.self)
+        XCTAssertEqual(fields, "0 9 * * Mon-Fri")
+    }
+
+    /// `pgworker cron add` takes the no-overlap options, and `cron list` shows them.
+    func testCronAddTakesLockKeyAndSkipIfBusy() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let url = database.conninfo
+        let skipping = try await runProduct("pgworker", ["cron", "add", "--database-url", url, "sync", "* * * * *", "sync", "--skip-if-busy"])
+        XCTAssertEqual(skipping.status, 0, skipping.stderr)
+        XCTAssertTrue(skipping.stdout.contains("overlap: skip on cron:sync"), skipping.stdout)
+        let waiting = try await runProduct("pgworker", ["cron", "add", "--database-url", url, "report", "0 * * * *", "report",
+                                                        "--lock-key", "reports"])
+        XCTAssertEqual(waiting.status, 0, waiting.stderr)
+        let app = try await database.connect("app")
+        let rows = try await app.query("SELECT name, coalesce(lock_key, '-') AS key, skip_if_busy FROM pgworker.schedules ORDER BY name").rows
+            .map { "\(try $0.decode("name", as: String.self)) \(try $0.decode("key", as: String.self)) \(try $0.decode("skip_if_busy", as: Bool.self))" }
+        XCTAssertEqual(rows, ["report reports false", "sync - true"])
+        let list = try await runProduct("pgworker", ["cron", "list", "--database-url", url])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("skip on cron:sync"), list.stdout)
+        XCTAssertTrue(list.stdout.contains("wait on reports"), list.stdout)
+        let tooLong = try await runProduct("pgworker", ["cron", "add", "--database-url", url, "x", "* * * * *", "x",
+                                                        "--lock-key", String(repeating: "k", count: 201)])
+        XCTAssertNotEqual(tooLong.status, 0)
+        XCTAssertTrue(tooLong.stderr.contains("--lock-key must be 1 to 200 characters"), tooLong.stderr)
     }
 
     func testAScheduleWithAnExpressionWorkersCannotParseIsSkippedNotFatal() async throws {

@@ -384,6 +384,25 @@ BEGIN
 END
 $legacy$;
 """##),
+        Migration(version: 10, name: "schedule_options", sql: ##"""
+-- pgworker migration 010: schedules whose ticks never overlap, the replacement for `flock` in a
+-- crontab line (docs/scheduling.md).
+--
+-- Migrations hold only what cannot be re-run (SQL/README.md). Each statement is idempotent.
+
+-- Every job the schedule enqueues carries this lock_key, so no two of them run at the same time
+-- (nor alongside other jobs with the key): a tick due while the previous one runs waits for it.
+ALTER TABLE pgworker.schedules ADD COLUMN IF NOT EXISTS lock_key text
+    CHECK (char_length(lock_key) BETWEEN 1 AND 200);
+
+-- A tick is skipped, not enqueued, while a job with the schedule's lock key (lock_key, or
+-- 'cron:<name>' when that is NULL) is still waiting or running: ticks never pile up behind a
+-- slow one. Like `flock -n`.
+ALTER TABLE pgworker.schedules ADD COLUMN IF NOT EXISTS skip_if_busy boolean NOT NULL DEFAULT false;
+
+-- schedule() takes the two options; its definition file creates the new signature.
+DROP FUNCTION IF EXISTS pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean);
+"""##),
     ]
 }
 
@@ -1107,7 +1126,12 @@ $$;
 -- Called by workers: enqueues `ticks` (those after the schedule's last_tick) as jobs of the
 -- schedule, moves last_tick to `handled_through` (which covers skipped ticks too) and records
 -- `next_tick`. Does nothing when the schedule changed since the worker read it (`expected_version`).
--- Each job's run_at is its tick and its job_key 'cron:<name>:<tick as epoch seconds>'.
+-- Each job's run_at is its tick, its job_key 'cron:<name>:<tick as epoch seconds>' and its
+-- lock_key the schedule's.
+-- skip_if_busy (like `flock -n`): while a job with the schedule's lock key (lock_key, or
+-- 'cron:<name>') is waiting or running, the ticks are skipped; otherwise only the latest of them
+-- is enqueued, so at most one job of the schedule ever waits or runs. The schedule's row lock
+-- makes the look and the insert one step for every worker.
 -- Returns the ids of the jobs it enqueued.
 CREATE OR REPLACE FUNCTION pgworker.enqueue_schedule_ticks(
     schedule_name    text,
@@ -1119,20 +1143,29 @@ CREATE OR REPLACE FUNCTION pgworker.enqueue_schedule_ticks(
 LANGUAGE plpgsql AS $$
 DECLARE
     s pgworker.schedules;
+    key text;
 BEGIN
     SELECT * INTO s FROM pgworker.schedules x WHERE x.name = schedule_name FOR UPDATE;
     IF NOT FOUND OR s.version <> expected_version OR NOT s.enabled THEN
         RETURN;
     END IF;
-    RETURN QUERY
-    INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, job_key)
-    SELECT s.task, s.payload, s.queue, t.tick, s.priority, s.max_attempts,
-           format('cron:%s:%s', s.name, extract(epoch FROM t.tick)::bigint)
-    FROM unnest(ticks) AS t(tick)
-    WHERE t.tick > coalesce(s.last_tick, '-infinity') AND t.tick > s.defined_at
-    ORDER BY t.tick
-    ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
-    RETURNING j.id;
+    key := coalesce(s.lock_key, CASE WHEN s.skip_if_busy THEN 'cron:' || s.name END);
+    -- Two lookups, one per partial index on lock keys (waiting, running).
+    IF NOT (s.skip_if_busy AND (
+            EXISTS (SELECT 1 FROM pgworker.jobs j WHERE j.lock_key = key AND j.state IN ('available', 'retryable'))
+            OR EXISTS (SELECT 1 FROM pgworker.jobs j WHERE j.lock_key = key AND j.state = 'running'))) THEN
+        RETURN QUERY
+        INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key)
+        SELECT s.task, s.payload, s.queue, t.tick, s.priority, s.max_attempts,
+               format('cron:%s:%s', s.name, extract(epoch FROM t.tick)::bigint), key
+        FROM (SELECT u.tick FROM unnest(ticks) AS u(tick)
+              WHERE u.tick > coalesce(s.last_tick, '-infinity') AND u.tick > s.defined_at
+              ORDER BY u.tick DESC
+              LIMIT CASE WHEN s.skip_if_busy THEN 1 END) AS t
+        ORDER BY t.tick
+        ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
+        RETURNING j.id;
+    END IF;
     UPDATE pgworker.schedules x
     SET last_tick = CASE WHEN handled_through > coalesce(x.last_tick, '-infinity') THEN handled_through ELSE x.last_tick END,
         next_tick = enqueue_schedule_ticks.next_tick
@@ -1719,8 +1752,12 @@ $$;
 """##),
         SchemaDefinition(kind: .function, name: "schedule", sql: ##"""
 -- Creates or replaces the schedule `name` (upsert). Changing the cron expression or time zone
--- starts the new timing from now: ticks are never enqueued for the time before.
+-- starts the new timing from now: ticks are never enqueued for the time before. The expression is
+-- stored trimmed, an alias in lowercase ('@HOURLY' as '@hourly'), as the table's CHECK wants it.
 --     SELECT pgworker.schedule('nightly_report', '0 3 * * *', 'report', timezone => 'Europe/Berlin');
+-- No overlap (docs/scheduling.md): lock_key => 'report' makes the ticks' jobs run one at a time
+-- (a tick due while the previous one runs waits for it); skip_if_busy => true skips a tick while
+-- a job with the schedule's lock key (lock_key, or 'cron:<name>') is still waiting or running.
 CREATE OR REPLACE FUNCTION pgworker.schedule(
     name         text,
     cron         text,
@@ -1731,25 +1768,31 @@ CREATE OR REPLACE FUNCTION pgworker.schedule(
     backfill     integer DEFAULT 0,
     priority     integer DEFAULT 0,
     max_attempts integer DEFAULT 25,
-    enabled      boolean DEFAULT true
+    enabled      boolean DEFAULT true,
+    lock_key     text    DEFAULT NULL,
+    skip_if_busy boolean DEFAULT false
 ) RETURNS pgworker.schedules
 LANGUAGE plpgsql AS $$
 DECLARE
     zone text := coalesce(schedule.timezone, 'UTC');
+    expression text := CASE WHEN btrim(schedule.cron) LIKE '@%' THEN lower(btrim(schedule.cron)) ELSE btrim(schedule.cron) END;
     result pgworker.schedules;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = zone) THEN
         RAISE EXCEPTION 'pgworker: unknown time zone %', quote_literal(zone)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an IANA name such as Europe/Berlin or UTC.';
     END IF;
-    INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts, enabled)
-    VALUES (schedule.name, btrim(schedule.cron), schedule.task, coalesce(schedule.payload, '{}'),
+    INSERT INTO pgworker.schedules AS s (name, cron, task, payload, queue, timezone, backfill, priority, max_attempts,
+                                         enabled, lock_key, skip_if_busy)
+    VALUES (schedule.name, expression, schedule.task, coalesce(schedule.payload, '{}'),
             coalesce(schedule.queue, 'default'), zone, coalesce(schedule.backfill, 0),
-            coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true))
+            coalesce(schedule.priority, 0), coalesce(schedule.max_attempts, 25), coalesce(schedule.enabled, true),
+            schedule.lock_key, coalesce(schedule.skip_if_busy, false))
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
     SET cron = excluded.cron, task = excluded.task, payload = excluded.payload, queue = excluded.queue,
         timezone = excluded.timezone, backfill = excluded.backfill, priority = excluded.priority,
         max_attempts = excluded.max_attempts, enabled = excluded.enabled,
+        lock_key = excluded.lock_key, skip_if_busy = excluded.skip_if_busy,
         defined_at = CASE WHEN (s.cron, s.timezone) IS DISTINCT FROM (excluded.cron, excluded.timezone)
                                OR (excluded.enabled AND NOT s.enabled)
                           THEN now() ELSE s.defined_at END,
@@ -2144,10 +2187,12 @@ CREATE OR REPLACE VIEW pgworker.registered_sql_tasks AS
 """##),
         SchemaDefinition(kind: .view, name: "schedule_status", sql: ##"""
 -- Schedules with their last and next fire times (next as computed by a worker; NULL until one has
--- looked at a new or changed schedule).
+-- looked at a new or changed schedule), and how their ticks avoid overlapping (lock_key,
+-- skip_if_busy; docs/scheduling.md).
 CREATE OR REPLACE VIEW pgworker.schedule_status AS
     SELECT s.name, s.cron, s.timezone, s.task, s.queue, s.payload, s.backfill, s.enabled,
-           s.last_tick AS last_fire_at, s.next_tick AS next_fire_at, s.updated_at
+           s.last_tick AS last_fire_at, s.next_tick AS next_fire_at, s.updated_at,
+           s.lock_key, s.skip_if_busy
     FROM pgworker.schedules s;
 """##),
         SchemaDefinition(kind: .view, name: "triggers", sql: ##"""
@@ -2302,7 +2347,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.set_queue_limit(text, integer),
     pgworker.pause_queue(text),
     pgworker.resume_queue(text),
-    pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean),
+    pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean, text, boolean),
     pgworker.unschedule(text),
     pgworker.set_retention(text, interval)
 TO pgworker_admin;

@@ -7,7 +7,9 @@ import Foundation
 /// - 5 fields `minute hour day-of-month month day-of-week`, or 6 with `second` first;
 /// - in each field: `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n` (from `a` to the
 ///   field's end), and comma-separated lists of these; `?` means `*` in the day fields;
-/// - months `JAN`–`DEC` and weekdays `SUN`–`SAT` by name (any case); weekday 0 and 7 are Sunday;
+/// - months `JAN`–`DEC` and weekdays `SUN`–`SAT` by name (any case); weekday 0 and 7 are Sunday.
+///   In day-of-week `*` is 0–6 and the end of `a/n` is 7, so `*/2` is Sunday, Tuesday, Thursday,
+///   Saturday; `1/2` is Monday, Wednesday, Friday, Sunday; `7/1` is Sunday; `5/1` Friday to Sunday;
 /// - the aliases `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`), `@hourly`.
 ///
 /// Days follow classic (Vixie) cron: when both day-of-month and day-of-week are restricted (do not
@@ -62,6 +64,16 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The Gregorian calendar's cycle: dates fall on the same weekdays every 400 years.
+    static let calendarCycleYears = 400
+
+    /// `text` as schedules store it: trimmed, and an alias in lowercase (`@HOURLY` becomes
+    /// `@hourly`, which the `pgworker.schedules` CHECK accepts). Fields are left as written.
+    public static func normalized(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.hasPrefix("@") ? trimmed.lowercased() : trimmed
+    }
+
     static let aliases = [
         "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
         "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
@@ -80,11 +92,15 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         return byMonthDay && byWeekday
     }
 
-    /// The first matching wall-clock time strictly after `time`, or nil when there is none within
-    /// ten years (impossible expressions are rejected when parsed, so nil is theoretical).
+    /// The first matching wall-clock time strictly after `time`, or nil when there is none at all.
+    ///
+    /// Matches can be more than a decade apart (December 31st on a Sunday: 2090, then 2102), so
+    /// the search runs until it finds one, or has covered 400 years: the Gregorian calendar repeats
+    /// every 400 years (146,097 days, a whole number of weeks), so an expression with no match in
+    /// 400 consecutive years has none ever.
     func nextMatch(after time: LocalDateTime) -> LocalDateTime? {
         var (year, month, day, hour, minute, second) = (time.year, time.month, time.day, time.hour, time.minute, time.second + 1)
-        let lastYear = time.year + 10
+        let lastYear = time.year + Self.calendarCycleYears
         while year <= lastYear {
             // Carry overflowing fields upwards.
             if second > 59 { second = 0; minute += 1 }
@@ -212,7 +228,9 @@ struct CronField: Sendable, Equatable {
                     high = try value(bounds[1], kind: kind, fail: fail)
                     guard low <= high else { throw fail("range \(base) runs backwards") }
                 } else {
-                    high = parts.count == 2 ? (kind == .dayOfWeek ? 6 : kind.range.upperBound) : low
+                    // `a/n` runs to the field's end; in day-of-week that is 7 (Sunday), so `7/1`
+                    // is Sunday and `5/1` is Friday to Sunday.
+                    high = parts.count == 2 ? kind.range.upperBound : low
                 }
             }
             for value in stride(from: low, through: high, by: step) {
@@ -220,6 +238,8 @@ struct CronField: Sendable, Equatable {
                 field.bits |= 1 << UInt64(normalized)
             }
         }
+        // Every item names at least its first value, so this only guards future syntax.
+        guard !field.isEmpty else { throw fail("it matches no value") }
         return field
     }
 

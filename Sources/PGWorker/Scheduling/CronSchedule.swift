@@ -44,11 +44,16 @@ public struct CronSchedule: Sendable {
         return nil
     }
 
-    /// Fire times in `(after, through]`, oldest first; at most `limit` of them, the latest ones.
+    /// Fire times in `(after, through]`, oldest first; at most `limit` of them, the latest ones,
+    /// however far back they are.
+    ///
+    /// `start` bounds the search: the scheduler passes the schedule's last tick (or the time it was
+    /// defined), so a backfill reaches back to there and no further.
     public func fires(after start: Date, through end: Date, limit: Int) -> [Date] {
         guard limit > 0, start < end else { return [] }
-        // Look back from `end` in growing windows, so a schedule idle for months or firing every
-        // second costs little either way.
+        // Look back from `end` in windows growing eightfold, so a schedule firing every second
+        // stops after a few seconds' walk, and one firing once in years widens the window until it
+        // holds `limit` fires or reaches `start` (a few dozen windows even from year 1).
         var window: TimeInterval = 64
         while true {
             let from = max(start, end.addingTimeInterval(-window))
@@ -59,7 +64,7 @@ public struct CronSchedule: Sendable {
                 if found.count > limit { found.removeFirst(found.count - limit) }
                 cursor = next
             }
-            if found.count >= limit || from == start || window > 400 * 86_400 {
+            if found.count >= limit || from == start {
                 return found
             }
             window *= 8

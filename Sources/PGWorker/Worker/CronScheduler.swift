@@ -16,6 +16,11 @@ import Synchronization
 /// Older ones were missed while no worker ran: the schedule's `backfill` says how many of the
 /// latest missed ticks to enqueue; by default none.
 ///
+/// Overlap is the database's to decide, under the schedule's row lock: `enqueue_schedule_ticks`
+/// gives every tick's job the schedule's `lock_key`, and with `skip_if_busy` enqueues nothing
+/// while a job with that key waits or runs (docs/scheduling.md). The scheduler hands it every due
+/// tick either way.
+///
 /// Time is the database server's: each pass reads the server's clock with the schedules and
 /// corrects the worker's clock by the difference, so workers whose clocks disagree still enqueue
 /// each tick when it is due, not when the fastest clock says so.
