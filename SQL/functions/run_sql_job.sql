@@ -9,6 +9,10 @@
 -- login may become, so a superuser worker runs another owner's function only if it is SECURITY
 -- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
 -- worker's role is restored before the outcome is written.
+--
+-- The task finds its job's id in the setting pgworker.job_id. Progress it reports
+-- (pgworker.report_progress) is kept in transaction-local settings and written here, with the
+-- outcome, only when it reported any.
 CREATE OR REPLACE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -29,6 +33,7 @@ DECLARE
     error_detail text;
     error_hint  text;
     message     text;
+    reported    text;
 BEGIN
     SELECT * INTO job FROM pgworker.jobs j
     WHERE j.id = job_id AND j.state = 'running' AND j.locked_by = worker_id
@@ -58,6 +63,8 @@ BEGIN
                           fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            PERFORM pg_catalog.set_config('pgworker.job_id', job_id::text, true);
+            PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
@@ -70,6 +77,14 @@ BEGIN
             -- below resolve names as they did before it ran. (The task itself sees the worker's.)
             PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
+            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
+            IF reported IS NOT NULL THEN
+                UPDATE pgworker.jobs j
+                SET progress = reported::double precision,
+                    progress_message = nullif(pg_catalog.current_setting('pgworker.progress_message', true), ''),
+                    progress_at = now()
+                WHERE j.id = job_id;
+            END IF;
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN
