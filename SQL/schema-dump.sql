@@ -55,8 +55,14 @@ CREATE TABLE pgworker.jobs (
     finished_at timestamp with time zone,
     job_key text,
     lock_key text,
+    progress double precision,
+    progress_message text,
+    progress_at timestamp with time zone,
+    notify_finished boolean DEFAULT false NOT NULL,
     CONSTRAINT jobs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts >= 1)),
+    CONSTRAINT jobs_progress_check CHECK (((progress >= (0)::double precision) AND (progress <= (1)::double precision))),
+    CONSTRAINT jobs_progress_message_check CHECK ((char_length(progress_message) <= 200)),
     CONSTRAINT jobs_queue_check CHECK (((char_length(queue) >= 1) AND (char_length(queue) <= 200))),
     CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['available'::text, 'running'::text, 'succeeded'::text, 'retryable'::text, 'dead'::text, 'cancelled'::text]))),
     CONSTRAINT jobs_task_check CHECK (((char_length(task) >= 1) AND (char_length(task) <= 200)))
@@ -892,6 +898,23 @@ $$;
 ALTER FUNCTION pgworker.move_staged_jobs(max_jobs integer) OWNER TO postgres;
 
 --
+-- Name: notify_job_finished(); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.notify_job_finished() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('pgworker_job_finished', NEW.id::text);
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.notify_job_finished() OWNER TO postgres;
+
+--
 -- Name: notify_new_jobs(); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
@@ -1149,6 +1172,39 @@ $$;
 ALTER FUNCTION pgworker.release_jobs(worker_id text, ids bigint[], except_ids bigint[]) OWNER TO postgres;
 
 --
+-- Name: report_progress(bigint, double precision, text); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.report_progress(job_id bigint, fraction double precision, message text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF fraction IS NULL OR NOT (fraction >= 0 AND fraction <= 1) THEN
+        RAISE EXCEPTION 'pgworker.report_progress: the fraction must be between 0 and 1, not %', fraction
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF report_progress.job_id IS DISTINCT FROM nullif(current_setting('pgworker.job_id', true), '')::bigint THEN
+        RAISE EXCEPTION 'pgworker.report_progress: job % is not the job this session runs', report_progress.job_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A SQL task reports on its own job: current_setting(''pgworker.job_id'')::bigint.';
+    END IF;
+    IF current_setting('pgworker.progress_deferred', true) = 'on' THEN
+        PERFORM set_config('pgworker.progress', fraction::text, true);
+        PERFORM set_config('pgworker.progress_message', coalesce(left(message, 200), ''), true);
+        RETURN true;
+    END IF;
+    UPDATE pgworker.jobs j
+    SET progress = fraction, progress_message = left(message, 200), progress_at = now()
+    WHERE j.id = report_progress.job_id AND j.state = 'running';
+    RETURN FOUND;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.report_progress(job_id bigint, fraction double precision, message text) OWNER TO postgres;
+
+--
 -- Name: reschedule_job(bigint, timestamp with time zone); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
@@ -1283,6 +1339,7 @@ DECLARE
     error_detail text;
     error_hint  text;
     message     text;
+    reported    text;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
@@ -1316,6 +1373,8 @@ BEGIN
                           fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            PERFORM pg_catalog.set_config('pgworker.job_id', job_id::text, true);
+            PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
@@ -1329,6 +1388,14 @@ BEGIN
             -- as written.
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
+            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
+            IF reported IS NOT NULL THEN
+                UPDATE pgworker.jobs j
+                SET progress = reported::double precision,
+                    progress_message = nullif(pg_catalog.current_setting('pgworker.progress_message', true), ''),
+                    progress_at = now()
+                WHERE j.id = job_id;
+            END IF;
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN
@@ -1807,6 +1874,31 @@ $_$;
 ALTER FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) OWNER TO postgres;
 
 --
+-- Name: watch_job(bigint); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.watch_job(job_id bigint) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    current_state text;
+BEGIN
+    UPDATE pgworker.jobs j
+    SET notify_finished = true
+    WHERE j.id = watch_job.job_id AND j.state IN ('available', 'running', 'retryable') AND NOT j.notify_finished
+    RETURNING j.state INTO current_state;
+    IF FOUND THEN
+        RETURN current_state;
+    END IF;
+    SELECT j.state INTO current_state FROM pgworker.jobs j WHERE j.id = watch_job.job_id;
+    RETURN current_state;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.watch_job(job_id bigint) OWNER TO postgres;
+
+--
 -- Name: cancel_requests; Type: TABLE; Schema: pgworker; Owner: postgres
 --
 
@@ -2193,6 +2285,13 @@ CREATE INDEX jobs_running_idx ON pgworker.jobs USING btree (locked_by) WHERE (st
 
 
 --
+-- Name: jobs jobs_finished_notify; Type: TRIGGER; Schema: pgworker; Owner: postgres
+--
+
+CREATE TRIGGER jobs_finished_notify AFTER UPDATE ON pgworker.jobs FOR EACH ROW WHEN ((new.notify_finished AND (new.state = ANY (ARRAY['succeeded'::text, 'dead'::text, 'cancelled'::text])) AND (old.state IS DISTINCT FROM new.state))) EXECUTE FUNCTION pgworker.notify_job_finished();
+
+
+--
 -- Name: jobs jobs_left_running; Type: TRIGGER; Schema: pgworker; Owner: postgres
 --
 
@@ -2310,6 +2409,13 @@ GRANT INSERT(job_key) ON TABLE pgworker.jobs TO pgworker_app;
 
 GRANT INSERT(lock_key) ON TABLE pgworker.jobs TO pgworker_enqueuer;
 GRANT INSERT(lock_key) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: COLUMN jobs.notify_finished; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(notify_finished),UPDATE(notify_finished) ON TABLE pgworker.jobs TO pgworker_app;
 
 
 --
@@ -2466,6 +2572,13 @@ GRANT ALL ON FUNCTION pgworker.move_staged_jobs(max_jobs integer) TO pgworker_wo
 
 
 --
+-- Name: FUNCTION notify_job_finished(); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.notify_job_finished() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION notify_new_jobs(); Type: ACL; Schema: pgworker; Owner: postgres
 --
 
@@ -2530,6 +2643,14 @@ GRANT ALL ON FUNCTION pgworker.register_worker(worker_id text, host text, pid in
 
 REVOKE ALL ON FUNCTION pgworker.release_jobs(worker_id text, ids bigint[], except_ids bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgworker.release_jobs(worker_id text, ids bigint[], except_ids bigint[]) TO pgworker_worker;
+
+
+--
+-- Name: FUNCTION report_progress(job_id bigint, fraction double precision, message text); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.report_progress(job_id bigint, fraction double precision, message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.report_progress(job_id bigint, fraction double precision, message text) TO pgworker_worker;
 
 
 --
@@ -2711,6 +2832,14 @@ GRANT ALL ON FUNCTION pgworker.unschedule(name text) TO pgworker_admin;
 --
 
 REVOKE ALL ON FUNCTION pgworker.validate_trigger_attachment(a pgworker.trigger_attachments) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION watch_job(job_id bigint); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.watch_job(job_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.watch_job(job_id bigint) TO pgworker_app;
 
 
 --

@@ -9,6 +9,10 @@
 -- login may become, so a superuser worker runs another owner's function only if it is SECURITY
 -- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
 -- worker's role is restored before the outcome is written.
+--
+-- The task finds its job's id in the setting pgworker.job_id. Progress it reports
+-- (pgworker.report_progress) is kept in transaction-local settings and written here, with the
+-- outcome, only when it reported any.
 CREATE OR REPLACE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -29,6 +33,7 @@ DECLARE
     error_detail text;
     error_hint  text;
     message     text;
+    reported    text;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
@@ -62,6 +67,8 @@ BEGIN
                           fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            PERFORM pg_catalog.set_config('pgworker.job_id', job_id::text, true);
+            PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
@@ -75,6 +82,14 @@ BEGIN
             -- as written.
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
+            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
+            IF reported IS NOT NULL THEN
+                UPDATE pgworker.jobs j
+                SET progress = reported::double precision,
+                    progress_message = nullif(pg_catalog.current_setting('pgworker.progress_message', true), ''),
+                    progress_at = now()
+                WHERE j.id = job_id;
+            END IF;
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN

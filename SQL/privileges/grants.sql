@@ -4,7 +4,7 @@
 --
 --   pgworker_app       enqueues (add_job, add_jobs, INSERT of the enqueue columns) and reads
 --                      jobs, queues, workers and the status views.
---   pgworker_worker    claims, heartbeats, records outcomes, runs SQL tasks, moves staged jobs,
+--   pgworker_worker    claims, heartbeats, records outcomes and progress, runs SQL tasks, moves staged jobs,
 --                      enqueues cron ticks, prunes. No writes to trigger attachments, SQL task
 --                      registrations, schedule definitions or retention.
 --   pgworker_admin     operates: cancel, retry, reschedule, delete, queue limits and pauses,
@@ -68,12 +68,15 @@ GRANT SELECT ON pgworker.sql_tasks TO pgworker_enqueuer;
 -- pgworker_app. INSERT covers only the columns a new job may set: state, attempts, locks and
 -- outcomes are the worker's.
 GRANT SELECT ON pgworker.jobs, pgworker.workers, pgworker.queues, pgworker.migrations TO pgworker_app;
-GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key) ON pgworker.jobs TO pgworker_app;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key, notify_finished) ON pgworker.jobs TO pgworker_app;
+-- Waiting on a job: the flag that makes it notify when it finishes, and nothing else.
+GRANT UPDATE (notify_finished) ON pgworker.jobs TO pgworker_app;
 GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_app;
 GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
                 pgworker.triggers, pgworker.schedule_status TO pgworker_app;
 GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
-                          pgworker.add_jobs(jsonb) TO pgworker_app;
+                          pgworker.add_jobs(jsonb),
+                          pgworker.watch_job(bigint) TO pgworker_app;
 
 -- pgworker_worker.
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
@@ -102,7 +105,8 @@ GRANT EXECUTE ON FUNCTION
     pgworker.run_sql_job(bigint, text),
     pgworker.sql_task_plan(text),
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
-    pgworker.prune_jobs(integer)
+    pgworker.prune_jobs(integer),
+    pgworker.report_progress(bigint, double precision, text)
 TO pgworker_worker;
 
 -- pgworker_admin: what app and worker may do, and operating jobs, queues, schedules, retention.

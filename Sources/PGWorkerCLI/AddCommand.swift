@@ -7,8 +7,15 @@ import PostgresClient
 struct AddCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Enqueue a job. Prints its id.",
-        discussion: "Example: pgworker add send_email '{\"to\": \"a@example.com\"}' --queue mail"
+        abstract: "Enqueue a job. Prints its id, or with --wait its result.",
+        discussion: """
+            Example: pgworker add send_email '{"to": "a@example.com"}' --queue mail
+
+            With --wait, waits (without polling) until a worker, in any process, has finished the \
+            job: prints its result as JSON (null for none) and exits 0 when it succeeded; prints \
+            the error to stderr and exits 1 when it died or was cancelled; exits 124 when \
+            --timeout passes first (the job stays enqueued).
+            """
     )
 
     @OptionGroup var database: DatabaseOptions
@@ -40,7 +47,15 @@ struct AddCommand: AsyncParsableCommand {
     @Option(help: "Jobs with the same lock key never run at the same time, and run in order.")
     var lockKey: String?
 
+    @Flag(help: "Wait for the job to finish; print its result, or its error and exit non-zero.")
+    var wait = false
+
+    @Option(help: "With --wait: give up after this many seconds (exit 124; the job stays enqueued).")
+    var timeout: Double?
+
     func validate() throws {
+        if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be more than 0 seconds") }
         guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed])) != nil else {
             throw ValidationError("the payload is not valid JSON: \(payload.prefix(80))")
         }
@@ -60,6 +75,29 @@ struct AddCommand: AsyncParsableCommand {
             """,
             [task, payload, queue, runAt, priority, maxAttempts, jobKey, jobKeyMode, lockKey]
         )
-        print(try result.rows[0].decode("id", as: Int64.self))
+        let id = try result.rows[0].decode("id", as: Int64.self)
+        if wait {
+            try await waitAndReport(connection, id: id)
+        } else {
+            print(id)
+        }
+    }
+
+    /// Waits for job `id` (enqueued just now) to finish, as `JobClient.waitForJob` does: the
+    /// LISTEN comes before the first read of the row, so a job that finished meanwhile is seen.
+    private func waitAndReport(_ connection: PostgresConnection, id: Int64) async throws {
+        let record: JobRecord
+        do {
+            record = try await JobClient(connection: connection).waitForJob(
+                id: id, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
+        } catch let error as JobWaitError {
+            FileHandle.standardError.write(Data("pgworker: \(error)\n".utf8))
+            throw ExitCode(124)
+        }
+        guard record.state == .succeeded else {
+            FileHandle.standardError.write(Data("pgworker: job \(id) \(record.state.rawValue): \(record.lastError ?? "")\n".utf8))
+            throw ExitCode(1)
+        }
+        print(record.result ?? "null")
     }
 }

@@ -39,7 +39,8 @@ struct JobsCommand: AsyncParsableCommand {
             let rows = try await connection.query(
                 """
                 SELECT id, task, queue, state, attempts, max_attempts, priority,
-                       to_char(run_at, 'YYYY-MM-DD HH24:MI:SS TZ') AS run_at, last_error
+                       to_char(run_at, 'YYYY-MM-DD HH24:MI:SS TZ') AS run_at, last_error,
+                       round(progress * 100)::int AS percent, progress_message
                 FROM pgworker.jobs
                 WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR task = $2)
                   AND ($3::text IS NULL OR queue = $3)
@@ -49,13 +50,20 @@ struct JobsCommand: AsyncParsableCommand {
                 print("(no jobs)")
                 return
             }
-            var table = [["id", "task", "queue", "state", "attempts", "priority", "run at", "last error"]]
+            var table = [["id", "task", "queue", "state", "attempts", "priority", "run at", "progress", "last error"]]
             for row in rows {
+                // "40% copying files", "-" when the job reported none.
+                var progress: String?
+                if let percent = try row.decodeIfPresent("percent", as: Int.self) {
+                    let message = try row.decodeIfPresent("progress_message", as: String.self)
+                    progress = "\(percent)%" + (message.map { " " + $0 } ?? "")
+                }
                 table.append([
                     String(try row.decode("id", as: Int64.self)), try row.decode("task"), try row.decode("queue"),
                     try row.decode("state"),
                     "\(try row.decode("attempts", as: Int.self))/\(try row.decode("max_attempts", as: Int.self))",
                     String(try row.decode("priority", as: Int.self)), try row.decode("run_at"),
+                    TextColumns.clip(progress, 40),
                     TextColumns.clip(try row.decodeIfPresent("last_error", as: String.self)),
                 ])
             }
@@ -79,7 +87,8 @@ struct JobsCommand: AsyncParsableCommand {
                 """
                 SELECT id::text, task, queue, state, priority::text, attempts::text, max_attempts::text,
                        run_at::text, job_key, lock_key, locked_by, locked_at::text, created_at::text,
-                       attempted_at::text, finished_at::text, jsonb_pretty(payload) AS payload,
+                       attempted_at::text, finished_at::text, progress::text, progress_message, progress_at::text,
+                       jsonb_pretty(payload) AS payload,
                        jsonb_pretty(result) AS result, last_error, jsonb_pretty(errors) AS errors
                 FROM pgworker.jobs WHERE id = $1
                 """, [id]).rows

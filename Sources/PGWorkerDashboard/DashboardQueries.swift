@@ -37,6 +37,8 @@ struct DashboardQueries: Sendable {
         var maxAttempts: Int
         var runAt: String
         var lastError: String?
+        /// The latest progress report, as "40% copying files"; nil when the job reported none.
+        var progress: String?
     }
 
     /// Everything about one job.
@@ -140,7 +142,8 @@ struct DashboardQueries: Sendable {
     func jobs(_ filter: JobFilter) async throws -> [JobSummary] {
         try await database.query("""
             SELECT id, task, queue, state, attempts, max_attempts, run_at::timestamptz(0)::text AS run_at,
-                   left(last_error, 300) AS last_error
+                   left(last_error, 300) AS last_error,
+                   CASE WHEN progress IS NOT NULL THEN round(progress * 100)::int || '%' || coalesce(' ' || progress_message, '') END AS progress
             FROM pgworker.jobs j
             WHERE ($1::text IS NULL OR j.state = $1)
               AND ($2::text IS NULL OR j.task = $2)
@@ -159,7 +162,8 @@ struct DashboardQueries: Sendable {
             SELECT id, task, queue, state, attempts, max_attempts, run_at::timestamptz(0)::text AS run_at,
                    last_error, priority, jsonb_pretty(payload) AS payload, jsonb_pretty(result) AS result, locked_by,
                    created_at::timestamptz(3)::text AS created_at, attempted_at::timestamptz(3)::text AS attempted_at,
-                   finished_at::timestamptz(3)::text AS finished_at
+                   finished_at::timestamptz(3)::text AS finished_at,
+                   CASE WHEN progress IS NOT NULL THEN round(progress * 100)::int || '%' || coalesce(' ' || progress_message, '') END AS progress
             FROM pgworker.jobs WHERE id = $1
             """, [id]).first else { return nil }
         let errors = try await database.query("""
@@ -182,7 +186,8 @@ struct DashboardQueries: Sendable {
         JobSummary(
             id: try row.decode("id"), task: try row.decode("task"), queue: try row.decode("queue"),
             state: try row.decode("state"), attempts: try row.decode("attempts"), maxAttempts: try row.decode("max_attempts"),
-            runAt: try row.decode("run_at"), lastError: try row.decodeIfPresent("last_error"))
+            runAt: try row.decode("run_at"), lastError: try row.decodeIfPresent("last_error"),
+            progress: try row.decodeIfPresent("progress"))
     }
 
     // MARK: - Actions

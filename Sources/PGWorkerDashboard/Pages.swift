@@ -159,13 +159,13 @@ enum Pages {
             """
             <tr data-job="\(job.id)"><td class="n"><a href="/jobs/\(job.id)">\(job.id)</a></td><td>\(job.task)</td><td>\(job.queue)</td>\
             <td>\(state(job.state))</td><td class="n">\(job.attempts)/\(job.maxAttempts)</td><td>\(job.runAt)</td>\
-            <td>\(job.lastError ?? "")</td></tr>
+            <td class="progress">\(job.progress ?? "")</td><td>\(job.lastError ?? "")</td></tr>
             """
         }
         let problemBox: HTML = problem.map { "<p class=\"error\">\($0)</p>" } ?? ""
         let table: HTML = jobs.isEmpty ? "<p class=\"muted\" id=\"no-jobs\">No jobs match.</p>" : """
             <table id="jobs"><thead><tr><th>id</th><th>task</th><th>queue</th><th>state</th><th>attempts</th><th>run at</th>\
-            <th>last error</th></tr></thead><tbody>\(rows)</tbody></table>
+            <th>progress</th><th>last error</th></tr></thead><tbody>\(rows)</tbody></table>
             """
         var older: HTML = ""
         if jobs.count == DashboardQueries.pageSize, let last = jobs.last {
@@ -208,6 +208,7 @@ enum Pages {
             <dt>created</dt><dd>\(job.createdAt)</dd><dt>run at</dt><dd>\(summary.runAt)</dd>
             <dt>last attempt started</dt><dd>\(job.attemptedAt ?? "—")</dd><dt>finished</dt><dd>\(job.finishedAt ?? "—")</dd>
             <dt>locked by</dt><dd>\(job.lockedBy ?? "—")</dd>
+            <dt>progress</dt><dd id="progress">\(summary.progress ?? "—")</dd>
             </dl>
             <div class="actions">\(buttons)</div>
             <h2>Payload</h2><pre id="payload">\(job.payload)</pre>

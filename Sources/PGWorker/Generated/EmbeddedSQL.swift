@@ -403,6 +403,24 @@ ALTER TABLE pgworker.schedules ADD COLUMN IF NOT EXISTS skip_if_busy boolean NOT
 -- schedule() takes the two options; its definition file creates the new signature.
 DROP FUNCTION IF EXISTS pgworker.schedule(text, text, text, jsonb, text, text, integer, integer, integer, boolean);
 """##),
+        Migration(version: 11, name: "progress_and_waiting", sql: ##"""
+-- pgworker migration 011: progress that running jobs report, and jobs someone waits on.
+--
+-- Progress: the latest report of a running job (a fraction 0..1 and a short message) and when it
+-- was written. Only jobs that report pay for it; a job that reports none keeps the three NULLs.
+-- Nullable columns added without a default rewrite nothing.
+ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS progress double precision
+    CHECK (progress >= 0 AND progress <= 1);
+ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS progress_message text
+    CHECK (char_length(progress_message) <= 200);
+ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS progress_at timestamptz;
+
+-- Waiting: a job whose outcome someone waits for (pgworker.watch_job, `pgworker add --wait`,
+-- JobClient.addAndWait) NOTIFYs channel pgworker_job_finished with its id when it finishes. Every
+-- other job notifies nothing, so an ordinary completion pays nothing (a NOTIFY serializes commits
+-- cluster-wide). A constant default is stored in the catalog: adding it rewrites nothing.
+ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS notify_finished boolean NOT NULL DEFAULT false;
+"""##),
     ]
 }
 
@@ -1314,6 +1332,33 @@ BEGIN
 END
 $$;
 """##),
+        SchemaDefinition(kind: .function, name: "notify_job_finished", sql: ##"""
+-- Tells whoever waits on a job (pgworker.watch_job, `pgworker add --wait`, JobClient.addAndWait)
+-- that it finished: NOTIFY on channel pgworker_job_finished with the job's id as the payload,
+-- once it is succeeded, dead or cancelled. The notification is delivered when the transaction
+-- that finished the job commits; read the outcome from the row.
+--
+-- Only jobs with notify_finished set (a waiter asked) fire it: the WHEN clause is evaluated in
+-- the UPDATE itself, so every other job's completion queues no trigger event and sends nothing.
+-- A transaction that NOTIFYs takes a cluster-wide lock at commit, which is why ordinary jobs never
+-- do.
+CREATE OR REPLACE FUNCTION pgworker.notify_job_finished() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('pgworker_job_finished', NEW.id::text);
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_finished_notify
+    AFTER UPDATE ON pgworker.jobs
+    FOR EACH ROW
+    WHEN (NEW.notify_finished AND NEW.state IN ('succeeded', 'dead', 'cancelled')
+          AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION pgworker.notify_job_finished();
+"""##),
         SchemaDefinition(kind: .function, name: "notify_new_jobs", sql: ##"""
 -- Wake-up. One statement-level trigger sends at most one notification per distinct queue per
 -- INSERT statement, and only for jobs runnable now. The payload is the queue name, never job data.
@@ -1574,6 +1619,45 @@ LANGUAGE sql AS $$
     RETURNING j.id;
 $$;
 """##),
+        SchemaDefinition(kind: .function, name: "report_progress", sql: ##"""
+-- Reports the progress of the job a SQL task is running: a fraction from 0 to 1 and an optional
+-- short message (cut to 200 characters). A task finds its job's id in the setting
+-- pgworker.job_id: `pgworker.report_progress(current_setting('pgworker.job_id')::bigint, 0.5, 'half')`.
+-- Only the job this session runs may be reported on; any other id is refused (SQLSTATE 42501).
+--
+-- A **function** runs in the transaction that records its outcome, so nothing it writes is seen
+-- before that commits anyway: the report is kept in transaction-local settings (no row is written
+-- per call, however often it reports) and run_sql_job writes the latest one with the outcome.
+-- A **procedure** runs outside that transaction: each call updates the job's row, seen by others
+-- once the procedure COMMITs; report at most about once a second.
+-- Returns whether the report was taken (false when the job is no longer running).
+CREATE OR REPLACE FUNCTION pgworker.report_progress(job_id bigint, fraction double precision, message text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF fraction IS NULL OR NOT (fraction >= 0 AND fraction <= 1) THEN
+        RAISE EXCEPTION 'pgworker.report_progress: the fraction must be between 0 and 1, not %', fraction
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF report_progress.job_id IS DISTINCT FROM nullif(current_setting('pgworker.job_id', true), '')::bigint THEN
+        RAISE EXCEPTION 'pgworker.report_progress: job % is not the job this session runs', report_progress.job_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A SQL task reports on its own job: current_setting(''pgworker.job_id'')::bigint.';
+    END IF;
+    IF current_setting('pgworker.progress_deferred', true) = 'on' THEN
+        PERFORM set_config('pgworker.progress', fraction::text, true);
+        PERFORM set_config('pgworker.progress_message', coalesce(left(message, 200), ''), true);
+        RETURN true;
+    END IF;
+    UPDATE pgworker.jobs j
+    SET progress = fraction, progress_message = left(message, 200), progress_at = now()
+    WHERE j.id = report_progress.job_id AND j.state = 'running';
+    RETURN FOUND;
+END
+$$;
+"""##),
         SchemaDefinition(kind: .function, name: "reschedule_job", sql: ##"""
 -- Moves a waiting (available/retryable) job to run at `run_at`. Returns the job, or nothing when
 -- it is not waiting.
@@ -1669,6 +1753,10 @@ $$;
 -- login may become, so a superuser worker runs another owner's function only if it is SECURITY
 -- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
 -- worker's role is restored before the outcome is written.
+--
+-- The task finds its job's id in the setting pgworker.job_id. Progress it reports
+-- (pgworker.report_progress) is kept in transaction-local settings and written here, with the
+-- outcome, only when it reported any.
 CREATE OR REPLACE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1689,6 +1777,7 @@ DECLARE
     error_detail text;
     error_hint  text;
     message     text;
+    reported    text;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
@@ -1722,6 +1811,8 @@ BEGIN
                           fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
     ELSE
         BEGIN
+            PERFORM pg_catalog.set_config('pgworker.job_id', job_id::text, true);
+            PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
             IF NOT fn_definer AND fn_owner <> worker_role THEN
                 EXECUTE format('SET LOCAL ROLE %I', fn_owner);
             END IF;
@@ -1735,6 +1826,14 @@ BEGIN
             -- as written.
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
             EXECUTE format('SET LOCAL ROLE %I', worker_role);
+            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
+            IF reported IS NOT NULL THEN
+                UPDATE pgworker.jobs j
+                SET progress = reported::double precision,
+                    progress_message = nullif(pg_catalog.current_setting('pgworker.progress_message', true), ''),
+                    progress_at = now()
+                WHERE j.id = job_id;
+            END IF;
             RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
                                                               ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
         EXCEPTION WHEN OTHERS THEN
@@ -2165,6 +2264,34 @@ BEGIN
 END
 $$;
 """##),
+        SchemaDefinition(kind: .function, name: "watch_job", sql: ##"""
+-- Asks for a notification when a job finishes: from now on the job NOTIFYs channel
+-- pgworker_job_finished with its id (the text of the bigint) when it becomes succeeded, dead or
+-- cancelled. Returns the job's state now (NULL when there is no such job): when that is already
+-- final no notification will come.
+--
+-- To wait without a lost wake-up: LISTEN pgworker_job_finished first, then call watch_job (or
+-- enqueue and call it in one transaction), and wait only if the state it returned is not final;
+-- when a notification with the id arrives, read the row. Notifications are lost while the
+-- connection is down, so re-read the row now and then too. A running SQL task holds its job's row
+-- until it ends, so watch_job on such a job returns when the task has finished.
+CREATE OR REPLACE FUNCTION pgworker.watch_job(job_id bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    current_state text;
+BEGIN
+    UPDATE pgworker.jobs j
+    SET notify_finished = true
+    WHERE j.id = watch_job.job_id AND j.state IN ('available', 'running', 'retryable') AND NOT j.notify_finished
+    RETURNING j.state INTO current_state;
+    IF FOUND THEN
+        RETURN current_state;
+    END IF;
+    SELECT j.state INTO current_state FROM pgworker.jobs j WHERE j.id = watch_job.job_id;
+    RETURN current_state;
+END
+$$;
+"""##),
         SchemaDefinition(kind: .view, name: "queue_stats", sql: ##"""
 -- Job counts by queue and state, for status displays. Staged jobs (not yet moved into
 -- pgworker.jobs) count as state 'staged' of their queue.
@@ -2233,7 +2360,7 @@ CREATE OR REPLACE VIEW pgworker.unhandled_tasks AS
 --
 --   pgworker_app       enqueues (add_job, add_jobs, INSERT of the enqueue columns) and reads
 --                      jobs, queues, workers and the status views.
---   pgworker_worker    claims, heartbeats, records outcomes, runs SQL tasks, moves staged jobs,
+--   pgworker_worker    claims, heartbeats, records outcomes and progress, runs SQL tasks, moves staged jobs,
 --                      enqueues cron ticks, prunes. No writes to trigger attachments, SQL task
 --                      registrations, schedule definitions or retention.
 --   pgworker_admin     operates: cancel, retry, reschedule, delete, queue limits and pauses,
@@ -2297,12 +2424,15 @@ GRANT SELECT ON pgworker.sql_tasks TO pgworker_enqueuer;
 -- pgworker_app. INSERT covers only the columns a new job may set: state, attempts, locks and
 -- outcomes are the worker's.
 GRANT SELECT ON pgworker.jobs, pgworker.workers, pgworker.queues, pgworker.migrations TO pgworker_app;
-GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key) ON pgworker.jobs TO pgworker_app;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key, notify_finished) ON pgworker.jobs TO pgworker_app;
+-- Waiting on a job: the flag that makes it notify when it finishes, and nothing else.
+GRANT UPDATE (notify_finished) ON pgworker.jobs TO pgworker_app;
 GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_app;
 GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
                 pgworker.triggers, pgworker.schedule_status TO pgworker_app;
 GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
-                          pgworker.add_jobs(jsonb) TO pgworker_app;
+                          pgworker.add_jobs(jsonb),
+                          pgworker.watch_job(bigint) TO pgworker_app;
 
 -- pgworker_worker.
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
@@ -2331,7 +2461,8 @@ GRANT EXECUTE ON FUNCTION
     pgworker.run_sql_job(bigint, text),
     pgworker.sql_task_plan(text),
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
-    pgworker.prune_jobs(integer)
+    pgworker.prune_jobs(integer),
+    pgworker.report_progress(bigint, double precision, text)
 TO pgworker_worker;
 
 -- pgworker_admin: what app and worker may do, and operating jobs, queues, schedules, retention.

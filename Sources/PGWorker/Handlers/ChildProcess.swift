@@ -64,6 +64,9 @@ struct ChildProcess: Sendable {
     var stdoutLimit: Int
     var stderrLimit: Int
     var killGracePeriod: Duration
+    /// Called with each complete line of stderr (without its newline; a line is cut at 4 KiB), on
+    /// the supervising thread, when set.
+    var stderrLine: (@Sendable ([UInt8]) -> Void)? = nil
 
     /// After the first SIGKILL, how long the group may still answer before the run ends anyway:
     /// a process in uninterruptible sleep dies only when it wakes, and a zombie whose parent is an
@@ -179,6 +182,7 @@ struct ChildProcess: Sendable {
         var leaderExited = false
         var groupGone = false
         var firstKill: ContinuousClock.Instant?
+        var partialLine: [UInt8] = []
         while true {
             if !leaderExited {
                 let reaped = waitpid(pid, &status, WNOHANG)
@@ -245,6 +249,16 @@ struct ChildProcess: Sendable {
                     let room = max(0, stdoutLimit - outcome.stdout.count)
                     outcome.stdout.append(contentsOf: buffer[0..<min(room, count)])
                 } else {
+                    if let stderrLine {
+                        for byte in buffer[0..<count] {
+                            if byte == UInt8(ascii: "\n") {
+                                stderrLine(partialLine)
+                                partialLine.removeAll(keepingCapacity: true)
+                            } else if partialLine.count < 4096 {
+                                partialLine.append(byte)
+                            }
+                        }
+                    }
                     outcome.stderrTail.append(contentsOf: buffer[0..<count])
                     if outcome.stderrTail.count > stderrLimit {
                         outcome.stderrTail.removeFirst(outcome.stderrTail.count - stderrLimit)

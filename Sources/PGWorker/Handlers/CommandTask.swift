@@ -8,6 +8,13 @@ import Foundation
 /// result: as JSON when it parses as JSON, else as a JSON string. A non-zero exit fails the attempt
 /// with an error naming the status and holding the tail of stderr.
 ///
+/// **Progress:** a line on stderr of the form `PGWORKER-PROGRESS <fraction> [message]`, e.g.
+/// `echo "PGWORKER-PROGRESS 0.5 half the rows" >&2`, reports progress as
+/// ``JobContext/reportProgress(_:message:)`` does (fraction 0 to 1). Stderr, because every
+/// language and shell can write a line there without setup, it survives wrappers and `exec`
+/// (an extra descriptor would be closed by programs that close every descriptor above 2), and
+/// it needs no change to how the process is spawned. Such lines still count as stderr.
+///
 /// The command runs as the leader of its own process group, and an attempt ends only when that
 /// whole group is gone. On a timeout, a cancel request or the worker's shutdown, the group gets
 /// SIGTERM, then SIGKILL after ``killGracePeriod`` until no process is left, whether or not the
@@ -50,7 +57,12 @@ public struct CommandTask: TaskHandler {
             input: Array(job.payload.utf8),
             stdoutLimit: maxOutputBytes,
             stderrLimit: stderrTailBytes,
-            killGracePeriod: killGracePeriod
+            killGracePeriod: killGracePeriod,
+            stderrLine: { line in
+                if let (fraction, message) = Self.progress(fromStderrLine: line) {
+                    job.reportProgress(fraction, message: message)
+                }
+            }
         )
         let outcome = try await child.run()
         if Task.isCancelled { throw CancellationError() }
@@ -61,6 +73,17 @@ public struct CommandTask: TaskHandler {
             throw JobFailure.retry("command exited with status \(outcome.exitStatus ?? -1)\(stderrSuffix(outcome))")
         }
         return Self.result(fromStdout: outcome.stdout, totalBytes: outcome.stdoutBytes)
+    }
+
+    /// The fraction and message of a `PGWORKER-PROGRESS <fraction> [message]` line, or nil.
+    static func progress(fromStderrLine line: [UInt8]) -> (Double, String?)? {
+        let prefix = Array("PGWORKER-PROGRESS ".utf8)
+        guard line.count > prefix.count, Array(line[0..<prefix.count]) == prefix else { return nil }
+        let rest = sanitizedText(Array(line[prefix.count...])).trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = rest.split(separator: " ", maxSplits: 1)
+        guard let first = parts.first, let fraction = Double(first), fraction.isFinite else { return nil }
+        let message = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        return (fraction, message)
     }
 
     private func stderrSuffix(_ outcome: ChildProcess.Outcome) -> String {

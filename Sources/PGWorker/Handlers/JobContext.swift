@@ -16,10 +16,21 @@ public struct JobContext: Sendable {
     public let maxAttempts: Int
     /// The worker's logger, without the job's metadata (added by ``logger`` on use).
     private let baseLogger: Logger
+    /// Where progress reports go; nil outside a worker (reports are then dropped).
+    private let progressSink: (@Sendable (Int64, Double, String?) -> Void)?
 
     /// Creates a context; workers do this for each attempt. `logger` is the worker's logger; the
     /// context adds the job's metadata.
     public init(id: Int64, task: String, queue: String, payload: String, attempt: Int, maxAttempts: Int, logger: Logger) {
+        self.init(id: id, task: task, queue: queue, payload: payload, attempt: attempt, maxAttempts: maxAttempts,
+                  logger: logger, progress: nil)
+    }
+
+    /// Creates a context whose ``reportProgress(_:message:)`` calls `progress` with the job's id,
+    /// the fraction (0...1) and the message.
+    public init(id: Int64, task: String, queue: String, payload: String, attempt: Int, maxAttempts: Int, logger: Logger,
+                progress: (@Sendable (Int64, Double, String?) -> Void)?) {
+        self.progressSink = progress
         self.id = id
         self.task = task
         self.queue = queue
@@ -46,4 +57,16 @@ public struct JobContext: Sendable {
 
     /// True when this is the job's last allowed attempt.
     public var isLastAttempt: Bool { attempt >= maxAttempts }
+
+    /// Reports how far this attempt has got: `fraction` from 0 to 1 (clamped; NaN is ignored)
+    /// and an optional short message (cut to 200 characters). The latest report is stored on the
+    /// job's row (`progress`, `progress_message`, `progress_at`) and shown by `pgworker jobs`
+    /// and the dashboard.
+    ///
+    /// Cheap enough to call in a tight loop: it only replaces a value in memory; the worker writes
+    /// the latest one every ``WorkerConfiguration/progressInterval`` and when the job ends.
+    public func reportProgress(_ fraction: Double, message: String? = nil) {
+        guard !fraction.isNaN else { return }
+        progressSink?(id, min(1, max(0, fraction)), progressMessage(message))
+    }
 }

@@ -26,9 +26,13 @@ public struct JobRecord: Sendable {
     public var runAt: String
     /// The worker holding it while running.
     public var lockedBy: String?
+    /// The latest progress its handler reported, from 0 to 1 (nil when it reported none).
+    public var progress: Double?
+    /// The message of the latest progress report.
+    public var progressMessage: String?
 
     /// The columns ``init(row:)`` reads.
-    static let columns = "id, task, queue, payload::text AS payload, priority, state, attempts, max_attempts, last_error, result::text AS result, run_at::text AS run_at, locked_by"
+    static let columns = "id, task, queue, payload::text AS payload, priority, state, attempts, max_attempts, last_error, result::text AS result, run_at::text AS run_at, locked_by, progress, progress_message"
 
     init(row: PostgresRow) throws {
         id = try row.decode("id")
@@ -47,5 +51,7 @@ public struct JobRecord: Sendable {
         result = try row.decodeIfPresent("result")
         runAt = try row.decode("run_at")
         lockedBy = try row.decodeIfPresent("locked_by")
+        progress = try row.decodeIfPresent("progress")
+        progressMessage = try row.decodeIfPresent("progress_message")
     }
 }

@@ -13,3 +13,8 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     /// Cancelled before it finished.
     case cancelled
 }
+
+extension JobState {
+    /// Succeeded, dead or cancelled: the job will not run again by itself.
+    public var isFinal: Bool { self == .succeeded || self == .dead || self == .cancelled }
+}

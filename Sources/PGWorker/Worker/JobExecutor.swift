@@ -17,12 +17,17 @@ struct JobExecutor: Sendable {
     let jobMetrics: JobMetricsCache
     let limitedQueues: LimitedQueues
     let localQueueLimits: LocalQueueLimits
+    /// Writes the progress handlers report, coalesced.
+    let progressWriter: JobProgressWriter
+    /// Hands a context's progress reports to ``progressWriter``; made once, not per job.
+    let reportProgress: @Sendable (Int64, Double, String?) -> Void
     let logger: Logger
 
     /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
     func execute(_ job: ClaimedJob) async {
         let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
-                                 attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger)
+                                 attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger,
+                                 progress: reportProgress)
         let metrics = jobMetrics.metrics(for: job)
         let started = ContinuousClock.now
         WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
@@ -37,6 +42,8 @@ struct JobExecutor: Sendable {
         if let timeout, deadlines.finish(job.id) {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
         }
+        // A report still pending reaches the row before the outcome can: only jobs that reported.
+        await progressWriter.finish(job.id)
         let duration = ContinuousClock.now - started
         WorkerMetrics.jobFinished(job, completion, after: duration, metrics, inFlight: jobMetrics.inFlight)
         // Metadata as autoclosures: built only when the level is enabled.

@@ -96,9 +96,10 @@ struct SQLTaskRunner: Sendable {
         guard let call = plan.callStatement else {
             return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
         }
-        if let timeout {
-            try await connection.execute("SET statement_timeout = \(timeout)")
-        }
+        // The procedure finds its job in pgworker.job_id (pgworker.report_progress checks it);
+        // the session reset after the job clears it. One statement with the timeout, if any.
+        try await connection.execute("SET pgworker.job_id = '\(job.id)'"
+            + (timeout.map { "; SET statement_timeout = \($0)" } ?? ""))
         do {
             try await connection.query(call, [job.payload])
             if timeout != nil { try await connection.execute("RESET statement_timeout") }

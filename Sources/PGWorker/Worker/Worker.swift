@@ -35,6 +35,7 @@ public final class Worker: Service, Sendable {
     private let trailingClaims: TrailingClaims
     private let producer: Producer
     private let executor: JobExecutor
+    private let progressWriter: JobProgressWriter
     private let notifier: Notifier
     private let finalFlush: FinalFlush
 
@@ -74,10 +75,14 @@ public final class Worker: Service, Sendable {
             state: state, shutdown: shutdown, pacer: pacer, completer: completer, registration: registration,
             recovery: ConnectionRecovery(state: state, logger: logger), limitedQueues: limitedQueues,
             localQueueLimits: localQueueLimits, progress: progress, logger: logger)
+        let progressWriter = JobProgressWriter(workerID: workerID, connection: main,
+                                               interval: configuration.progressInterval, logger: logger)
+        self.progressWriter = progressWriter
         executor = JobExecutor(
             workerID: workerID, registry: tasks, configuration: configuration, sqlPool: sqlPool, state: state,
             shutdown: shutdown, runningJobs: runningJobs, deadlines: deadlines, jobMetrics: JobMetricsCache(),
-            limitedQueues: limitedQueues, localQueueLimits: localQueueLimits, logger: logger)
+            limitedQueues: limitedQueues, localQueueLimits: localQueueLimits, progressWriter: progressWriter,
+            reportProgress: { progressWriter.report($0, fraction: $1, message: $2) }, logger: logger)
         notifier = Notifier(
             conninfo: configuration.listenConninfo ?? conninfo, queues: configuration.queues, state: state,
             shutdown: shutdown, trailingClaims: trailingClaims, runningJobs: runningJobs, progress: progress, logger: logger)
@@ -125,6 +130,7 @@ public final class Worker: Service, Sendable {
                 }
                 group.addTask { await self.pacer.runBatchingTimer() }
                 group.addTask { await self.deadlines.run() }
+                group.addTask { await self.progressWriter.run() }
                 group.addTask { await self.trailingClaims.run() }
                 // Chores and cron share the main connection: their statements are short, and a worker
                 // then needs only two connections (plus SQL-task ones) however many features it runs.

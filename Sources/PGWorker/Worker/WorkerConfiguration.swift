@@ -44,6 +44,11 @@ public struct WorkerConfiguration: Sendable {
     /// How often this worker prunes finished jobs past their retention (`pgworker.retention`);
     /// `nil` never.
     public var pruneInterval: Duration? = .seconds(60)
+    /// How often the progress that running handlers report (``JobContext/reportProgress(_:message:)``)
+    /// is written to their jobs' rows: reports in between only replace the pending value, so a
+    /// chatty handler costs at most one row update per job per interval. A job's last report is
+    /// written when it ends.
+    public var progressInterval: Duration = .seconds(1)
     /// This process's worker id: host, pid and a random suffix, unique across hosts.
     public var workerID: String = WorkerConfiguration.makeWorkerID()
 
