@@ -41,4 +41,24 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertNotEqual(output.status, 0)
         XCTAssertTrue(output.stderr.contains("--jobs must be at least 1"), output.stderr)
     }
+
+    /// `pgworker bench-sustained` with a small offered rate and short phases: each phase reports,
+    /// the worker keeps up with 500 jobs/s, and the summary line has its documented form.
+    func testSustainedBenchReportsEveryPhaseAndASummaryLine() async throws {
+        let adminConninfo = try await TestCluster.start()
+        let output = try await runProduct("pgworker", [
+            "bench-sustained", "--database-url", adminConninfo,
+            "--rate", "500", "--duration", "3", "--report-every", "1", "--batch", "50", "--producers", "2",
+        ], removingEnvironment: ["DATABASE_URL"])
+        XCTAssertEqual(output.status, 0, "stderr: \(output.stderr)")
+        let lines = output.stdout.split(separator: "\n").map(String.init)
+        for phase in ["worker", "sql", "pinned"] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  \(phase) ") && $0.contains("jobs/s done, backlog") }, "no \(phase) sample in:\n\(output.stdout)")
+        }
+        let last = try XCTUnwrap(lines.last)
+        let pattern = #/^sustained 500 jobs/s offered: worker (\d+) jobs/s = (\d+\.\d\d) x offered, bare SQL (\d+) jobs/s; pinned snapshot (\d+) jobs/s = (\d+\.\d\d) x; size (\d+) MB$/#
+        let match = try XCTUnwrap(last.wholeMatch(of: pattern), "last line has the wrong form: \(last)")
+        XCTAssertGreaterThan(Double(match.2) ?? 0, 0.5, "the worker kept up with 500 jobs/s: \(last)")
+        XCTAssertGreaterThan(Int(match.3) ?? 0, 0, last)
+    }
 }
