@@ -13,6 +13,11 @@ struct DashboardQueries: Sendable {
         var succeededLastMinute = 0
         var succeededLastHour = 0
         var failedLastHour = 0
+        /// Whether workers skip its jobs (`pgworker.pause_queue`); running ones finish.
+        var paused = false
+        /// At most this many of its jobs run at once across every worker (`pgworker.set_queue_limit`);
+        /// nil for no cap.
+        var maxRunning: Int?
     }
 
     /// A live (or recently silent) worker process.
@@ -92,6 +97,14 @@ struct DashboardQueries: Sendable {
             byQueue[queue, default: QueueSummary(queue: queue)].succeededLastMinute = try row.decode("ok_minute")
             byQueue[queue, default: QueueSummary(queue: queue)].succeededLastHour = try row.decode("ok_hour")
             byQueue[queue, default: QueueSummary(queue: queue)].failedLastHour = try row.decode("dead_hour")
+        }
+        // A paused or capped queue shows even when it has no jobs (yet).
+        let controls = try await database.query(
+            "SELECT queue, paused, max_running FROM pgworker.queues WHERE paused OR max_running IS NOT NULL")
+        for row in controls.rows {
+            let queue: String = try row.decode("queue")
+            byQueue[queue, default: QueueSummary(queue: queue)].paused = try row.decode("paused")
+            byQueue[queue, default: QueueSummary(queue: queue)].maxRunning = try row.decodeIfPresent("max_running")
         }
         return byQueue.keys.sorted().map { byQueue[$0]! }
     }
@@ -244,5 +257,60 @@ struct DashboardQueries: Sendable {
         }
         let result = try await database.query(sql, [id, states])
         return action == .retry ? !result.rows.isEmpty : result.affectedRows > 0
+    }
+}
+
+extension DashboardQueries {
+    // MARK: - Queue actions
+
+    /// What the dashboard can do to a queue: each calls the SQL function of the same purpose.
+    enum QueueAction: String, CaseIterable, Sendable {
+        /// `pgworker.pause_queue`: workers stop claiming its jobs; running ones finish.
+        case pause
+        /// `pgworker.resume_queue`: workers claim its jobs again.
+        case resume
+        /// `pgworker.set_queue_limit`: caps its running jobs, or removes the cap.
+        case limit
+    }
+
+    /// The longest queue name `pgworker.queues` accepts (its CHECK constraint).
+    static let maximumQueueNameLength = 200
+
+    /// Why a queue action's input is refused, in words for the operator.
+    struct InvalidInput: Error, Sendable {
+        var message: String
+    }
+
+    /// Checks a submitted queue name: 1 to 200 characters (as PostgreSQL counts them), no NUL.
+    static func validatedQueue(_ submitted: String?) throws(InvalidInput) -> String {
+        guard let queue = submitted, !queue.isEmpty else {
+            throw InvalidInput(message: "The form names no queue.")
+        }
+        guard queue.unicodeScalars.count <= maximumQueueNameLength, !queue.unicodeScalars.contains("\u{0}") else {
+            throw InvalidInput(message: "A queue name has 1 to \(maximumQueueNameLength) characters and no NUL.")
+        }
+        return queue
+    }
+
+    /// Reads a submitted limit: a whole number from 0 to 2147483647 (PostgreSQL's `integer`), or
+    /// empty or `none` for no limit (returned as nil).
+    static func validatedLimit(_ submitted: String?) throws(InvalidInput) -> Int32? {
+        let text = (submitted ?? "").trimmingCharacters(in: .whitespaces)
+        if text.isEmpty || text.lowercased() == "none" { return nil }
+        guard text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let limit = Int32(text) else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw InvalidInput(message:
+                "The limit must be a whole number from 0 to \(Int32.max), or empty for no limit; \"\(shown)\" is not. Nothing was changed.")
+        }
+        return limit
+    }
+
+    /// Applies a queue action; `limit` is the cap for ``QueueAction/limit`` (nil removes it).
+    func perform(_ action: QueueAction, queue: String, limit: Int32?) async throws {
+        switch action {
+        case .pause: _ = try await database.query("SELECT pgworker.pause_queue($1)", [queue])
+        case .resume: _ = try await database.query("SELECT pgworker.resume_queue($1)", [queue])
+        case .limit: _ = try await database.query("SELECT pgworker.set_queue_limit($1, $2::integer)", [queue, limit])
+        }
     }
 }

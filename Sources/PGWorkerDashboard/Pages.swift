@@ -71,6 +71,13 @@ enum Pages {
         .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
         .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
         td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
+        .clip{display:block;max-width:220px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+        #queues th{white-space:nowrap}#queues th,#queues td{padding-left:8px;padding-right:8px}
+        .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;white-space:nowrap;background:#eef2f6}
+        .badge-paused{background:#fef0c7;color:#93370d}.badge-limit{background:#d1e0ff;color:#1d3a8a}
+        tr.paused td{background:#fffcf5}td.status{white-space:nowrap}
+        td.controls{white-space:nowrap;padding-top:3px;padding-bottom:3px}td.controls form{display:inline-flex;gap:4px;margin-right:8px}
+        td.controls input[name=max_running]{width:6em;padding:2px 6px}td.controls button{padding:2px 10px}
         """)
 
     static func state(_ state: String) -> HTML {
@@ -100,9 +107,10 @@ enum Pages {
     }
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
-                         schedules: (columns: [String], rows: [[String: String]])?, staleAfterSeconds: Double) -> HTML {
+                         schedules: (columns: [String], rows: [[String: String]])?, staleAfterSeconds: Double,
+                         csrf: String, notice: String? = nil) -> HTML {
         let states = QueueStatus.countColumns
-        let header: [HTML] = states.map { "<th>\($0)</th>" }
+        let header: [HTML] = states.map { "<th class=\"n\">\($0)</th>" }
         let queueRows: [HTML] = queues.map { queue in
             let cells: [HTML] = states.map { state in
                 let count = queue.counts[state] ?? 0
@@ -111,13 +119,17 @@ enum Pages {
                     : state == QueueStatus.staged ? "<td class=\"n\">\(count)</td>"
                     : "<td class=\"n\"><a href=\"\(link("/jobs", [("queue", queue.queue), ("state", state)]))\">\(count)</a></td>"
             }
+            let paused: HTML = queue.paused ? " class=\"paused\" data-paused=\"true\"" : ""
             return """
-                <tr data-queue="\(queue.queue)"><td><a href="\(link("/jobs", [("queue", queue.queue)]))">\(queue.queue)</a></td>\(cells)\
-                <td class="n">\(queue.succeededLastMinute)</td><td class="n">\(queue.succeededLastHour)</td><td class="n">\(queue.failedLastHour)</td></tr>
+                <tr data-queue="\(queue.queue)"\(paused)><td><a class="clip name" title="\(queue.queue)" href="\(link("/jobs", [("queue", queue.queue)]))">\(queue.queue)</a></td>\
+                <td class="status">\(queueStatus(queue))</td>\(cells)\
+                <td class="n">\(queue.succeededLastMinute)</td><td class="n">\(queue.succeededLastHour)</td><td class="n">\(queue.failedLastHour)</td>\
+                <td class="controls">\(queueControls(queue, csrf: csrf))</td></tr>
                 """
         }
         let queueTable: HTML = queues.isEmpty ? "<p class=\"muted\" id=\"no-queues\">No jobs yet.</p>" : """
-            <table id="queues"><thead><tr><th>queue</th>\(header)<th>done / min</th><th>done / hour</th><th>dead / hour</th></tr></thead>
+            <table id="queues"><thead><tr><th>Queue</th><th>Status</th>\(header)<th class="n">Done / min</th><th class="n">Done / hour</th>\
+            <th class="n">Dead / hour</th><th>Control</th></tr></thead>
             <tbody>\(queueRows)</tbody></table>
             """
         let workerRows: [HTML] = workers.map { worker in
@@ -143,11 +155,49 @@ enum Pages {
                 <h2>Schedules</h2><table id="schedules"><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table>
                 """
         }
+        let noticeBox: HTML = notice.map { "<p class=\"notice\" id=\"notice\">\($0)</p>" } ?? ""
         return layout(title: "Overview", current: "/", """
-            <h1>Queues</h1>\(queueTable)
+            <h1>Queues</h1>\(noticeBox)\(queueTable)
             <h2>Workers</h2>\(workerTable)
             \(scheduleSection)
             """)
+    }
+
+    /// A queue's state: paused, capped, both, or neither.
+    private static func queueStatus(_ queue: DashboardQueries.QueueSummary) -> HTML {
+        var badges: [HTML] = []
+        if queue.paused { badges.append("<span class=\"badge badge-paused\">paused</span>") }
+        if let limit = queue.maxRunning {
+            let running = queue.counts[JobState.running.rawValue] ?? 0
+            badges.append("<span class=\"badge badge-limit\" title=\"\(running) of at most \(limit) running\">limit \(limit)</span>")
+        }
+        return badges.isEmpty ? "<span class=\"muted\">active</span>" : HTML.join(badges, separator: " ")
+    }
+
+    /// The overview's per-queue forms: pause or resume, and the limit (empty removes it). POSTs
+    /// with the CSRF field; the queue name travels as a form field, never in the path.
+    private static func queueControls(_ queue: DashboardQueries.QueueSummary, csrf: String) -> HTML {
+        let hidden: HTML = "<input type=\"hidden\" name=\"csrf\" value=\"\(csrf)\"><input type=\"hidden\" name=\"queue\" value=\"\(queue.queue)\">"
+        let toggle: HTML = queue.paused
+            ? "<form method=\"post\" action=\"/queues/resume\">\(hidden)<button type=\"submit\" class=\"resume\">Resume</button></form>"
+            : "<form method=\"post\" action=\"/queues/pause\">\(hidden)<button type=\"submit\" class=\"pause\">Pause</button></form>"
+        let current: HTML = queue.maxRunning.map { "\($0)" } ?? ""
+        return """
+            \(toggle)<form method="post" action="/queues/limit">\(hidden)\
+            <input name="max_running" value="\(current)" size="5" inputmode="numeric" pattern="[0-9]*" placeholder="none" \
+            aria-label="Most jobs of \(queue.queue) running at once (empty: no limit)" title="Most jobs running at once; empty for no limit">\
+            <button type="submit">Set limit</button></form>
+            """
+    }
+
+    /// The line shown after a queue action redirected back to the overview.
+    static func queueNotice(_ action: DashboardQueries.QueueAction, queue: String, limit: String?) -> String {
+        switch action {
+        case .pause: "Queue \(queue) paused: workers claim none of its jobs; running ones finish."
+        case .resume: "Queue \(queue) resumed."
+        case .limit: limit == nil || limit == "none"
+            ? "Queue \(queue) has no limit." : "Queue \(queue) runs at most \(limit ?? "") jobs at once."
+        }
     }
 
     static func jobs(_ jobs: [DashboardQueries.JobSummary], filter: DashboardQueries.JobFilter, problem: String?) -> HTML {

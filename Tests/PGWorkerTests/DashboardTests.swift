@@ -32,26 +32,36 @@ final class DashboardTests: XCTestCase {
         return (succeeded, dead, available)
     }
 
+    /// Schedules as operators write them (one with a long expression and payload, one a worker has
+    /// already seen, one disabled, one with hostile text), a paused queue and a capped one.
+    private func seedSchedulesAndQueueControls(_ connection: PostgresConnection) async throws {
+        try await connection.execute("""
+            SELECT pgworker.schedule('nightly-<report>', '0 3 * * *', 'report', queue => 'reports', timezone => 'Europe/Berlin', backfill => 3);
+            SELECT pgworker.schedule('sync-crm', '*/5 * * * *', 'sync_crm', skip_if_busy => true);
+            SELECT pgworker.schedule('month-end-invoices-for-every-customer-account-in-every-region',
+                '0,5,10,15,20,25,30,35,40,45,50,55 0-6,18-23 1,2,3,4,5,28,29,30,31 1-12 MON-FRI', 'send_invoices',
+                payload => jsonb_build_object('regions', to_jsonb(ARRAY['eu-west-1','eu-central-1','us-east-1','us-west-2','ap-southeast-1']),
+                                              'template', repeat('invoice-reminder-', 12)),
+                queue => 'mail', lock_key => 'invoices');
+            SELECT pgworker.schedule('legacy-export', '@hourly', 'export', enabled => false);
+            UPDATE pgworker.schedules SET last_tick = date_trunc('minute', now()) - interval '5 minutes',
+                                          next_tick = date_trunc('minute', now()) + interval '5 minutes'
+            WHERE name = 'sync-crm';
+            SELECT pgworker.pause_queue('images');
+            SELECT pgworker.set_queue_limit('mail', 2);
+            """)
+    }
+
     func testPagesRenderInChromium() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         let ids = try await seed(app)
-        // Schedules show when their table exists (another migration may create it with its own columns).
-        let hadSchedules = try await app.query("SELECT to_regclass('pgworker.schedules') IS NOT NULL AS present").rows[0].decode("present", as: Bool.self)
-        if !hadSchedules {
-            try await app.execute("""
-                CREATE TABLE pgworker.schedules (name text PRIMARY KEY, cron text, task text);
-                INSERT INTO pgworker.schedules VALUES ('nightly-<report>', '0 3 * * *', 'report');
-                """)
-        }
+        try await seedSchedulesAndQueueControls(app)
         let base = try await serve(database)
 
         let overview = try await Chromium.dumpDOM(base + "/")
-        XCTAssertTrue(overview.contains("<h2>Schedules</h2>"), overview)
-        if !hadSchedules {
-            XCTAssertTrue(overview.contains("<table id=\"schedules\""))
-            XCTAssertTrue(overview.contains("nightly-&lt;report&gt;"), "schedule rows, escaped")
-        }
+        XCTAssertTrue(overview.contains("<table id=\"schedules\""), overview)
+        XCTAssertTrue(overview.contains("nightly-&lt;report&gt;"), "schedule rows, escaped")
         XCTAssertTrue(overview.contains("<table id=\"queues\""), overview)
         XCTAssertTrue(overview.contains("data-queue=\"images\""), overview)
         XCTAssertTrue(overview.contains("data-queue=\"mail\""), overview)
@@ -82,11 +92,26 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue(confirm.contains("<form method=\"post\" action=\"/jobs/\(ids.dead)/delete\" id=\"confirm\">"), confirm)
         XCTAssertTrue(confirm.contains("name=\"csrf\""))
 
+        // Paused and capped queues say so, and offer their controls.
+        let images = try XCTUnwrap(overview.firstMatch(of: /<tr data-queue="images"[^>]*>.*?<\/tr>/.dotMatchesNewlines())?.0).description
+        XCTAssertTrue(images.contains("data-paused=\"true\"") && images.contains(">paused<"), images)
+        XCTAssertTrue(images.contains("action=\"/queues/resume\"") && !images.contains("action=\"/queues/pause\""), images)
+        let mail = try XCTUnwrap(overview.firstMatch(of: /<tr data-queue="mail"[^>]*>.*?<\/tr>/.dotMatchesNewlines())?.0).description
+        XCTAssertTrue(mail.contains(">limit 2<") && mail.contains("name=\"max_running\" value=\"2\""), mail)
+        XCTAssertTrue(mail.contains("action=\"/queues/pause\"") && !mail.contains("data-paused"), mail)
+        XCTAssertTrue(mail.contains("name=\"csrf\""), "every control carries the CSRF field")
+
+        // The screenshot, 1400 px wide. PGWORKER_DASHBOARD_SCREENSHOT=PATH keeps it.
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-dashboard-\(UUID().uuidString).png").path
-        try await Chromium.screenshot(base + "/", to: screenshot)
+        try await Chromium.screenshot(base + "/", to: screenshot, width: 1400, height: 900)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
+        if let keep = ProcessInfo.processInfo.environment["PGWORKER_DASHBOARD_SCREENSHOT"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: screenshot, toPath: keep)
+        }
         try? FileManager.default.removeItem(atPath: screenshot)
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG")
+        XCTAssertEqual(png[16..<24].reduce(0) { $0 << 8 | Int($1) } >> 32, 1400, "1400 px wide (IHDR)")
         XCTAssertGreaterThan(png.count, 5_000)
     }
 
@@ -141,6 +166,140 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(notFound.status, 404)
     }
 
+    /// A queue's control row, as the dashboard holds it.
+    private func queueControl(_ connection: PostgresConnection, _ queue: String) async throws -> (paused: Bool, maxRunning: Int?)? {
+        guard let row = try await connection.query("SELECT paused, max_running FROM pgworker.queues WHERE queue = $1", [queue]).first else {
+            return nil
+        }
+        return (try row.decode("paused"), try row.decodeIfPresent("max_running"))
+    }
+
+    /// A login role with only pgworker_admin: the role the dashboard is meant to run as.
+    private func operatorConninfo(_ database: TestDatabase) async throws -> String {
+        let role = "dash_ops_\(UInt32.random(in: 0...UInt32.max))"
+        let owner = try await database.connect("owner")
+        try await owner.execute("CREATE ROLE \(role) LOGIN; SELECT pgworker.grant_admin('\(role)')")
+        await owner.close()
+        addTeardownBlock {
+            let cleanup = try await database.connect("teardown")
+            try await cleanup.execute("DROP OWNED BY \(role) CASCADE; DROP ROLE \(role)")
+            await cleanup.close()
+        }
+        return database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)")
+    }
+
+    func testQueueControlsPauseResumeAndLimit() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        _ = try await seed(app)
+        let base = try await serveDashboard(conninfo: try await operatorConninfo(database)).base
+        let overview = try await HTTP.request(base + "/")
+        XCTAssertEqual(overview.status, 200)
+        let csrf = try XCTUnwrap(overview.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1).description
+        let initially = try await queueControl(app, "mail")
+        XCTAssertNil(initially)
+
+        // Pause, as the overview's button posts it (the browser adds its Origin).
+        let paused = try await HTTP.request(base + "/queues/pause", method: "POST", headers: ["Origin": base], form: ["csrf": csrf, "queue": "mail"])
+        XCTAssertEqual(paused.status, 303, paused.body)
+        XCTAssertEqual(paused.headers["location"], "/?done=pause&queue=mail")
+        var control = try await queueControl(app, "mail")
+        XCTAssertEqual(control?.paused, true)
+        let after = try await HTTP.request(base + "/?done=pause&queue=mail")
+        XCTAssertTrue(after.body.contains("<p class=\"notice\" id=\"notice\">Queue mail paused"), after.body)
+        XCTAssertTrue(after.body.contains("<tr data-queue=\"mail\" class=\"paused\" data-paused=\"true\">"), after.body)
+
+        // Resume.
+        let resumed = try await HTTP.request(base + "/queues/resume", method: "POST", form: ["csrf": csrf, "queue": "mail"])
+        XCTAssertEqual(resumed.status, 303)
+        control = try await queueControl(app, "mail")
+        XCTAssertEqual(control?.paused, false)
+
+        // Set a limit (spaces around it are fine), change it, then remove it with an empty field.
+        for (text, expected) in [(" 3 ", 3), ("0", 0)] {
+            let limited = try await HTTP.request(base + "/queues/limit", method: "POST", form: ["csrf": csrf, "queue": "mail", "max_running": text])
+            XCTAssertEqual(limited.status, 303)
+            XCTAssertEqual(limited.headers["location"], "/?done=limit&queue=mail&limit=\(expected)")
+            control = try await queueControl(app, "mail")
+            XCTAssertEqual(control?.maxRunning, expected)
+        }
+        let capped = try await HTTP.request(base + "/")
+        XCTAssertTrue(capped.body.contains(">limit 0<"), capped.body)
+        let removed = try await HTTP.request(base + "/queues/limit", method: "POST", form: ["csrf": csrf, "queue": "mail", "max_running": ""])
+        XCTAssertEqual(removed.status, 303)
+        XCTAssertEqual(removed.headers["location"], "/?done=limit&queue=mail&limit=none")
+        control = try await queueControl(app, "mail")
+        XCTAssertEqual(control?.paused, false)
+        XCTAssertNil(control?.maxRunning)
+
+        // A queue name that is hostile HTML and not a path: bound as a parameter, escaped on the page.
+        let odd = "a/<b>x</b> & ?q=1"
+        let pausedOdd = try await HTTP.request(base + "/queues/pause", method: "POST", form: ["csrf": csrf, "queue": odd])
+        XCTAssertEqual(pausedOdd.status, 303)
+        let oddControl = try await queueControl(app, odd)
+        XCTAssertEqual(oddControl?.paused, true)
+        let location = try XCTUnwrap(pausedOdd.headers["location"])
+        let shown = try await HTTP.request(base + location)
+        XCTAssertTrue(shown.body.contains("data-queue=\"a/&lt;b&gt;x&lt;/b&gt; &amp; ?q=1\""), shown.body)
+        XCTAssertTrue(shown.body.contains("Queue a/&lt;b&gt;x&lt;/b&gt; &amp; ?q=1 paused"), "the notice, escaped")
+        XCTAssertFalse(shown.body.contains("<b>x</b>"))
+        XCTAssertTrue(shown.body.contains("name=\"queue\" value=\"a/&lt;b&gt;x&lt;/b&gt; &amp; ?q=1\""), "the form posts it back intact")
+    }
+
+    func testQueueControlsRefuseMissingCSRFAndBadInput() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        _ = try await seed(app)
+        try await app.query("SELECT pgworker.set_queue_limit('mail', 4)")
+        let base = try await serve(database)
+        let page = try await HTTP.request(base + "/")
+        let csrf = try XCTUnwrap(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1).description
+        func unchanged(_ why: String) async throws {
+            let mail = try await queueControl(app, "mail")
+            XCTAssertEqual(mail?.paused, false, why)
+            XCTAssertEqual(mail?.maxRunning, 4, why)
+            let images = try await queueControl(app, "images")
+            XCTAssertNil(images, why)
+        }
+
+        // No CSRF field, a wrong one, or another site's Origin: 403 for every action, nothing changes.
+        let wrong = String(repeating: "0", count: csrf.count)
+        for action in ["pause", "resume", "limit"] {
+            for queue in ["mail", "images"] {
+                for (form, headers) in [(["queue": queue, "max_running": "1"], [:]),
+                                        (["csrf": wrong, "queue": queue, "max_running": "1"], [:]),
+                                        (["csrf": csrf, "queue": queue, "max_running": "1"], ["Origin": "http://evil.example"])]
+                        as [([String: String], [String: String])] {
+                    let refused = try await HTTP.request(base + "/queues/\(action)", method: "POST", headers: headers, form: form)
+                    XCTAssertEqual(refused.status, 403, "\(action) \(form) \(headers)")
+                    try await unchanged("\(action) \(form) \(headers)")
+                }
+            }
+        }
+
+        // A limit that is not a whole number from 0 to 2147483647: a clear 400, nothing changes.
+        for bad in ["-1", "abc", "2.5", "3.0", "1e3", "0x10", "2147483648", "99999999999999999999", "3; DROP TABLE pgworker.jobs"] {
+            let refused = try await HTTP.request(base + "/queues/limit", method: "POST", form: ["csrf": csrf, "queue": "mail", "max_running": bad])
+            XCTAssertEqual(refused.status, 400, bad)
+            XCTAssertTrue(refused.body.contains("The limit must be a whole number from 0 to 2147483647, or empty for no limit"), refused.body)
+            XCTAssertTrue(refused.body.contains("Nothing was changed."))
+            try await unchanged(bad)
+        }
+        // No queue, or a name longer than pgworker.queues accepts: 400.
+        for form in [["csrf": csrf], ["csrf": csrf, "queue": ""], ["csrf": csrf, "queue": String(repeating: "q", count: 201)]] {
+            let refused = try await HTTP.request(base + "/queues/pause", method: "POST", form: form)
+            XCTAssertEqual(refused.status, 400, "\(form["queue"]?.count ?? -1)")
+            try await unchanged("queue \(form["queue"]?.count ?? -1)")
+        }
+        // Only POST changes anything, and only the three actions exist.
+        let get = try await HTTP.request(base + "/queues/pause?queue=mail&csrf=\(csrf)")
+        XCTAssertNotEqual(get.status, 200)
+        XCTAssertNotEqual(get.status, 303)
+        let unknown = try await HTTP.request(base + "/queues/drop", method: "POST", form: ["csrf": csrf, "queue": "mail"])
+        XCTAssertEqual(unknown.status, 404)
+        try await unchanged("GET and unknown actions")
+    }
+
     func testTokenIsCheckedOnEveryRequest() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
@@ -183,6 +342,12 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(anonymous.status, 401)
         let stillThere = try await app.jobState(ids.dead)
         XCTAssertEqual(stillThere, "dead")
+        let anonymousPause = try await HTTP.request(base + "/queues/pause", method: "POST", form: ["csrf": csrf, "queue": "images"])
+        XCTAssertEqual(anonymousPause.status, 401)
+        let notPaused = try await app.query("SELECT count(*) AS n FROM pgworker.queues WHERE paused").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(notPaused, 0, "a queue action needs the token too")
+        let pause = try await HTTP.request(base + "/queues/pause", method: "POST", headers: ["Cookie": cookieValue], form: ["csrf": csrf, "queue": "images"])
+        XCTAssertEqual(pause.status, 303)
 
         // In a real browser: the token link logs in and shows the page.
         let dom = try await Chromium.dumpDOM(base + "/?token=\(token)")
