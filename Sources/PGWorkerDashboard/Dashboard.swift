@@ -116,9 +116,14 @@ struct DashboardRoutes: Sendable {
     func add(to router: Router<DashboardRequestContext>) {
         router.get("/") { request, _ in
             try await guarded {
+                // After a queue action: what the database now says about that queue (so a crafted
+                // link cannot put words on the page).
                 let parameters = request.uri.queryParameters
-                let notice = parameters.get("done").flatMap(DashboardQueries.QueueAction.init(rawValue:)).flatMap { action in
-                    parameters.get("queue").map { Pages.queueNotice(action, queue: $0, limit: parameters.get("limit")) }
+                var notice: String?
+                if let action = parameters.get("done").flatMap(DashboardQueries.QueueAction.init(rawValue:)),
+                   let queue = try? DashboardQueries.validatedQueue(parameters.get("queue")),
+                   let control = try await queries.queueControl(queue) {
+                    notice = Pages.queueNotice(action, queue: queue, paused: control.paused, limit: control.maxRunning)
                 }
                 return Pages.response(Pages.overview(
                     queues: try await queries.queues(), workers: try await queries.workers(),
@@ -149,8 +154,7 @@ struct DashboardRoutes: Sendable {
                 try await queries.perform(action, queue: queue, limit: limit)
                 logger.notice("dashboard queue action", metadata: [
                     "queue": "\(queue)", "action": "\(action.rawValue)", "limit": "\(limit.map(String.init) ?? "none")"])
-                let shownLimit: String? = action == .limit ? limit.map(String.init) ?? "none" : nil
-                return Response.redirect(to: Pages.link("/", [("done", action.rawValue), ("queue", queue), ("limit", shownLimit)]), type: .normal)
+                return Response.redirect(to: Pages.link("/", [("done", action.rawValue), ("queue", queue)]), type: .normal)
             }
         }
         router.post("/login") { _, _ in Response.redirect(to: "/", type: .normal) }

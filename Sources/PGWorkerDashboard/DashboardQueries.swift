@@ -305,6 +305,14 @@ extension DashboardQueries {
         return limit
     }
 
+    /// A queue's row in `pgworker.queues`, or nil when it has none.
+    func queueControl(_ queue: String) async throws -> (paused: Bool, maxRunning: Int?)? {
+        guard let row = try await database.query("SELECT paused, max_running FROM pgworker.queues WHERE queue = $1", [queue]).first else {
+            return nil
+        }
+        return (try row.decode("paused"), try row.decodeIfPresent("max_running"))
+    }
+
     /// Applies a queue action; `limit` is the cap for ``QueueAction/limit`` (nil removes it).
     func perform(_ action: QueueAction, queue: String, limit: Int32?) async throws {
         switch action {

@@ -190,13 +190,13 @@ enum Pages {
             """
     }
 
-    /// The line shown after a queue action redirected back to the overview.
-    static func queueNotice(_ action: DashboardQueries.QueueAction, queue: String, limit: String?) -> String {
+    /// The line shown after a queue action redirected back to the overview, from the queue's
+    /// state now; nil when that state is not what the action makes (someone changed it since).
+    static func queueNotice(_ action: DashboardQueries.QueueAction, queue: String, paused: Bool, limit: Int?) -> String? {
         switch action {
-        case .pause: "Queue \(queue) paused: workers claim none of its jobs; running ones finish."
-        case .resume: "Queue \(queue) resumed."
-        case .limit: limit == nil || limit == "none"
-            ? "Queue \(queue) has no limit." : "Queue \(queue) runs at most \(limit ?? "") jobs at once."
+        case .pause: paused ? "Queue \(queue) paused: workers claim none of its jobs; running ones finish." : nil
+        case .resume: paused ? nil : "Queue \(queue) resumed."
+        case .limit: limit.map { "Queue \(queue) runs at most \($0) jobs at once." } ?? "Queue \(queue) has no limit."
         }
     }
 

@@ -219,18 +219,25 @@ final class DashboardTests: XCTestCase {
         for (text, expected) in [(" 3 ", 3), ("0", 0)] {
             let limited = try await HTTP.request(base + "/queues/limit", method: "POST", form: ["csrf": csrf, "queue": "mail", "max_running": text])
             XCTAssertEqual(limited.status, 303)
-            XCTAssertEqual(limited.headers["location"], "/?done=limit&queue=mail&limit=\(expected)")
+            XCTAssertEqual(limited.headers["location"], "/?done=limit&queue=mail")
             control = try await queueControl(app, "mail")
             XCTAssertEqual(control?.maxRunning, expected)
         }
-        let capped = try await HTTP.request(base + "/")
+        let capped = try await HTTP.request(base + "/?done=limit&queue=mail")
         XCTAssertTrue(capped.body.contains(">limit 0<"), capped.body)
+        XCTAssertTrue(capped.body.contains("Queue mail runs at most 0 jobs at once."), "the notice reads the database")
         let removed = try await HTTP.request(base + "/queues/limit", method: "POST", form: ["csrf": csrf, "queue": "mail", "max_running": ""])
         XCTAssertEqual(removed.status, 303)
-        XCTAssertEqual(removed.headers["location"], "/?done=limit&queue=mail&limit=none")
+        XCTAssertEqual(removed.headers["location"], "/?done=limit&queue=mail")
         control = try await queueControl(app, "mail")
         XCTAssertEqual(control?.paused, false)
         XCTAssertNil(control?.maxRunning)
+
+        // The notice says what the database holds, not what the link claims.
+        let stale = try await HTTP.request(base + "/?done=pause&queue=mail")
+        XCTAssertFalse(stale.body.contains("id=\"notice\""), "mail is not paused")
+        let invented = try await HTTP.request(base + "/?done=pause&queue=Your%20password%20expired")
+        XCTAssertFalse(invented.body.contains("id=\"notice\""), "no such queue")
 
         // A queue name that is hostile HTML and not a path: bound as a parameter, escaped on the page.
         let odd = "a/<b>x</b> & ?q=1"
