@@ -61,8 +61,8 @@ public struct DashboardConfigurationError: Error, CustomStringConvertible {
 
 /// The web dashboard: queues with counts by state and throughput, a job browser with filters,
 /// a job page (payload, result, error history, timings) with retry / cancel / delete, pause /
-/// resume and a running-jobs limit per queue, schedules (when `pgworker.schedules` exists) and
-/// workers with their heartbeats.
+/// resume and a running-jobs limit per queue, schedules with their next tick, and workers with
+/// their heartbeats.
 ///
 /// A swift-service-lifecycle `Service` built on Hummingbird; run it in a `ServiceGroup`.
 public struct Dashboard: Service {

@@ -126,28 +126,56 @@ struct DashboardQueries: Sendable {
         }
     }
 
-    /// Rows of `pgworker.schedules`, as column → text, when that table exists; `nil` when it does not.
-    func schedules() async throws -> (columns: [String], rows: [[String: String]])? {
-        let exists = try await database.query("SELECT to_regclass('pgworker.schedules') IS NOT NULL AS present")
+    /// One schedule of `pgworker.schedule_status`, with its fire times as instants.
+    struct ScheduleSummary: Sendable {
+        var name: String
+        var cron: String
+        var timezone: String
+        var task: String
+        var queue: String
+        /// The payload as JSON text, cut at 2000 characters.
+        var payload: String
+        /// How many missed ticks it enqueues after downtime (0: none).
+        var backfill: Int
+        var enabled: Bool
+        /// The latest tick handled (enqueued or skipped); nil before the first.
+        var lastFireAt: Date?
+        /// The next tick as a worker computed it; nil until a worker has seen the schedule.
+        var nextFireAt: Date?
+        /// Its jobs' lock key (`schedule(..., lock_key =>)`); nil when none was given.
+        var lockKey: String?
+        /// Whether a tick is skipped while the schedule's lock key is busy.
+        var skipIfBusy: Bool
+    }
+
+    /// The schedules (at most 200, by name) and the database server's clock, or nil when the
+    /// schema has no `pgworker.schedule_status` view.
+    func schedules() async throws -> (now: Date, schedules: [ScheduleSummary])? {
+        let exists = try await database.query("SELECT to_regclass('pgworker.schedule_status') IS NOT NULL AS present")
         guard try exists.rows.first?.decode("present", as: Bool.self) == true else { return nil }
-        let columns = try await database.query("""
-            SELECT attname FROM pg_attribute
-            WHERE attrelid = 'pgworker.schedules'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """).rows.map { try $0.decode("attname", as: String.self) }
-        let rows = try await database.query("SELECT to_jsonb(s)::text AS row FROM pgworker.schedules s LIMIT 200").rows
-        let decoded: [[String: String]] = try rows.map { row in
-            let text: String = try row.decode("row")
-            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-            return object.mapValues { value in
-                if value is NSNull { return "" }
-                if let string = value as? String { return string }
-                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
-                    return String(decoding: data, as: UTF8.self)
-                }
-                return "\(value)"
-            }
+        // lock_key and skip_if_busy came with migration 010: read through to_jsonb so a view
+        // without them still shows.
+        let result = try await database.query("""
+            SELECT s.name, s.cron, s.timezone, s.task, s.queue, left(s.payload::text, 2000) AS payload, s.backfill, s.enabled,
+                   extract(epoch FROM s.last_fire_at)::float8 AS last_fire, extract(epoch FROM s.next_fire_at)::float8 AS next_fire,
+                   to_jsonb(s)->>'lock_key' AS lock_key, coalesce((to_jsonb(s)->>'skip_if_busy')::boolean, false) AS skip_if_busy,
+                   extract(epoch FROM now())::float8 AS now
+            FROM pgworker.schedule_status s
+            ORDER BY s.name
+            LIMIT 200
+            """)
+        var now = Date()
+        let schedules = try result.rows.map { row in
+            now = Date(timeIntervalSince1970: try row.decode("now"))
+            return ScheduleSummary(
+                name: try row.decode("name"), cron: try row.decode("cron"), timezone: try row.decode("timezone"),
+                task: try row.decode("task"), queue: try row.decode("queue"), payload: try row.decode("payload"),
+                backfill: try row.decode("backfill"), enabled: try row.decode("enabled"),
+                lastFireAt: try row.decodeIfPresent("last_fire", as: Double.self).map(Date.init(timeIntervalSince1970:)),
+                nextFireAt: try row.decodeIfPresent("next_fire", as: Double.self).map(Date.init(timeIntervalSince1970:)),
+                lockKey: try row.decodeIfPresent("lock_key"), skipIfBusy: try row.decode("skip_if_busy"))
         }
-        return (columns, decoded)
+        return (now, schedules)
     }
 
     static let pageSize = 50

@@ -52,6 +52,32 @@ final class DashboardTests: XCTestCase {
             """)
     }
 
+    /// What the overview looks like laid out at `width` pixels: the page's width, and each table's
+    /// and each next-tick cell's right edge and height. The page forbids scripts (its CSP header),
+    /// so its HTML is measured from a local copy with a measuring script added.
+    private func measureOverview(_ base: String, width: Int) async throws -> [String: Any] {
+        let page = try await HTTP.request(base + "/")
+        XCTAssertEqual(page.status, 200)
+        let probe = """
+            <script>addEventListener('load', () => {
+              const box = e => { const r = e.getBoundingClientRect(); return {right: Math.ceil(r.right), height: Math.ceil(r.height)}; };
+              const out = {pageWidth: document.documentElement.scrollWidth, tables: {}, nextTicks: [], clips: []};
+              for (const t of document.querySelectorAll('table')) out.tables[t.id] = box(t);
+              for (const c of document.querySelectorAll('#schedules td.next .when')) out.nextTicks.push(box(c));
+              for (const c of document.querySelectorAll('.clip')) out.clips.push(box(c).right);
+              const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+              document.body.appendChild(pre);
+            });</script>
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-overview-\(UUID().uuidString).html")
+        try Data(page.body.replacingOccurrences(of: "</body>", with: probe + "</body>").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let dom = try await Chromium.dumpDOM(file.absoluteString, width: width)
+        let json = try XCTUnwrap(dom.firstMatch(of: /<pre id="probe">([^<]*)<\/pre>/)?.1, dom).description
+            .replacingOccurrences(of: "&amp;", with: "&")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+
     func testPagesRenderInChromium() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
@@ -101,7 +127,42 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue(mail.contains("action=\"/queues/pause\"") && !mail.contains("data-paused"), mail)
         XCTAssertTrue(mail.contains("name=\"csrf\""), "every control carries the CSRF field")
 
-        // The screenshot, 1400 px wide. PGWORKER_DASHBOARD_SCREENSHOT=PATH keeps it.
+        // Schedules: human headers, never the view's column names; the next tick in the
+        // schedule's zone and how far off; how overlap and downtime are handled.
+        let schedules = try XCTUnwrap(overview.firstMatch(of: /<table id="schedules">.*?<\/table>/.dotMatchesNewlines())?.0).description
+        for header in ["Schedule", "Runs at", "Task", "Next tick", "Last tick", "Overlap", "After downtime", "Payload", "State"] {
+            XCTAssertTrue(schedules.contains("<th>\(header)</th>"), header)
+        }
+        for raw in ["next_fire_at", "last_fire_at", "skip_if_busy", "lock_key", "backfill", "updated_at", "timezone"] {
+            XCTAssertFalse(schedules.contains(raw), "raw column name \(raw)")
+        }
+        let sync = try XCTUnwrap(schedules.firstMatch(of: /<tr data-schedule="sync-crm">.*?<\/tr>/)?.0).description
+        XCTAssertTrue(sync.contains("UTC, in 4 min") || sync.contains("UTC, in 5 min"), "the worker's next tick, relative: \(sync)")
+        XCTAssertTrue(sync.contains("5 min ago") || sync.contains("6 min ago"), sync)
+        XCTAssertTrue(sync.contains("skip while busy<code class=\"rel clip\" title=\"lock key cron:sync-crm\">cron:sync-crm</code>"), sync)
+        let nightly = try XCTUnwrap(schedules.firstMatch(of: /<tr data-schedule="nightly-&lt;report&gt;">.*?<\/tr>/)?.0).description
+        XCTAssertTrue(nightly.contains(" 03:00:00</span><span class=\"rel\">GMT+1, in ") || nightly.contains(" 03:00:00</span><span class=\"rel\">GMT+2, in "),
+                      "the next 3 AM in Berlin, computed before any worker saw the schedule: \(nightly)")
+        XCTAssertTrue(nightly.contains("run the latest 3 missed"), nightly)
+        XCTAssertTrue(schedules.contains("wait for the last<code class=\"rel clip\" title=\"lock key invoices\">invoices</code>"))
+        XCTAssertTrue(schedules.contains(">disabled<"))
+
+        // At 1400 px nothing is wider than the window: long expressions, payloads and names are
+        // clipped (in full in their title), and every next tick is on screen, its time on one line.
+        let layout = try await measureOverview(base, width: 1400)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(layout["pageWidth"] as? Int), 1400, "\(layout)")
+        let tables = try XCTUnwrap(layout["tables"] as? [String: [String: Int]])
+        XCTAssertEqual(Set(tables.keys), ["queues", "workers", "schedules"])
+        for (id, box) in tables { XCTAssertLessThanOrEqual(box["right"] ?? .max, 1400 - 24, "table \(id)") }
+        let nextTicks = try XCTUnwrap(layout["nextTicks"] as? [[String: Int]])
+        XCTAssertEqual(nextTicks.count, 3, "every enabled schedule's next tick")
+        for time in nextTicks {
+            XCTAssertLessThanOrEqual(time["right"] ?? .max, 1400 - 24)
+            XCTAssertLessThan(time["height"] ?? .max, 25, "on one line: \(time)")
+        }
+        XCTAssertTrue(schedules.contains("title=\"0,5,10,15,20,25,30,35,40,45,50,55 0-6,18-23 1,2,3,4,5,28,29,30,31 1-12 MON-FRI\""))
+
+        // The screenshot, at the width the layout is checked at. PGWORKER_DASHBOARD_SCREENSHOT=PATH keeps it.
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-dashboard-\(UUID().uuidString).png").path
         try await Chromium.screenshot(base + "/", to: screenshot, width: 1400, height: 900)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
