@@ -60,8 +60,9 @@ public struct DashboardConfigurationError: Error, CustomStringConvertible {
 }
 
 /// The web dashboard: queues with counts by state and throughput, a job browser with filters,
-/// a job page (payload, result, error history, timings) with retry / cancel / delete, schedules
-/// (when `pgworker.schedules` exists) and workers with their heartbeats.
+/// a job page (payload, result, error history, timings) with retry / cancel / delete, pause /
+/// resume and a running-jobs limit per queue, schedules with their next tick, and workers with
+/// their heartbeats.
 ///
 /// A swift-service-lifecycle `Service` built on Hummingbird; run it in a `ServiceGroup`.
 public struct Dashboard: Service {
@@ -113,11 +114,47 @@ struct DashboardRoutes: Sendable {
     let logger: Logger
 
     func add(to router: Router<DashboardRequestContext>) {
-        router.get("/") { _, _ in
+        router.get("/") { request, _ in
             try await guarded {
-                Pages.response(Pages.overview(
+                // After a queue action: what the database now says about that queue (so a crafted
+                // link cannot put words on the page).
+                let parameters = request.uri.queryParameters
+                var notice: String?
+                if let action = parameters.get("done").flatMap(DashboardQueries.QueueAction.init(rawValue:)),
+                   let queue = try? DashboardQueries.validatedQueue(parameters.get("queue")),
+                   let control = try await queries.queueControl(queue) {
+                    notice = Pages.queueNotice(action, queue: queue, paused: control.paused, limit: control.maxRunning)
+                }
+                return Pages.response(Pages.overview(
                     queues: try await queries.queues(), workers: try await queries.workers(),
-                    schedules: try await queries.schedules(), staleAfterSeconds: staleAfterSeconds))
+                    schedules: try await queries.schedules(), staleAfterSeconds: staleAfterSeconds,
+                    csrf: access.csrfSecret, notice: notice))
+            }
+        }
+        // Pause, resume, limit: a POST from the overview's forms, with the CSRF field, the queue
+        // and (limit) the cap; redirects back to the overview.
+        router.post("/queues/:action") { request, context in
+            try await guarded {
+                guard let action = context.parameters.get("action").flatMap(DashboardQueries.QueueAction.init(rawValue:)) else {
+                    return Pages.message(title: "Not found", "No such action.", status: .notFound)
+                }
+                let form = try await Pages.form(request, context: context)
+                guard access.isSameOrigin(request), access.isValidCSRF(form["csrf"]) else {
+                    logger.warning("refused a dashboard queue action without a valid CSRF token", metadata: ["action": "\(action.rawValue)"])
+                    return Pages.message(title: "Refused", "This form is stale or did not come from this dashboard. Reload the overview and try again.", status: .forbidden)
+                }
+                let queue: String
+                var limit: Int32?
+                do throws(DashboardQueries.InvalidInput) {
+                    queue = try DashboardQueries.validatedQueue(form["queue"])
+                    if action == .limit { limit = try DashboardQueries.validatedLimit(form["max_running"]) }
+                } catch {
+                    return Pages.message(title: "Not done", error.message, status: .badRequest)
+                }
+                try await queries.perform(action, queue: queue, limit: limit)
+                logger.notice("dashboard queue action", metadata: [
+                    "queue": "\(queue)", "action": "\(action.rawValue)", "limit": "\(limit.map(String.init) ?? "none")"])
+                return Response.redirect(to: Pages.link("/", [("done", action.rawValue), ("queue", queue)]), type: .normal)
             }
         }
         router.post("/login") { _, _ in Response.redirect(to: "/", type: .normal) }

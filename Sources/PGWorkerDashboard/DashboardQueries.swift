@@ -13,6 +13,11 @@ struct DashboardQueries: Sendable {
         var succeededLastMinute = 0
         var succeededLastHour = 0
         var failedLastHour = 0
+        /// Whether workers skip its jobs (`pgworker.pause_queue`); running ones finish.
+        var paused = false
+        /// At most this many of its jobs run at once across every worker (`pgworker.set_queue_limit`);
+        /// nil for no cap.
+        var maxRunning: Int?
     }
 
     /// A live (or recently silent) worker process.
@@ -93,6 +98,14 @@ struct DashboardQueries: Sendable {
             byQueue[queue, default: QueueSummary(queue: queue)].succeededLastHour = try row.decode("ok_hour")
             byQueue[queue, default: QueueSummary(queue: queue)].failedLastHour = try row.decode("dead_hour")
         }
+        // A paused or capped queue shows even when it has no jobs (yet).
+        let controls = try await database.query(
+            "SELECT queue, paused, max_running FROM pgworker.queues WHERE paused OR max_running IS NOT NULL")
+        for row in controls.rows {
+            let queue: String = try row.decode("queue")
+            byQueue[queue, default: QueueSummary(queue: queue)].paused = try row.decode("paused")
+            byQueue[queue, default: QueueSummary(queue: queue)].maxRunning = try row.decodeIfPresent("max_running")
+        }
         return byQueue.keys.sorted().map { byQueue[$0]! }
     }
 
@@ -113,28 +126,56 @@ struct DashboardQueries: Sendable {
         }
     }
 
-    /// Rows of `pgworker.schedules`, as column → text, when that table exists; `nil` when it does not.
-    func schedules() async throws -> (columns: [String], rows: [[String: String]])? {
-        let exists = try await database.query("SELECT to_regclass('pgworker.schedules') IS NOT NULL AS present")
+    /// One schedule of `pgworker.schedule_status`, with its fire times as instants.
+    struct ScheduleSummary: Sendable {
+        var name: String
+        var cron: String
+        var timezone: String
+        var task: String
+        var queue: String
+        /// The payload as JSON text, cut at 2000 characters.
+        var payload: String
+        /// How many missed ticks it enqueues after downtime (0: none).
+        var backfill: Int
+        var enabled: Bool
+        /// The latest tick handled (enqueued or skipped); nil before the first.
+        var lastFireAt: Date?
+        /// The next tick as a worker computed it; nil until a worker has seen the schedule.
+        var nextFireAt: Date?
+        /// Its jobs' lock key (`schedule(..., lock_key =>)`); nil when none was given.
+        var lockKey: String?
+        /// Whether a tick is skipped while the schedule's lock key is busy.
+        var skipIfBusy: Bool
+    }
+
+    /// The schedules (at most 200, by name) and the database server's clock, or nil when the
+    /// schema has no `pgworker.schedule_status` view.
+    func schedules() async throws -> (now: Date, schedules: [ScheduleSummary])? {
+        let exists = try await database.query("SELECT to_regclass('pgworker.schedule_status') IS NOT NULL AS present")
         guard try exists.rows.first?.decode("present", as: Bool.self) == true else { return nil }
-        let columns = try await database.query("""
-            SELECT attname FROM pg_attribute
-            WHERE attrelid = 'pgworker.schedules'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """).rows.map { try $0.decode("attname", as: String.self) }
-        let rows = try await database.query("SELECT to_jsonb(s)::text AS row FROM pgworker.schedules s LIMIT 200").rows
-        let decoded: [[String: String]] = try rows.map { row in
-            let text: String = try row.decode("row")
-            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-            return object.mapValues { value in
-                if value is NSNull { return "" }
-                if let string = value as? String { return string }
-                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
-                    return String(decoding: data, as: UTF8.self)
-                }
-                return "\(value)"
-            }
+        // lock_key and skip_if_busy came with migration 010: read through to_jsonb so a view
+        // without them still shows.
+        let result = try await database.query("""
+            SELECT s.name, s.cron, s.timezone, s.task, s.queue, left(s.payload::text, 2000) AS payload, s.backfill, s.enabled,
+                   extract(epoch FROM s.last_fire_at)::float8 AS last_fire, extract(epoch FROM s.next_fire_at)::float8 AS next_fire,
+                   to_jsonb(s)->>'lock_key' AS lock_key, coalesce((to_jsonb(s)->>'skip_if_busy')::boolean, false) AS skip_if_busy,
+                   extract(epoch FROM now())::float8 AS now
+            FROM pgworker.schedule_status s
+            ORDER BY s.name
+            LIMIT 200
+            """)
+        var now = Date()
+        let schedules = try result.rows.map { row in
+            now = Date(timeIntervalSince1970: try row.decode("now"))
+            return ScheduleSummary(
+                name: try row.decode("name"), cron: try row.decode("cron"), timezone: try row.decode("timezone"),
+                task: try row.decode("task"), queue: try row.decode("queue"), payload: try row.decode("payload"),
+                backfill: try row.decode("backfill"), enabled: try row.decode("enabled"),
+                lastFireAt: try row.decodeIfPresent("last_fire", as: Double.self).map(Date.init(timeIntervalSince1970:)),
+                nextFireAt: try row.decodeIfPresent("next_fire", as: Double.self).map(Date.init(timeIntervalSince1970:)),
+                lockKey: try row.decodeIfPresent("lock_key"), skipIfBusy: try row.decode("skip_if_busy"))
         }
-        return (columns, decoded)
+        return (now, schedules)
     }
 
     static let pageSize = 50
@@ -244,5 +285,68 @@ struct DashboardQueries: Sendable {
         }
         let result = try await database.query(sql, [id, states])
         return action == .retry ? !result.rows.isEmpty : result.affectedRows > 0
+    }
+}
+
+extension DashboardQueries {
+    // MARK: - Queue actions
+
+    /// What the dashboard can do to a queue: each calls the SQL function of the same purpose.
+    enum QueueAction: String, CaseIterable, Sendable {
+        /// `pgworker.pause_queue`: workers stop claiming its jobs; running ones finish.
+        case pause
+        /// `pgworker.resume_queue`: workers claim its jobs again.
+        case resume
+        /// `pgworker.set_queue_limit`: caps its running jobs, or removes the cap.
+        case limit
+    }
+
+    /// The longest queue name `pgworker.queues` accepts (its CHECK constraint).
+    static let maximumQueueNameLength = 200
+
+    /// Why a queue action's input is refused, in words for the operator.
+    struct InvalidInput: Error, Sendable {
+        var message: String
+    }
+
+    /// Checks a submitted queue name: 1 to 200 characters (as PostgreSQL counts them), no NUL.
+    static func validatedQueue(_ submitted: String?) throws(InvalidInput) -> String {
+        guard let queue = submitted, !queue.isEmpty else {
+            throw InvalidInput(message: "The form names no queue.")
+        }
+        guard queue.unicodeScalars.count <= maximumQueueNameLength, !queue.unicodeScalars.contains("\u{0}") else {
+            throw InvalidInput(message: "A queue name has 1 to \(maximumQueueNameLength) characters and no NUL.")
+        }
+        return queue
+    }
+
+    /// Reads a submitted limit: a whole number from 0 to 2147483647 (PostgreSQL's `integer`), or
+    /// empty or `none` for no limit (returned as nil).
+    static func validatedLimit(_ submitted: String?) throws(InvalidInput) -> Int32? {
+        let text = (submitted ?? "").trimmingCharacters(in: .whitespaces)
+        if text.isEmpty || text.lowercased() == "none" { return nil }
+        guard text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let limit = Int32(text) else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw InvalidInput(message:
+                "The limit must be a whole number from 0 to \(Int32.max), or empty for no limit; \"\(shown)\" is not. Nothing was changed.")
+        }
+        return limit
+    }
+
+    /// A queue's row in `pgworker.queues`, or nil when it has none.
+    func queueControl(_ queue: String) async throws -> (paused: Bool, maxRunning: Int?)? {
+        guard let row = try await database.query("SELECT paused, max_running FROM pgworker.queues WHERE queue = $1", [queue]).first else {
+            return nil
+        }
+        return (try row.decode("paused"), try row.decodeIfPresent("max_running"))
+    }
+
+    /// Applies a queue action; `limit` is the cap for ``QueueAction/limit`` (nil removes it).
+    func perform(_ action: QueueAction, queue: String, limit: Int32?) async throws {
+        switch action {
+        case .pause: _ = try await database.query("SELECT pgworker.pause_queue($1)", [queue])
+        case .resume: _ = try await database.query("SELECT pgworker.resume_queue($1)", [queue])
+        case .limit: _ = try await database.query("SELECT pgworker.set_queue_limit($1, $2::integer)", [queue, limit])
+        }
     }
 }

@@ -71,6 +71,14 @@ enum Pages {
         .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
         .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
         td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
+        .clip{display:block;max-width:220px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+        #schedules{table-layout:fixed}#schedules td{overflow-wrap:anywhere}#schedules .clip{max-width:100%}#queues th{white-space:nowrap}#queues th,#queues td{padding-left:8px;padding-right:8px}
+        code{font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace}.rel{display:block;font-size:12px;color:var(--muted)}.when{white-space:nowrap}
+        .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;white-space:nowrap;background:#eef2f6}
+        .badge-paused{background:#fef0c7;color:#93370d}.badge-limit{background:#d1e0ff;color:#1d3a8a}.badge-on{background:#dcfae6;color:var(--ok)}
+        tr.paused td{background:#fffcf5}td.status{white-space:nowrap}
+        td.controls{white-space:nowrap;padding-top:3px;padding-bottom:3px}td.controls form{display:inline-flex;gap:4px;margin-right:8px}
+        td.controls input[name=max_running]{width:6em;padding:2px 6px}td.controls button{padding:2px 10px}
         """)
 
     static func state(_ state: String) -> HTML {
@@ -100,9 +108,10 @@ enum Pages {
     }
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
-                         schedules: (columns: [String], rows: [[String: String]])?, staleAfterSeconds: Double) -> HTML {
+                         schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
+                         csrf: String, notice: String? = nil) -> HTML {
         let states = QueueStatus.countColumns
-        let header: [HTML] = states.map { "<th>\($0)</th>" }
+        let header: [HTML] = states.map { "<th class=\"n\">\($0)</th>" }
         let queueRows: [HTML] = queues.map { queue in
             let cells: [HTML] = states.map { state in
                 let count = queue.counts[state] ?? 0
@@ -111,13 +120,17 @@ enum Pages {
                     : state == QueueStatus.staged ? "<td class=\"n\">\(count)</td>"
                     : "<td class=\"n\"><a href=\"\(link("/jobs", [("queue", queue.queue), ("state", state)]))\">\(count)</a></td>"
             }
+            let paused: HTML = queue.paused ? " class=\"paused\" data-paused=\"true\"" : ""
             return """
-                <tr data-queue="\(queue.queue)"><td><a href="\(link("/jobs", [("queue", queue.queue)]))">\(queue.queue)</a></td>\(cells)\
-                <td class="n">\(queue.succeededLastMinute)</td><td class="n">\(queue.succeededLastHour)</td><td class="n">\(queue.failedLastHour)</td></tr>
+                <tr data-queue="\(queue.queue)"\(paused)><td><a class="clip name" title="\(queue.queue)" href="\(link("/jobs", [("queue", queue.queue)]))">\(queue.queue)</a></td>\
+                <td class="status">\(queueStatus(queue))</td>\(cells)\
+                <td class="n">\(queue.succeededLastMinute)</td><td class="n">\(queue.succeededLastHour)</td><td class="n">\(queue.failedLastHour)</td>\
+                <td class="controls">\(queueControls(queue, csrf: csrf))</td></tr>
                 """
         }
         let queueTable: HTML = queues.isEmpty ? "<p class=\"muted\" id=\"no-queues\">No jobs yet.</p>" : """
-            <table id="queues"><thead><tr><th>queue</th>\(header)<th>done / min</th><th>done / hour</th><th>dead / hour</th></tr></thead>
+            <table id="queues"><thead><tr><th>Queue</th><th>Status</th>\(header)<th class="n">Done / min</th><th class="n">Done / hour</th>\
+            <th class="n">Dead / hour</th><th>Control</th></tr></thead>
             <tbody>\(queueRows)</tbody></table>
             """
         let workerRows: [HTML] = workers.map { worker in
@@ -132,22 +145,124 @@ enum Pages {
             <table id="workers"><thead><tr><th>id</th><th>host</th><th>pid</th><th>tasks</th><th>queues</th><th>running</th>\
             <th>started</th><th>heartbeat</th></tr></thead><tbody>\(workerRows)</tbody></table>
             """
-        var scheduleSection: HTML = ""
-        if let schedules {
-            let head: [HTML] = schedules.columns.map { "<th>\($0)</th>" }
-            let rows: [HTML] = schedules.rows.map { row in
-                let cells: [HTML] = schedules.columns.map { "<td>\(row[$0] ?? "")</td>" }
-                return "<tr>\(cells)</tr>"
-            }
-            scheduleSection = schedules.rows.isEmpty ? "<h2>Schedules</h2><p class=\"muted\">No schedules.</p>" : """
-                <h2>Schedules</h2><table id="schedules"><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table>
-                """
-        }
+        let scheduleSection: HTML = schedules.map { scheduleTable($0.schedules, now: $0.now) } ?? ""
+        let noticeBox: HTML = notice.map { "<p class=\"notice\" id=\"notice\">\($0)</p>" } ?? ""
         return layout(title: "Overview", current: "/", """
-            <h1>Queues</h1>\(queueTable)
+            <h1>Queues</h1>\(noticeBox)\(queueTable)
             <h2>Workers</h2>\(workerTable)
             \(scheduleSection)
             """)
+    }
+
+    /// A queue's state: paused, capped, both, or neither.
+    private static func queueStatus(_ queue: DashboardQueries.QueueSummary) -> HTML {
+        var badges: [HTML] = []
+        if queue.paused { badges.append("<span class=\"badge badge-paused\">paused</span>") }
+        if let limit = queue.maxRunning {
+            let running = queue.counts[JobState.running.rawValue] ?? 0
+            badges.append("<span class=\"badge badge-limit\" title=\"\(running) of at most \(limit) running\">limit \(limit)</span>")
+        }
+        return badges.isEmpty ? "<span class=\"muted\">active</span>" : HTML.join(badges, separator: " ")
+    }
+
+    /// The overview's per-queue forms: pause or resume, and the limit (empty removes it). POSTs
+    /// with the CSRF field; the queue name travels as a form field, never in the path.
+    private static func queueControls(_ queue: DashboardQueries.QueueSummary, csrf: String) -> HTML {
+        let hidden: HTML = "<input type=\"hidden\" name=\"csrf\" value=\"\(csrf)\"><input type=\"hidden\" name=\"queue\" value=\"\(queue.queue)\">"
+        let toggle: HTML = queue.paused
+            ? "<form method=\"post\" action=\"/queues/resume\">\(hidden)<button type=\"submit\" class=\"resume\">Resume</button></form>"
+            : "<form method=\"post\" action=\"/queues/pause\">\(hidden)<button type=\"submit\" class=\"pause\">Pause</button></form>"
+        let current: HTML = queue.maxRunning.map { "\($0)" } ?? ""
+        return """
+            \(toggle)<form method="post" action="/queues/limit">\(hidden)\
+            <input name="max_running" value="\(current)" size="5" inputmode="numeric" pattern="[0-9]*" placeholder="none" \
+            aria-label="Most jobs of \(queue.queue) running at once (empty: no limit)" title="Most jobs running at once; empty for no limit">\
+            <button type="submit">Set limit</button></form>
+            """
+    }
+
+    /// The line shown after a queue action redirected back to the overview, from the queue's
+    /// state now; nil when that state is not what the action makes (someone changed it since).
+    static func queueNotice(_ action: DashboardQueries.QueueAction, queue: String, paused: Bool, limit: Int?) -> String? {
+        switch action {
+        case .pause: paused ? "Queue \(queue) paused: workers claim none of its jobs; running ones finish." : nil
+        case .resume: paused ? nil : "Queue \(queue) resumed."
+        case .limit: limit.map { "Queue \(queue) runs at most \($0) jobs at once." } ?? "Queue \(queue) has no limit."
+        }
+    }
+
+    /// Schedules with human headers: when (cron and zone), what (task, queue), the next and last
+    /// tick in the schedule's zone with how far off they are, overlap, catch-up, payload, state.
+    private static func scheduleTable(_ schedules: [DashboardQueries.ScheduleSummary], now: Date) -> HTML {
+        guard !schedules.isEmpty else { return "<h2>Schedules</h2><p class=\"muted\" id=\"no-schedules\">No schedules.</p>" }
+        let rows: [HTML] = schedules.map { schedule in
+            let zone = TimeZone(identifier: schedule.timezone)
+            var next: HTML
+            if !schedule.enabled {
+                next = "<span class=\"muted\">disabled</span>"
+            } else if let at = schedule.nextFireAt ?? (try? CronSchedule(schedule.cron, timeZone: schedule.timezone))?.nextFire(after: now) {
+                let seconds = at.timeIntervalSince(now)
+                let relative: HTML = seconds >= -10 ? "in \(duration(max(seconds, 0)))"
+                    : "<span class=\"stale\" title=\"no worker has enqueued it: are workers running schedules?\">overdue \(duration(-seconds))</span>"
+                next = "<span class=\"when\">\(format(at, in: zone))</span><span class=\"rel\">\(zoneName(at, in: zone)), \(relative)</span>"
+            } else {
+                next = "<span class=\"stale\">invalid expression</span>"
+            }
+            let last: HTML = schedule.lastFireAt.map {
+                "<span class=\"when\">\(format($0, in: zone))</span><span class=\"rel\">\(zoneName($0, in: zone)), \(duration(now.timeIntervalSince($0))) ago</span>"
+            } ?? "<span class=\"muted\">never</span>"
+            // As `pgworker cron list` says it: skip a tick while the lock key is busy, or wait on it.
+            let key = schedule.lockKey ?? "cron:\(schedule.name)"
+            let overlap: HTML = schedule.skipIfBusy || schedule.lockKey != nil
+                ? "\(schedule.skipIfBusy ? "skip while busy" : "wait for the last")<code class=\"rel clip\" title=\"lock key \(key)\">\(key)</code>"
+                : "<span class=\"muted\">may overlap</span>"
+            let catchUp: HTML = schedule.backfill == 0 ? "<span class=\"muted\">skip missed ticks</span>" : "run the latest \(schedule.backfill) missed"
+            let state: HTML = schedule.enabled ? "<span class=\"badge badge-on\">enabled</span>" : "<span class=\"badge badge-paused\">disabled</span>"
+            return """
+                <tr data-schedule="\(schedule.name)"><td><span class="clip name" title="\(schedule.name)">\(schedule.name)</span></td>\
+                <td><code class="clip cron" title="\(schedule.cron)">\(schedule.cron)</code><span class="rel">\(schedule.timezone)</span></td>\
+                <td><span class="clip" title="\(schedule.task)">\(schedule.task)</span><span class="rel clip" title="\(schedule.queue)">queue \(schedule.queue)</span></td>\
+                <td class="next">\(next)</td><td>\(last)</td><td>\(overlap)</td><td>\(catchUp)</td>\
+                <td><code class="clip payload" title="\(schedule.payload)">\(schedule.payload)</code></td><td>\(state)</td></tr>
+                """
+        }
+        return """
+            <h2>Schedules</h2><table id="schedules"><colgroup><col style="width:13%"><col style="width:12%"><col style="width:11%">\
+            <col style="width:14%"><col style="width:13%"><col style="width:11%"><col style="width:9%"><col style="width:11%"><col style="width:6%">\
+            </colgroup><thead><tr><th>Schedule</th><th>Runs at</th><th>Task</th>\
+            <th>Next tick</th><th>Last tick</th><th>Overlap</th><th>After downtime</th><th>Payload</th><th>State</th></tr></thead>
+            <tbody>\(rows)</tbody></table>
+            """
+    }
+
+    /// A moment on the wall clock of `zone` (UTC when the zone is unknown), to the second.
+    static func format(_ date: Date, in zone: TimeZone?) -> String {
+        formatted(date, in: zone, "yyyy-MM-dd HH:mm:ss")
+    }
+
+    /// The zone's short name at that moment ("GMT+1", "GMT"), so a wall-clock time says which clock.
+    static func zoneName(_ date: Date, in zone: TimeZone?) -> String {
+        guard let zone, !["UTC", "Etc/UTC", "GMT", "Etc/GMT"].contains(zone.identifier) else { return "UTC" }
+        return formatted(date, in: zone, "zzz")
+    }
+
+    private static func formatted(_ date: Date, in zone: TimeZone?, _ pattern: String) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone ?? TimeZone(identifier: "UTC")
+        formatter.dateFormat = pattern
+        return formatter.string(from: date)
+    }
+
+    /// A span of time, roughly: "42 s", "3 min", "2 h 5 min", "3 d 4 h".
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        switch total {
+        case ..<60: return "\(total) s"
+        case ..<3600: return "\(total / 60) min"
+        case ..<86_400: return total % 3600 / 60 == 0 ? "\(total / 3600) h" : "\(total / 3600) h \(total % 3600 / 60) min"
+        default: return total % 86_400 / 3600 == 0 ? "\(total / 86_400) d" : "\(total / 86_400) d \(total % 86_400 / 3600) h"
+        }
     }
 
     static func jobs(_ jobs: [DashboardQueries.JobSummary], filter: DashboardQueries.JobFilter, problem: String?) -> HTML {

@@ -84,7 +84,7 @@ final class ProgressAndWaitTests: XCTestCase {
                 let now = try await self.progress(app, id)
                 return now.state == "running" && now.fraction == 0.4 && now.message == "reading input"
             }
-            FileManager.default.createFile(atPath: gateFile, contents: Data())
+            _ = FileManager.default.createFile(atPath: gateFile, contents: Data())
             try await eventually { try await app.jobState(id) == "succeeded" }
             let after = try await progress(app, id)
             XCTAssertEqual(after.fraction, 1)

@@ -90,10 +90,11 @@ enum Chromium {
                 "--user-data-dir=\(profile)", "--virtual-time-budget=3000"] + extra
     }
 
-    /// The DOM after the page loaded (and followed redirects), serialized.
-    static func dumpDOM(_ url: String) async throws -> String {
+    /// The DOM after the page loaded (and followed redirects, and ran its scripts), serialized;
+    /// laid out in a window of `width` × `height` pixels.
+    static func dumpDOM(_ url: String, width: Int = 1280, height: Int = 900) async throws -> String {
         guard let path else { throw XCTSkip("chromium is not installed (scripts/setup installs it)") }
-        let output = try await runProcess(path, arguments(["--dump-dom", url]))
+        let output = try await runProcess(path, arguments(["--dump-dom", "--window-size=\(width),\(height)", url]))
         guard output.status == 0 else {
             throw NSError(domain: "chromium", code: Int(output.status), userInfo: [NSLocalizedDescriptionKey: output.stderr])
         }
