@@ -25,7 +25,20 @@ struct DatabaseOptions: ParsableArguments {
         if let url = environment["DATABASE_URL"], !url.isEmpty { return (url, false) }
         let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
         if libpqVariables.contains(where: { environment[$0] != nil }) { return ("", false) }
-        return (try await Self.localCluster.start(), true)
+        let cluster = Self.localCluster
+        let existed = FileManager.default.fileExists(atPath: cluster.dataDirectory.appendingPathComponent("PG_VERSION").path)
+        let wasRunning = FileManager.default.fileExists(atPath: cluster.dataDirectory.appendingPathComponent("postmaster.pid").path)
+        let conninfo = try await cluster.start()
+        if !wasRunning {
+            // Said once, when it starts: a private cluster outlives the command, and another folder
+            // gets a cluster (and a queue) of its own.
+            FileHandle.standardError.write(Data((
+                "pgworker: no database configured (--database-url, DATABASE_URL or PG* variables), so "
+                + (existed ? "started" : "created and started")
+                + " the private PostgreSQL in \(cluster.directory.standardizedFileURL.path) (connect: \(conninfo)); "
+                + "it keeps running after this command: `pgworker stop-local` stops it\n").utf8))
+        }
+        return (conninfo, true)
     }
 
     /// Connects; for the private cluster, also brings the schema up to date.

@@ -13,7 +13,7 @@ struct PGWorkerCommand: AsyncParsableCommand {
             """,
         subcommands: [MigrateCommand.self, RunCommand.self, AddCommand.self, StatusCommand.self, PsqlCommand.self,
                       JobsCommand.self, CronCommand.self, QueueCommand.self, DashboardCommand.self,
-                      BenchCommand.self, SustainedBenchCommand.self, BenchWorkerCommand.self]
+                      BenchCommand.self, SustainedBenchCommand.self, BenchWorkerCommand.self, StopLocalCommand.self]
     )
 
     /// Runs the command; any error ends the process with one readable line on stderr and a
@@ -26,6 +26,9 @@ struct PGWorkerCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            // The command has said why already (add --wait).
+            Foundation.exit(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {

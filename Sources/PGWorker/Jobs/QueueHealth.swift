@@ -35,7 +35,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
             FROM (SELECT NULL) AS one
             LEFT JOIN LATERAL (
                 SELECT extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS seconds,
-                       format('pid %s%s', a.pid, CASE WHEN a.application_name <> '' THEN ' (' || a.application_name || ')' ELSE '' END) AS holder
+                       format('pid %s%s', a.pid, CASE WHEN a.application_name <> '' THEN ', ' || a.application_name ELSE '' END) AS holder
                 FROM pg_stat_activity a
                 WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_backend_pid()
                 ORDER BY age(a.backend_xmin) DESC

@@ -24,7 +24,8 @@ public struct LocalPostgres: Sendable {
         self.settings = settings
     }
 
-    var dataDirectory: URL { directory.appendingPathComponent("data") }
+    /// The data folder (`initdb`'s), inside ``directory``.
+    public var dataDirectory: URL { directory.appendingPathComponent("data") }
     var socketDirectory: URL { directory.appendingPathComponent("run") }
     var logFile: URL { directory.appendingPathComponent("postgres.log") }
 
