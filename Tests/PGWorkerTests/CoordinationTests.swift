@@ -204,6 +204,9 @@ final class CoordinationTests: XCTestCase {
             """)
         // 8 claimers claim, hold briefly and complete, while a writer keeps adding jobs of the same
         // keys that sort *before* the waiting ones (the race the unique index backs up).
+        // Claimers stop once the writer is done and they have found nothing 30 times in a row: on a
+        // loaded machine the writer can pause longer than 30 empty claims take.
+        let writerDone = DoneFlag()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 let writer = try await database.connect("writer")
@@ -211,12 +214,13 @@ final class CoordinationTests: XCTestCase {
                     try await writer.query("SELECT pgworker.add_job('t', lock_key => 'k' || ($1::int % 3), priority => -1)", [round])
                     try await Task.sleep(for: .milliseconds(5))
                 }
+                writerDone.set()
             }
             for claimer in 0..<8 {
                 group.addTask {
                     let connection = try await database.connect("claimer-\(claimer)")
                     var idle = 0
-                    while idle < 30 {
+                    while idle < 30 || !writerDone.isSet {
                         let ids: [Int64] = try await connection.query(
                             "SELECT id FROM pgworker.claim_jobs($1, ARRAY['t'], NULL, 5)", ["c\(claimer)"]).rows.map { try $0.decode("id") }
                         if ids.isEmpty {
@@ -395,4 +399,11 @@ final class CoordinationTests: XCTestCase {
             XCTAssertEqual(lateState, "available")
         }
     }
+}
+
+/// A flag one task sets and others read.
+private final class DoneFlag: Sendable {
+    private let done = Mutex(false)
+    func set() { done.withLock { $0 = true } }
+    var isSet: Bool { done.withLock { $0 } }
 }
