@@ -539,6 +539,8 @@ CREATE FUNCTION pgworker.complete_and_claim(worker_id text, ids bigint[], succee
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_sort TO 'off'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     paused text[] := '{}';

@@ -17,6 +17,14 @@
 -- LIMIT, whatever the statistics say, and the plan is made once per session. The settings hold
 -- for the functions it calls too (claim_jobs_within restores the stock ones for itself;
 -- move_staged_jobs has no index order to choose). Measurements: docs/performance.md.
+--
+-- The generic plans are made once per session, often while the table is nearly empty, and then
+-- kept while it grows to millions of rows: planned on an empty table, the outcome UPDATE and the
+-- lock-key check were sequential scans, 30 ms each per turn at 300,000 waiting jobs, and a worker
+-- offered 15,000 jobs/s fell to 1,800/s until autovacuum's ANALYZE replaced the plans. So
+-- sequential scans are ruled out as well, which leaves every statement an index scan whatever
+-- the statistics; and JIT is off, since a plan priced with ruled-out scans looks expensive enough
+-- to compile on every call.
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -33,6 +41,8 @@ CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_sort = off
+SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     paused text[] := '{}';
