@@ -382,19 +382,24 @@ final class AttackTests: XCTestCase {
         let update: String = try await scene.owner.query("SELECT payload->'old'->>'k' AS k FROM pgworker.jobs WHERE task = 'u'").rows[0].decode("k")
         XCTAssertEqual(update, "k1", "old and new rows paired by the key")
 
-        // A trigger function whose settings were altered refuses to run.
-        for alteration in ["SECURITY INVOKER", "SET search_path = shop, pg_catalog"] {
+        // A trigger function whose settings were altered refuses to run: made to run as the
+        // inserting role (either kind of trigger), or, for one that pins its search_path (it has
+        // a condition), given another search_path.
+        try await scene.owner.execute("SELECT pgworker.attach_trigger('shop.orders', task => 'big', columns => '{id}', condition => 'id > 0')")
+        for (task, alteration) in [("send_receipt", "SECURITY INVOKER"), ("big", "SECURITY INVOKER"),
+                                   ("big", "SET search_path = shop, pg_catalog")] {
             let attached = try await scene.owner.query(
-                "SELECT function FROM pgworker.trigger_attachments WHERE task = 'send_receipt'").rows[0].decode("function", as: String.self)
+                "SELECT function FROM pgworker.trigger_attachments WHERE task = $1", [task]).rows[0].decode("function", as: String.self)
             try await scene.owner.execute("ALTER FUNCTION \(attached) \(alteration)")
             // Inserted by a superuser, as in the review's chain, so nothing but the check can refuse it.
             do {
                 try await scene.owner.execute("INSERT INTO shop.orders (email) VALUES ('x')")
-                XCTFail("ran after ALTER FUNCTION ... \(alteration)")
+                XCTFail("\(task) ran after ALTER FUNCTION ... \(alteration)")
             } catch let error as PostgresError {
-                XCTAssertEqual(error.sqlState, "55000", "\(alteration): \(error)")
+                XCTAssertEqual(error.sqlState, "55000", "\(task), \(alteration): \(error)")
             }
-            try await scene.owner.execute("SELECT pgworker.attach_trigger('shop.orders', task => 'send_receipt', columns => '{id,email}')")
+            let columns = task == "big" ? "'{id}', condition => 'id > 0'" : "'{id,email}'"
+            try await scene.owner.execute("SELECT pgworker.attach_trigger('shop.orders', task => '\(task)', columns => \(columns))")
             try await scene.app.execute("INSERT INTO shop.orders (email) VALUES ('y')")
         }
     }

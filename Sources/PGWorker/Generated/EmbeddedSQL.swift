@@ -2019,30 +2019,33 @@ DECLARE
     known_columns text[];
     settings text;
 BEGIN
-    -- Two checks before anything else, one catalog lookup each per statement:
+    -- Two checks before anything else, one catalog lookup per statement in all:
     --  * Columns whose type is not built in, each with the type it has now: the payload code
     --    below handles exactly those safely (trigger_column_value). A column changed or added
     --    later to such a type could make to_jsonb, a cast or an operator call code of the table's
     --    owner as pgworker_stager, so the statement is refused until the trigger is attached again.
-    --  * The function itself is still SECURITY DEFINER with the settings it was made with: its
-    --    owner could ALTER those (not its body), and must not be able to make it run with the
-    --    inserting role's search_path.
+    --  * The function itself still runs as pgworker_stager with the search_path it was made with:
+    --    its owner could ALTER those (not its body), and must not be able to make it run with the
+    --    inserting role's rights or search_path.
     SELECT coalesce(array_agg(format('%s:%s', att.attname, att.atttypid)), '{}') INTO known_columns
     FROM pg_attribute att
     WHERE att.attrelid = a.table_name AND att.attnum > 0 AND NOT att.attisdropped AND att.atttypid >= 16384;
-    settings := CASE WHEN pgworker.trigger_pins_search_path(a) THEN 'search_path=pg_catalog, pg_temp' ELSE '' END;
-    selects := format($guard$    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
+    -- The function's own state, without a catalog lookup: a SECURITY DEFINER function runs as
+    -- its owner, and one that pins search_path sees exactly that value. (An unpinned function
+    -- resolves nothing through search_path, so a search_path its owner added could not matter.)
+    settings := CASE WHEN pgworker.trigger_pins_search_path(a)
+                     THEN E'\n       OR pg_catalog.current_setting(''search_path'') OPERATOR(pg_catalog.<>) ''pg_catalog, pg_temp''::pg_catalog.text'
+                     ELSE '' END;
+    selects := format($guard$    IF CURRENT_USER OPERATOR(pg_catalog.<>) 'pgworker_stager'::pg_catalog.name%3$s
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
                WHERE att.attrelid OPERATOR(pg_catalog.=) TG_RELID AND att.attnum OPERATOR(pg_catalog.>) 0
                  AND NOT att.attisdropped AND att.atttypid OPERATOR(pg_catalog.>=) 16384
-                 AND NOT pg_catalog.format('%%s:%%s', att.attname, att.atttypid) OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.text[]))
-       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
-                      WHERE p.oid OPERATOR(pg_catalog.=) %3$L::pg_catalog.regprocedure AND p.prosecdef
-                        AND pg_catalog.array_to_string(coalesce(p.proconfig, '{}'), ',') OPERATOR(pg_catalog.=) %4$L::pg_catalog.text) THEN
+                 AND NOT pg_catalog.format('%%s:%%s', att.attname, att.atttypid) OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.text[])) THEN
         RAISE EXCEPTION 'pgworker: the trigger of task %% on %% no longer matches the table or was altered', %2$L, TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'A column changed to a type that is not built in, or the function''s settings changed: run pgworker.attach_trigger again for this table and task.';
     END IF;
-$guard$, known_columns, a.task, format('pgworker.%I()', 'trigger_' || a.id), settings);
+$guard$, known_columns, a.task, settings);
     SELECT array_agg(att.attname::text ORDER BY k.ord) INTO key_columns
     FROM pg_index i
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
