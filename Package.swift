@@ -5,7 +5,7 @@ let package = Package(
     name: "pgworker",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "PostgresClient", targets: ["PostgresClient"]),
+        .library(name: "PQClient", targets: ["PQClient"]),
         .library(name: "PGWorker", targets: ["PGWorker"]),
         .library(name: "PGWorkerTesting", targets: ["PGWorkerTesting"]),
         .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
@@ -28,7 +28,7 @@ let package = Package(
         ),
         // A small, safe Swift layer over libpq: connections, bound parameters, rows, LISTEN.
         .target(
-            name: "PostgresClient",
+            name: "PQClient",
             dependencies: ["CLibPQ"]
         ),
         // Starting command handlers in a process group that dies with the worker (a few system
@@ -39,7 +39,7 @@ let package = Package(
             name: "PGWorker",
             dependencies: [
                 "CChildProcess",
-                "PostgresClient",
+                "PQClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -51,7 +51,7 @@ let package = Package(
             name: "PGWorkerTesting",
             dependencies: [
                 "PGWorker",
-                "PostgresClient",
+                "PQClient",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -60,7 +60,7 @@ let package = Package(
             name: "PGWorkerDashboard",
             dependencies: [
                 "PGWorker",
-                "PostgresClient",
+                "PQClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,7 +72,7 @@ let package = Package(
             dependencies: [
                 "PGWorker",
                 "PGWorkerDashboard",
-                "PostgresClient",
+                "PQClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -86,7 +86,7 @@ let package = Package(
             name: "ExampleWorker",
             dependencies: [
                 "PGWorker",
-                "PostgresClient",
+                "PQClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "PGWorkerTests",
             dependencies: [
-                "PGWorker", "PGWorkerDashboard", "PGWorkerTesting", "PostgresClient",
+                "PGWorker", "PGWorkerDashboard", "PGWorkerTesting", "PQClient",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

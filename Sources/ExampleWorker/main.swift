@@ -8,7 +8,7 @@
 import Foundation
 import Logging
 import PGWorker
-import PostgresClient
+import PQClient
 import ServiceLifecycle
 
 struct Greeting: Codable, Sendable { var name: String }
@@ -31,21 +31,21 @@ let conninfo = environment["DATABASE_URL"] ?? ""
 /// (a database restart, say), so handlers fail one attempt at most and then work again.
 actor AppDatabase {
     let conninfo: String
-    var connection: PostgresConnection?
+    var connection: PQConnection?
 
     init(conninfo: String) { self.conninfo = conninfo }
 
-    func query(_ sql: String, _ parameters: [(any PostgresEncodable)?]) async throws {
-        let connection: PostgresConnection
+    func query(_ sql: String, _ parameters: [(any PQEncodable)?]) async throws {
+        let connection: PQConnection
         if let existing = self.connection {
             connection = existing
         } else {
-            connection = try await PostgresConnection.connect(conninfo, name: "app")
+            connection = try await PQConnection.connect(conninfo, name: "app")
             self.connection = connection
         }
         do {
             try await connection.query(sql, parameters)
-        } catch let error as PostgresError where error.isConnectionLoss {
+        } catch let error as PQError where error.isConnectionLoss {
             self.connection = nil
             throw error
         }

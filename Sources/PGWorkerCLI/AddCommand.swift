@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker add`: enqueues one job.
 struct AddCommand: AsyncParsableCommand {
@@ -85,7 +85,7 @@ struct AddCommand: AsyncParsableCommand {
 
     /// Waits for job `id` (enqueued just now) to finish, as `JobClient.waitForJob` does: the
     /// LISTEN comes before the first read of the row, so a job that finished meanwhile is seen.
-    private func waitAndReport(_ connection: PostgresConnection, id: Int64) async throws {
+    private func waitAndReport(_ connection: PQConnection, id: Int64) async throws {
         let record: JobRecord
         do {
             record = try await JobClient(connection: connection).waitForJob(

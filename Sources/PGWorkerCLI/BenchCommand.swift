@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker bench`: measures enqueue rate, no-op throughput against a bare-SQL baseline,
 /// enqueue-to-start latency, worker memory with many jobs in flight, and concurrent enqueuers
@@ -184,7 +184,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// The bare-SQL baseline on `connections` connections. Returns its rate and the bulk enqueue rate.
     private func measureBaseline(_ queue: BenchQueue, _ bench: BenchDatabase, connections count: Int) async throws -> (Double, Double) {
         try await queue.reset()
-        var connections: [PostgresConnection] = []
+        var connections: [PQConnection] = []
         for index in 0..<count { connections.append(try await bench.connect("baseline-\(index + 1)")) }
         let bulk = try await queue.insertBulk(task: "bench_noop", count: jobs)
         let drain = Task { [connections, concurrency] in
@@ -275,7 +275,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// One line on the server and the machine, since every figure depends on them.
-    private func serverDescription(_ connection: PostgresConnection, _ bench: BenchDatabase) async throws -> String {
+    private func serverDescription(_ connection: PQConnection, _ bench: BenchDatabase) async throws -> String {
         let row = try await connection.query(
             """
             SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker cron`: cron schedules kept in the database.
 struct CronCommand: AsyncParsableCommand {

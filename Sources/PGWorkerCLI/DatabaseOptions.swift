@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// Where the database is, shared by every subcommand.
 struct DatabaseOptions: ParsableArguments {
@@ -42,9 +42,9 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Connects; for the private cluster, also brings the schema up to date.
-    func connect(name: String = "cli") async throws -> (PostgresConnection, conninfo: String) {
+    func connect(name: String = "cli") async throws -> (PQConnection, conninfo: String) {
         let (conninfo, isLocal) = try await resolve()
-        let connection = try await PostgresConnection.connect(conninfo, name: name)
+        let connection = try await PQConnection.connect(conninfo, name: name)
         if isLocal { try await Migrator(connection: connection).migrate() }
         return (connection, conninfo)
     }

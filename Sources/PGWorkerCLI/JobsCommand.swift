@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker jobs`: look at and operate on jobs.
 struct JobsCommand: AsyncParsableCommand {

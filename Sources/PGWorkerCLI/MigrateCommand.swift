@@ -1,6 +1,6 @@
 import ArgumentParser
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker migrate`: installs or upgrades the `pgworker` schema.
 struct MigrateCommand: AsyncParsableCommand {
@@ -13,7 +13,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (conninfo, _) = try await database.resolve()
-        let connection = try await PostgresConnection.connect(conninfo, name: "migrate")
+        let connection = try await PQConnection.connect(conninfo, name: "migrate")
         let applied = try await Migrator(connection: connection).migrate()
         if applied.isEmpty {
             print("schema is up to date (version \(Migration.latestVersion))")

@@ -1,6 +1,6 @@
 import ArgumentParser
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker queue`: pause, resume and limit queues.
 struct QueueCommand: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import Logging
 import Foundation
 import PGWorker
 import PGWorkerDashboard
-import PostgresClient
+import PQClient
 import ServiceLifecycle
 import UnixSignals
 

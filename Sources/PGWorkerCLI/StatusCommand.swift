@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker status`: job counts per queue and state, and work nobody is handling.
 struct StatusCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// `pgworker bench-sustained`: a steady offered load for minutes, not a burst. Producers insert
 /// at a fixed rate while the consumer runs; then the same with the bare SQL consumer, and with a
@@ -114,13 +114,13 @@ struct SustainedBenchCommand: AsyncParsableCommand {
               + "size \((worker ?? pinned ?? bare).map { String($0.maxTableBytes / 1_048_576) } ?? "-") MB")
     }
 
-    private func runPhase(_ phase: String, bench: BenchDatabase, control: PostgresConnection,
+    private func runPhase(_ phase: String, bench: BenchDatabase, control: PQConnection,
                           csv: inout [String]?) async throws -> Outcome {
         try await control.execute("TRUNCATE pgworker.jobs; DELETE FROM pgworker.workers")
         try await control.query("SELECT pgworker.set_retention('succeeded', make_interval(secs => $1))", [keepSucceeded])
         try await control.execute("VACUUM ANALYZE pgworker.jobs")
 
-        var snapshot: PostgresConnection?
+        var snapshot: PQConnection?
         if phase == "pinned" {
             let holder = try await bench.connect("bench-sustained-snapshot")
             try await holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
@@ -136,7 +136,7 @@ struct SustainedBenchCommand: AsyncParsableCommand {
             workers = try WorkerProcesses(count: processes, conninfo: bench.conninfo, task: SustainedLoad.task,
                                           concurrency: concurrency)
         }
-        var producerConnections: [PostgresConnection] = []
+        var producerConnections: [PQConnection] = []
         for index in 0..<producers { producerConnections.append(try await bench.connect("bench-sustained-producer-\(index + 1)")) }
         let connections = producerConnections
         let rate = self.rate, batch = self.batch

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// What the dashboard reads and changes in the `pgworker` schema. Every value is a bound parameter.
 struct DashboardQueries: Sendable {
@@ -223,7 +223,7 @@ struct DashboardQueries: Sendable {
             finishedAt: try row.decodeIfPresent("finished_at"), errors: errors)
     }
 
-    private static func summary(_ row: PostgresRow) throws -> JobSummary {
+    private static func summary(_ row: PQRow) throws -> JobSummary {
         JobSummary(
             id: try row.decode("id"), task: try row.decode("task"), queue: try row.decode("queue"),
             state: try row.decode("state"), attempts: try row.decode("attempts"), maxAttempts: try row.decode("max_attempts"),

@@ -1,5 +1,5 @@
 import Foundation
-import PostgresClient
+import PQClient
 
 /// A job as ``assertEnqueued(on:task:json:queue:state:count:)`` found it in `pgworker.jobs`.
 public struct EnqueuedJob: Sendable, Equatable {
@@ -46,7 +46,7 @@ public struct EnqueuedJobAssertionFailure: Error, Sendable, CustomStringConverti
 ///   - count: how many matching jobs there must be; nil for at least one.
 @discardableResult
 public func assertEnqueued(
-    on connection: PostgresConnection, task: String, json: String? = nil, queue: String? = nil,
+    on connection: PQConnection, task: String, json: String? = nil, queue: String? = nil,
     state: String? = nil, count: Int? = nil
 ) async throws -> [EnqueuedJob] {
     let all = try await enqueuedJobs(on: connection, task: task)
@@ -78,7 +78,7 @@ public func assertEnqueued(
 /// encoded as JSON (as `JobClient.add(_:payload:options:)` encodes it).
 @discardableResult
 public func assertEnqueued<Payload: Encodable>(
-    on connection: PostgresConnection, task: String, payload: Payload, queue: String? = nil,
+    on connection: PQConnection, task: String, payload: Payload, queue: String? = nil,
     state: String? = nil, count: Int? = nil
 ) async throws -> [EnqueuedJob] {
     let json = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
@@ -86,7 +86,7 @@ public func assertEnqueued<Payload: Encodable>(
 }
 
 /// The jobs of `task` in `pgworker.jobs`, oldest first.
-public func enqueuedJobs(on connection: PostgresConnection, task: String) async throws -> [EnqueuedJob] {
+public func enqueuedJobs(on connection: PQConnection, task: String) async throws -> [EnqueuedJob] {
     try await connection.query(
         "SELECT id, task, queue, payload::text AS payload, state FROM pgworker.jobs WHERE task = $1 ORDER BY id", [task]
     ).rows.map { row in

@@ -1,7 +1,7 @@
 import Foundation
 import PGWorker
 import PGWorkerTesting
-import PostgresClient
+import PQClient
 import XCTest
 
 /// `pgworker.attach_trigger`: rows written to application tables become jobs.
@@ -10,7 +10,7 @@ final class AppTriggerTests: XCTestCase {
 
     /// An `orders` table with a trigger enqueueing `send_receipt` for each row.
     private func ordersDatabase(_ attach: String = "SELECT pgworker.attach_trigger('orders', task => 'send_receipt')")
-        async throws -> (TestDatabase, PostgresConnection) {
+        async throws -> (TestDatabase, PQConnection) {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         try await app.execute("""
@@ -21,13 +21,13 @@ final class AppTriggerTests: XCTestCase {
     }
 
     /// The payloads of `task`'s jobs, in job order, once the staged ones are moved into pgworker.jobs.
-    private func payloads(_ app: PostgresConnection, task: String = "send_receipt") async throws -> [String] {
+    private func payloads(_ app: PQConnection, task: String = "send_receipt") async throws -> [String] {
         try await app.moveStagedJobs()
         return try await app.query("SELECT payload::text AS p FROM pgworker.jobs WHERE task = $1 ORDER BY id", [task])
             .rows.map { try $0.decode("p") }
     }
 
-    private func count(_ app: PostgresConnection, _ sql: String) async throws -> Int {
+    private func count(_ app: PQConnection, _ sql: String) async throws -> Int {
         try await app.query(sql).rows[0].decode(column: 0)
     }
 
@@ -176,7 +176,7 @@ final class AppTriggerTests: XCTestCase {
             let admin = try await database.connect("teardown")
             try await admin.execute("DROP OWNED BY \(role); DROP ROLE \(role)")
         }
-        let app = try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+        let app = try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
         try await app.execute("INSERT INTO orders (email) VALUES ('x'), ('y')")
         try await admin.moveStagedJobs()
         let jobs = try await count(admin, "SELECT count(*) FROM pgworker.jobs")
@@ -188,7 +188,7 @@ final class AppTriggerTests: XCTestCase {
             do {
                 try await app.execute(statement)
                 XCTFail("\(statement) should be denied")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertEqual(error.sqlState, "42501", "\(statement): \(error)")
             }
         }
@@ -262,7 +262,7 @@ final class AppTriggerTests: XCTestCase {
             do {
                 try await app.execute(statement)
                 XCTFail("accepted: \(statement)")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertTrue(error.message.contains(expected), "\(statement): \(error.message)")
             }
         }

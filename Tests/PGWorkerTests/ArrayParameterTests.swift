@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Array parameters reach PostgreSQL element for element, whatever the elements contain.
@@ -16,7 +16,7 @@ final class ArrayParameterTests: XCTestCase {
 
         let nullable = try await connection.query(
             "SELECT e IS NULL AS missing, e FROM unnest($1::text[]) WITH ORDINALITY AS u(e, n) ORDER BY n",
-            [PostgresNullableArray<String>(["x\"", nil, "y"])])
+            [PQNullableArray<String>(["x\"", nil, "y"])])
         XCTAssertEqual(try nullable.rows.map { try $0.decodeIfPresent("e", as: String.self) }, ["x\"", nil, "y"])
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Attacks on the least-privilege contract (docs/security.md), each run as a real non-superuser
@@ -13,12 +13,12 @@ final class AttackTests: XCTestCase {
     /// an attachment made by the schema's owner, and connections for the owner and for `app`.
     private struct Scene {
         let database: TestDatabase
-        let owner: PostgresConnection
+        let owner: PQConnection
         let appRole: String
-        let app: PostgresConnection
+        let app: PQConnection
     }
 
-    private func makeRole(_ database: TestDatabase, _ owner: PostgresConnection, grant group: String?) async throws -> String {
+    private func makeRole(_ database: TestDatabase, _ owner: PQConnection, grant group: String?) async throws -> String {
         let role = "attacker_\(UInt32.random(in: 0...UInt32.max))"
         try await owner.execute("CREATE ROLE \(role) LOGIN")
         if let group { try await owner.execute("GRANT \(group) TO \(role)") }
@@ -30,8 +30,8 @@ final class AttackTests: XCTestCase {
         return role
     }
 
-    private func connect(_ database: TestDatabase, as role: String) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+    private func connect(_ database: TestDatabase, as role: String) async throws -> PQConnection {
+        try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
     }
 
     private func scene(group: String? = "pgworker_app") async throws -> Scene {
@@ -48,13 +48,13 @@ final class AttackTests: XCTestCase {
         return Scene(database: database, owner: owner, appRole: role, app: app)
     }
 
-    private func assertDenied(_ connection: PostgresConnection, _ statements: [String],
+    private func assertDenied(_ connection: PQConnection, _ statements: [String],
                               file: StaticString = #filePath, line: UInt = #line) async {
         for statement in statements {
             do {
                 try await connection.execute(statement)
                 XCTFail("allowed: \(statement)", file: file, line: line)
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertEqual(error.sqlState, "42501", "\(statement): \(error)", file: file, line: line)
             } catch {
                 XCTFail("\(statement): \(error)", file: file, line: line)
@@ -62,12 +62,12 @@ final class AttackTests: XCTestCase {
         }
     }
 
-    private func isSuperuser(_ connection: PostgresConnection, _ role: String) async throws -> Bool {
+    private func isSuperuser(_ connection: PQConnection, _ role: String) async throws -> Bool {
         try await connection.query("SELECT rolsuper FROM pg_roles WHERE rolname = $1", [role]).rows[0].decode("rolsuper")
     }
 
     /// Every pgworker table, as text, so "unchanged" compares whole contents.
-    private func snapshot(_ connection: PostgresConnection) async throws -> String {
+    private func snapshot(_ connection: PQConnection) async throws -> String {
         var text = ""
         for table in ["jobs", "staged_jobs", "workers", "sql_tasks", "trigger_attachments", "queues",
                       "cancel_requests", "schedules", "retention", "migrations"] {
@@ -276,7 +276,7 @@ final class AttackTests: XCTestCase {
             do {
                 try await scene.app.execute(statement)
                 XCTFail("allowed: \(statement)")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertEqual(error.sqlState, "55000", "\(error)")
             }
         }
@@ -366,7 +366,7 @@ final class AttackTests: XCTestCase {
         do {
             try await scene.app.execute("INSERT INTO shop.paints VALUES (1, 'red', 'green')")
             XCTFail("a column moved to a user-defined type was allowed")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "55000", "\(error)")
         }
         // The update pairing compares the key by its output text.
@@ -395,7 +395,7 @@ final class AttackTests: XCTestCase {
             do {
                 try await scene.owner.execute("INSERT INTO shop.orders (email) VALUES ('x')")
                 XCTFail("\(task) ran after ALTER FUNCTION ... \(alteration)")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertEqual(error.sqlState, "55000", "\(task), \(alteration): \(error)")
             }
             let columns = task == "big" ? "'{id}', condition => 'id > 0'" : "'{id,email}'"

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Each kind of bad input gets a clear error on the job row, and the worker keeps running.

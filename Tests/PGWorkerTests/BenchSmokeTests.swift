@@ -1,5 +1,5 @@
 import Foundation
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Runs the built `pgworker bench` with tiny sizes against the test cluster: every phase runs, the
@@ -29,7 +29,7 @@ final class BenchSmokeTests: XCTestCase {
             XCTAssertTrue(output.stdout.contains(expected), "no \"\(expected)\" in:\n\(output.stdout)")
         }
 
-        let admin = try await PostgresConnection.connect(adminConninfo, name: "test-admin")
+        let admin = try await PQConnection.connect(adminConninfo, name: "test-admin")
         let left: Int = try await admin.query(
             "SELECT count(*) AS n FROM pg_database WHERE datname LIKE 'pgworker\\_bench\\_%'").rows[0].decode("n")
         await admin.close()

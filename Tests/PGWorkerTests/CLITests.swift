@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The `pgworker` binary, run as a user would.

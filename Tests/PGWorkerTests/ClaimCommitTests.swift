@@ -1,5 +1,5 @@
 import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -161,7 +161,7 @@ final class ClaimCommitTests: XCTestCase {
 
     /// Runs one job of a handler that takes 0.8 s on a worker with room for more, and waits
     /// until it succeeded. Returns the job's id and its handler's runs.
-    private func runSlowJob(_ database: TestDatabase, _ app: PostgresConnection, payload: [String: Bool]) async throws -> (Int64, Runs) {
+    private func runSlowJob(_ database: TestDatabase, _ app: PQConnection, payload: [String: Bool]) async throws -> (Int64, Runs) {
         let runs = Runs()
         var tasks = TaskRegistry()
         tasks.register("slow", payload: [String: Bool].self) { _, _ in
@@ -203,7 +203,7 @@ final class ClaimCommitTests: XCTestCase {
     }
 
     /// Makes every odd claim of a job whose payload has a `refuse` key fail at commit.
-    private func refuseOddClaimsOfMarkedJobs(_ app: PostgresConnection) async throws {
+    private func refuseOddClaimsOfMarkedJobs(_ app: PQConnection) async throws {
         try await atCommitOfClaims(markedBy: "refuse", app, do: """
             IF claims % 2 = 1 THEN
                 RAISE EXCEPTION 'claim of job % refused by the test', NEW.id;
@@ -214,7 +214,7 @@ final class ClaimCommitTests: XCTestCase {
     /// Installs a deferred constraint trigger: when a claim of a job whose payload has the key
     /// `marker` commits, it counts the claim in a sequence (not transactional, so a refused or
     /// lost commit still counts), then runs `action`, PL/pgSQL that sees the count as `claims`.
-    private func atCommitOfClaims(markedBy marker: String, _ app: PostgresConnection, do action: String) async throws {
+    private func atCommitOfClaims(markedBy marker: String, _ app: PQConnection, do action: String) async throws {
         try await app.execute("""
             CREATE SEQUENCE claims_of_\(marker);
             CREATE FUNCTION at_commit_of_claims_of_\(marker)() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -232,7 +232,7 @@ final class ClaimCommitTests: XCTestCase {
     }
 
     /// How many claims of jobs marked `marker` reached their commit (see ``atCommitOfClaims(markedBy:_:do:)``).
-    private func claimsCommitting(markedBy marker: String, _ app: PostgresConnection) async throws -> Int {
+    private func claimsCommitting(markedBy marker: String, _ app: PQConnection) async throws -> Int {
         try await app.query("SELECT last_value AS n FROM claims_of_\(marker)").rows[0].decode("n")
     }
 }

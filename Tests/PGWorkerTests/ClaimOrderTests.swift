@@ -1,13 +1,13 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// A job that comes back to the queue without having run to an outcome -- rescued from a dead
 /// worker, released at shutdown, retried by hand -- keeps its place in claim order, ahead of jobs
 /// enqueued after it; a failure's backoff keeps its delay.
 final class ClaimOrderTests: XCTestCase {
-    private func claimOne(_ connection: PostgresConnection, _ worker: String) async throws -> Int64? {
+    private func claimOne(_ connection: PQConnection, _ worker: String) async throws -> Int64? {
         try await connection.query("SELECT id FROM pgworker.claim_jobs($1, ARRAY['t'], NULL, 1)", [worker])
             .rows.first?.decode("id")
     }

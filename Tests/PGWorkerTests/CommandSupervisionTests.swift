@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 #if canImport(Glibc)
@@ -88,11 +88,11 @@ final class CommandSupervisionTests: XCTestCase {
         }
     }
 
-    private func add(_ app: PostgresConnection, _ task: String, maxAttempts: Int = 1) async throws -> Int64 {
+    private func add(_ app: PQConnection, _ task: String, maxAttempts: Int = 1) async throws -> Int64 {
         try await JobClient(connection: app).add(task, options: JobOptions(maxAttempts: maxAttempts)).id
     }
 
-    private func lastError(_ app: PostgresConnection, _ id: Int64) async throws -> String? {
+    private func lastError(_ app: PQConnection, _ id: Int64) async throws -> String? {
         try await app.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decodeIfPresent("last_error")
     }
 

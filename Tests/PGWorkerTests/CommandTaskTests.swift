@@ -1,5 +1,5 @@
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 final class CommandTaskTests: XCTestCase {

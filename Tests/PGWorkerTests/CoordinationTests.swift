@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -10,12 +10,12 @@ final class CoordinationTests: XCTestCase {
 
     /// Runs `perConnection` rounds of `statement` on 8 connections at once; returns every row.
     private func concurrently(_ database: TestDatabase, rounds: Int, _ statement: String,
-                              _ parameters: @escaping @Sendable (Int, Int) -> [(any PostgresEncodable)?]) async throws -> [PostgresRow] {
-        try await withThrowingTaskGroup(of: [PostgresRow].self) { group in
+                              _ parameters: @escaping @Sendable (Int, Int) -> [(any PQEncodable)?]) async throws -> [PQRow] {
+        try await withThrowingTaskGroup(of: [PQRow].self) { group in
             for client in 0..<8 {
                 group.addTask {
                     let connection = try await database.connect("client-\(client)")
-                    var rows: [PostgresRow] = []
+                    var rows: [PQRow] = []
                     for round in 0..<rounds {
                         rows += try await connection.query(statement, parameters(client, round)).rows
                     }
@@ -91,7 +91,7 @@ final class CoordinationTests: XCTestCase {
         do {
             try await app.query("SELECT pgworker.add_job('t', job_key => 'k', job_key_mode => 'merge')")
             XCTFail("an unknown mode must be rejected")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "22023")
             XCTAssertTrue(error.message.contains("skip, replace, preserve_run_at or skip_waiting_or_running"), error.message)
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -28,7 +28,7 @@ final class CronSchedulerTests: XCTestCase {
     }
 
     /// The run_at of every job a schedule enqueued, as ISO 8601 UTC, oldest first.
-    private func ticks(_ connection: PostgresConnection, _ name: String) async throws -> [String] {
+    private func ticks(_ connection: PQConnection, _ name: String) async throws -> [String] {
         try await connection.query(
             """
             SELECT to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS tick FROM pgworker.jobs
@@ -37,7 +37,7 @@ final class CronSchedulerTests: XCTestCase {
     }
 
     /// Defines a schedule as if it had been created at `definedAt`.
-    private func define(_ connection: PostgresConnection, _ name: String, cron: String, timeZone: String = "UTC",
+    private func define(_ connection: PQConnection, _ name: String, cron: String, timeZone: String = "UTC",
                         backfill: Int = 0, definedAt: Date) async throws {
         try await connection.query(
             "SELECT pgworker.schedule($1, $2, 'tick', timezone => $3, backfill => $4)", [name, cron, timeZone, backfill])
@@ -325,13 +325,13 @@ final class CronSchedulerTests: XCTestCase {
         do {
             try await app.query("SELECT pgworker.schedule('bad', '* * * * *', 't', timezone => 'Mars/Olympus')")
             XCTFail("an unknown zone must be rejected")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertTrue(error.message.contains("unknown time zone 'Mars/Olympus'"), error.message)
         }
         do {
             try await app.query("SELECT pgworker.schedule('bad', 'every day', 't')")
             XCTFail("a malformed expression must be rejected")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "23514")
         }
         let removed = try await app.query("SELECT pgworker.unschedule('report') AS removed").rows[0].decode("removed", as: Bool.self)

@@ -1,7 +1,7 @@
 import Foundation
 import PGWorker
 import PGWorkerDashboard
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The dashboard against an outside attacker: DNS rebinding (a forged `Host`), token guessing,
@@ -11,7 +11,7 @@ final class DashboardSecurityTests: XCTestCase {
     private let token = "0123456789abcdef0123456789abcdef"
 
     /// One dead job, which an action could retry.
-    private func seedDeadJob(_ app: PostgresConnection) async throws -> Int64 {
+    private func seedDeadJob(_ app: PQConnection) async throws -> Int64 {
         try await app.query("""
             INSERT INTO pgworker.jobs (task, queue, state, attempts, max_attempts, last_error, finished_at)
             VALUES ('secret_task', 'secret_queue', 'dead', 1, 1, 'boom', now()) RETURNING id

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PGWorker
 import PGWorkerDashboard
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The dashboard, served for real and loaded in headless Chromium (pages) or over HTTP (access checks).
@@ -13,7 +13,7 @@ final class DashboardTests: XCTestCase {
     }
 
     /// Jobs in several states, one with hostile text in its payload and error, and a live worker.
-    private func seed(_ app: PostgresConnection) async throws -> (succeeded: Int64, dead: Int64, available: Int64) {
+    private func seed(_ app: PQConnection) async throws -> (succeeded: Int64, dead: Int64, available: Int64) {
         let succeeded: Int64 = try await app.query("""
             INSERT INTO pgworker.jobs (task, queue, payload, state, attempts, result, finished_at)
             VALUES ('send_email', 'mail', '{"to": "a@example.com"}', 'succeeded', 1, '{"sent": true}', now()) RETURNING id
@@ -34,7 +34,7 @@ final class DashboardTests: XCTestCase {
 
     /// Schedules as operators write them (one with a long expression and payload, one a worker has
     /// already seen, one disabled, one with hostile text), a paused queue and a capped one.
-    private func seedSchedulesAndQueueControls(_ connection: PostgresConnection) async throws {
+    private func seedSchedulesAndQueueControls(_ connection: PQConnection) async throws {
         try await connection.execute("""
             SELECT pgworker.schedule('nightly-<report>', '0 3 * * *', 'report', queue => 'reports', timezone => 'Europe/Berlin', backfill => 3);
             SELECT pgworker.schedule('sync-crm', '*/5 * * * *', 'sync_crm', skip_if_busy => true);
@@ -228,7 +228,7 @@ final class DashboardTests: XCTestCase {
     }
 
     /// A queue's control row, as the dashboard holds it.
-    private func queueControl(_ connection: PostgresConnection, _ queue: String) async throws -> (paused: Bool, maxRunning: Int?)? {
+    private func queueControl(_ connection: PQConnection, _ queue: String) async throws -> (paused: Bool, maxRunning: Int?)? {
         guard let row = try await connection.query("SELECT paused, max_running FROM pgworker.queues WHERE queue = $1", [queue]).first else {
             return nil
         }

@@ -1,5 +1,5 @@
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The ways to enqueue, and the NOTIFY wake-up they send.
@@ -136,7 +136,7 @@ final class EnqueueTests: XCTestCase {
             do {
                 try await connection.execute(sql)
                 XCTFail("accepted: \(sql)")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertNotNil(error.sqlState)
             }
         }

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 #if canImport(Glibc)
@@ -13,7 +13,7 @@ final class FaultInjectionTests: XCTestCase {
     static let jobCount = 10_000
 
     /// A database with `executions` (one row per handler run) and `jobCount` jobs of task `record`.
-    private func loadedDatabase() async throws -> (TestDatabase, PostgresConnection) {
+    private func loadedDatabase() async throws -> (TestDatabase, PQConnection) {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         try await app.execute("""
@@ -30,12 +30,12 @@ final class FaultInjectionTests: XCTestCase {
         ])
     }
 
-    private func executions(_ app: PostgresConnection) async throws -> Int {
+    private func executions(_ app: PQConnection) async throws -> Int {
         try await app.query("SELECT count(*) AS n FROM executions").rows[0].decode("n")
     }
 
     /// Jobs run more than once, and jobs that were rescued from a dead worker.
-    private func duplicatesAndRescued(_ app: PostgresConnection) async throws -> (duplicates: Set<Int64>, rescued: Set<Int64>, maxRuns: Int) {
+    private func duplicatesAndRescued(_ app: PQConnection) async throws -> (duplicates: Set<Int64>, rescued: Set<Int64>, maxRuns: Int) {
         let duplicates = try await app.query("SELECT job_id, count(*) AS runs FROM executions GROUP BY job_id HAVING count(*) > 1")
         let rescued = try await app.query("""
             SELECT id FROM pgworker.jobs
@@ -48,7 +48,7 @@ final class FaultInjectionTests: XCTestCase {
         )
     }
 
-    private func assertEveryJobSucceededAndRanAtLeastOnce(_ app: PostgresConnection) async throws {
+    private func assertEveryJobSucceededAndRanAtLeastOnce(_ app: PQConnection) async throws {
         let succeeded = try await app.jobCount(state: "succeeded")
         XCTAssertEqual(succeeded, Self.jobCount)
         let distinct: Int = try await app.query("SELECT count(DISTINCT job_id) AS n FROM executions").rows[0].decode("n")

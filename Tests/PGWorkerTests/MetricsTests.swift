@@ -2,7 +2,7 @@ import Foundation
 import Metrics
 import PGWorker
 import PGWorkerDashboard
-import PostgresClient
+import PQClient
 import XCTest
 
 final class MetricsTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 final class MigrationTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Workers on two "hosts" (network namespaces with their own addresses and hostnames) reach

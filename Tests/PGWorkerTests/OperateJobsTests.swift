@@ -1,6 +1,6 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -8,11 +8,11 @@ import XCTest
 final class OperateJobsTests: XCTestCase {
     struct Empty: Codable, Sendable {}
 
-    private func add(_ connection: PostgresConnection, _ task: String, queue: String = "default") async throws -> Int64 {
+    private func add(_ connection: PQConnection, _ task: String, queue: String = "default") async throws -> Int64 {
         try await connection.query("SELECT id FROM pgworker.add_job($1, queue => $2)", [task, queue]).rows[0].decode("id")
     }
 
-    private func cancel(_ connection: PostgresConnection, _ id: Int64) async throws -> String? {
+    private func cancel(_ connection: PQConnection, _ id: Int64) async throws -> String? {
         try await connection.query("SELECT pgworker.cancel_job($1) AS state", [id]).rows[0].decodeIfPresent("state")
     }
 
@@ -161,7 +161,7 @@ final class OperateJobsTests: XCTestCase {
         do {
             try await app.query("SELECT pgworker.delete_job($1)", [running])
             XCTFail("a running job must not be deleted")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "55006")
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The `pgworker` binary as an operator runs it: JSON logs, /metrics, the dashboard alongside

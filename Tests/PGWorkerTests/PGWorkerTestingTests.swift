@@ -1,7 +1,7 @@
 import Foundation
 import PGWorker
 import PGWorkerTesting
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 

@@ -1,7 +1,7 @@
 import Foundation
 import PGWorker
 import PGWorkerTesting
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Workers behind a real PgBouncer in transaction pooling mode.
@@ -11,7 +11,7 @@ final class PgBouncerTests: XCTestCase {
     func testListenThroughTransactionPoolingReceivesNothing() async throws {
         let bouncer = try await PgBouncer.start(for: self)
         let database = try await TestDatabase.create(for: self)
-        let pooled = try await PostgresConnection.connect(bouncer.conninfo(database: database.name), name: "pooled")
+        let pooled = try await PQConnection.connect(bouncer.conninfo(database: database.name), name: "pooled")
         try await pooled.listen("pgbouncer_probe")
         let direct = try await database.connect("direct")
         try await direct.query("SELECT pg_notify('pgbouncer_probe', 'hello')")

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -17,14 +17,14 @@ final class ProgressAndWaitTests: XCTestCase {
         }
     }
 
-    private func progress(_ connection: PostgresConnection, _ id: Int64) async throws -> (state: String, fraction: Double?, message: String?) {
+    private func progress(_ connection: PQConnection, _ id: Int64) async throws -> (state: String, fraction: Double?, message: String?) {
         let row = try await connection.query(
             "SELECT state, progress, progress_message FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
         return (try row.decode("state"), try row.decodeIfPresent("progress"), try row.decodeIfPresent("progress_message"))
     }
 
     /// A login role with only pgworker_app, as an application would use.
-    private func appConnection(_ database: TestDatabase) async throws -> PostgresConnection {
+    private func appConnection(_ database: TestDatabase) async throws -> PQConnection {
         let role = "waiter_\(UInt32.random(in: 0...UInt32.max))"
         let owner = try await database.connect("owner")
         try await owner.execute("CREATE ROLE \(role) LOGIN; SELECT pgworker.grant_app('\(role)')")
@@ -33,7 +33,7 @@ final class ProgressAndWaitTests: XCTestCase {
             try await cleanup.execute("DROP OWNED BY \(role) CASCADE; DROP ROLE \(role)")
             await cleanup.close()
         }
-        return try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+        return try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
     }
 
     /// A Swift handler's reports reach the row while it runs (coalesced: a thousand reports in a

@@ -1,6 +1,6 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The operator's view of the trap that slows claims: a snapshot held open while jobs finish.
@@ -13,7 +13,7 @@ final class QueueHealthTests: XCTestCase {
         XCTAssertNil(idle.warning(snapshotAge: 0, deadRows: 1))
 
         // A report holds a snapshot open; meanwhile 500 jobs are enqueued and finished.
-        let report = try await PostgresConnection.connect(database.conninfo, name: "slow-report")
+        let report = try await PQConnection.connect(database.conninfo, name: "slow-report")
         try await report.execute("SET application_name = 'slow-report'; BEGIN ISOLATION LEVEL REPEATABLE READ")
         try await report.query("SELECT count(*) FROM pgworker.jobs")
         try await admin.execute("INSERT INTO pgworker.jobs (task) SELECT 'x' FROM generate_series(1, 500)")

@@ -1,15 +1,15 @@
 import PGWorker
 import PGWorkerTesting
-import PostgresClient
+import PQClient
 import XCTest
 
 /// SQL tasks beyond plain functions: procedures, per-task timeout / max_attempts / queue, unregistering.
 final class SQLTaskOptionsTests: XCTestCase {
-    private func lastError(_ app: PostgresConnection, _ id: Int64) async throws -> String {
+    private func lastError(_ app: PQConnection, _ id: Int64) async throws -> String {
         try await app.query("SELECT coalesce(last_error, '') AS e FROM pgworker.jobs WHERE id = $1", [id]).rows[0].decode("e")
     }
 
-    private func loggedValues(_ app: PostgresConnection) async throws -> [Int] {
+    private func loggedValues(_ app: PQConnection) async throws -> [Int] {
         try await app.query("SELECT n FROM app_log ORDER BY n").rows.map { try $0.decode("n") }
     }
 
@@ -197,7 +197,7 @@ final class SQLTaskOptionsTests: XCTestCase {
             do {
                 try await app.execute(statement)
                 XCTFail("accepted: \(statement)")
-            } catch let error as PostgresError {
+            } catch let error as PQError {
                 XCTAssertTrue(error.message.contains(expected), error.message)
             }
         }

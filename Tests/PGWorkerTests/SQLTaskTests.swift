@@ -1,5 +1,5 @@
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 final class SQLTaskTests: XCTestCase {
@@ -52,7 +52,7 @@ final class SQLTaskTests: XCTestCase {
         do {
             try await app.execute("SELECT pgworker.register_sql_task('x', 'two_args(jsonb, int)'::regprocedure)")
             XCTFail("expected rejection")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertTrue(error.message.contains("exactly one jsonb argument"), error.message)
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
 @testable import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// docs/security.md states what each role may do; its grants table must be exactly what a
@@ -8,7 +8,7 @@ import XCTest
 final class SecurityContractTests: XCTestCase {
     /// Every right granted on schema pgworker's objects to PUBLIC or a pgworker role, one line per
     /// (role, object), as the table in docs/security.md writes it.
-    static func grantedRights(_ connection: PostgresConnection) async throws -> [String] {
+    static func grantedRights(_ connection: PQConnection) async throws -> [String] {
         try await connection.query("""
             WITH roles AS (
                 SELECT 0::oid AS oid, 'PUBLIC'::text AS name

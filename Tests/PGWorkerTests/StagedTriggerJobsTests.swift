@@ -1,5 +1,5 @@
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Jobs that application-table triggers stage in `pgworker.staged_jobs` (SQL/functions/move_staged_jobs.sql) and claims
@@ -7,7 +7,7 @@ import XCTest
 final class StagedTriggerJobsTests: XCTestCase {
     struct OrderRef: Codable, Sendable { var id: Int }
 
-    private func ordersDatabase(_ attach: String) async throws -> (TestDatabase, PostgresConnection) {
+    private func ordersDatabase(_ attach: String) async throws -> (TestDatabase, PQConnection) {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
         try await app.execute("""
@@ -17,7 +17,7 @@ final class StagedTriggerJobsTests: XCTestCase {
         return (database, app)
     }
 
-    private func count(_ connection: PostgresConnection, _ sql: String) async throws -> Int {
+    private func count(_ connection: PQConnection, _ sql: String) async throws -> Int {
         try await connection.query(sql).rows[0].decode(column: 0)
     }
 
@@ -150,7 +150,7 @@ final class StagedTriggerJobsTests: XCTestCase {
             let admin = try await database.connect("teardown")
             try await admin.execute("DROP SCHEMA hostile CASCADE; DROP OWNED BY \(role); DROP ROLE \(role)")
         }
-        let app = try await PostgresConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
+        let app = try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(role)"))
         // Look-alikes of what the trigger functions call, which would run as their owner.
         try await app.execute("""
             CREATE FUNCTION hostile.now() RETURNS timestamptz LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked now()'; END $$;
@@ -163,7 +163,7 @@ final class StagedTriggerJobsTests: XCTestCase {
         do {
             try await app.execute("SELECT 'a'::text = 'b'::text")
             XCTFail("the look-alike operator should be active in this session")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertTrue(error.message.contains("hijacked"), error.message)
         }
         try await app.execute("INSERT INTO orders (total) VALUES (1)")

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The engine's turns wait for running jobs only briefly, and one timer serves every timeout.

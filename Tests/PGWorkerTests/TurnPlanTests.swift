@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The plans of a worker's turn are generic and cached for the session, usually from when the

@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// Jobs as types: registered and enqueued without repeating the task name, with the type's default

@@ -1,7 +1,7 @@
 import Synchronization
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 final class WorkerTests: XCTestCase {

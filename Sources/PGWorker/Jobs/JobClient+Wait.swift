@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 extension JobClient {
     /// The channel a job someone waits on notifies when it finishes; the payload is the job's id.

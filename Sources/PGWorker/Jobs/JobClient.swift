@@ -1,17 +1,17 @@
 import Foundation
-import PostgresClient
+import PQClient
 
 /// Enqueues jobs and reads them back, from Swift.
 ///
 /// Enqueueing is an INSERT through `pgworker.add_job`; run it on a connection inside your own
-/// transaction (``PostgresConnection/withTransaction(_:)``) and the job commits or rolls back
+/// transaction (``PQConnection/withTransaction(_:)``) and the job commits or rolls back
 /// with your data.
 public struct JobClient: Sendable {
     /// The connection statements run on.
-    public let connection: PostgresConnection
+    public let connection: PQConnection
 
     /// Creates a client on an open connection.
-    public init(connection: PostgresConnection) {
+    public init(connection: PQConnection) {
         self.connection = connection
     }
 

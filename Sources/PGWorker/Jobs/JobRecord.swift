@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// A row of `pgworker.jobs`, as read back by clients, the CLI and tests.
 public struct JobRecord: Sendable {
@@ -34,7 +34,7 @@ public struct JobRecord: Sendable {
     /// The columns ``init(row:)`` reads.
     static let columns = "id, task, queue, payload::text AS payload, priority, state, attempts, max_attempts, last_error, result::text AS result, run_at::text AS run_at, locked_by, progress, progress_message"
 
-    init(row: PostgresRow) throws {
+    init(row: PQRow) throws {
         id = try row.decode("id")
         task = try row.decode("task")
         queue = try row.decode("queue")
@@ -42,7 +42,7 @@ public struct JobRecord: Sendable {
         priority = try row.decode("priority")
         let stateText: String = try row.decode("state")
         guard let state = JobState(rawValue: stateText) else {
-            throw PostgresError(kind: .decoding, message: "unknown job state \"\(stateText)\"")
+            throw PQError(kind: .decoding, message: "unknown job state \"\(stateText)\"")
         }
         self.state = state
         attempts = try row.decode("attempts")

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// How healthy the jobs table is for claiming: its dead rows, the size of the claim index, and
 /// the oldest snapshot held open anywhere on the server.
@@ -25,7 +25,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
 
     /// Reads the health figures. Any role that can read `pgworker.jobs` may call it; without
     /// `pg_read_all_stats` it sees only its own sessions' snapshots.
-    public static func read(_ connection: PostgresConnection) async throws -> QueueHealth {
+    public static func read(_ connection: PQConnection) async throws -> QueueHealth {
         let row = try await connection.query("""
             SELECT coalesce((SELECT s.n_live_tup FROM pg_stat_all_tables s WHERE s.relid = 'pgworker.jobs'::regclass), 0) AS live,
                    coalesce((SELECT s.n_dead_tup FROM pg_stat_all_tables s WHERE s.relid = 'pgworker.jobs'::regclass), 0) AS dead,

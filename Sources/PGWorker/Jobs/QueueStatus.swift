@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// A snapshot of the queues: job counts by queue and state, work no live worker can take, and
 /// the jobs table's health for claiming.
@@ -51,7 +51,7 @@ public struct QueueStatus: Sendable, Codable {
     public var health: QueueHealth?
 
     /// Reads the status.
-    public static func read(_ connection: PostgresConnection) async throws -> QueueStatus {
+    public static func read(_ connection: PQConnection) async throws -> QueueStatus {
         let counts = try await connection.query("SELECT queue, state, jobs FROM pgworker.queue_stats ORDER BY queue, state")
         var byQueue: [String: [String: Int]] = [:]
         for row in counts.rows {

@@ -1,6 +1,6 @@
 import Logging
 import Metrics
-import PostgresClient
+import PQClient
 import ServiceLifecycle
 
 /// Samples job counts per queue and state from `pgworker.queue_stats` at a modest interval and
@@ -48,7 +48,7 @@ public struct QueueDepthSampler: Service {
         let state: String
     }
 
-    private func sample(_ connection: PostgresConnection, previouslyReported: Set<QueueState>) async throws -> Set<QueueState> {
+    private func sample(_ connection: PQConnection, previouslyReported: Set<QueueState>) async throws -> Set<QueueState> {
         let result = try await connection.query("SELECT queue, state, jobs FROM pgworker.queue_stats")
         var counts: [QueueState: Int] = [:]
         for row in result.rows {

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// Brings a database's `pgworker` schema up to date: the pending migrations of `SQL/migrations/`,
 /// each exactly once, then the current definition of every function and view
@@ -11,16 +11,16 @@ public struct Migrator: Sendable {
     /// The advisory lock key migrators serialize on (an arbitrary constant: "pgwk").
     static let lockKey: Int64 = 0x7067_776B
 
-    private let connection: PostgresConnection
+    private let connection: PQConnection
     private let migrations: [Migration]
     private let definitions: [SchemaDefinition]
 
     /// Creates a migrator for the migrations and definitions embedded in this build.
-    public init(connection: PostgresConnection) {
+    public init(connection: PQConnection) {
         self.init(connection: connection, migrations: Migration.all, definitions: SchemaDefinition.all)
     }
 
-    init(connection: PostgresConnection, migrations: [Migration], definitions: [SchemaDefinition] = []) {
+    init(connection: PQConnection, migrations: [Migration], definitions: [SchemaDefinition] = []) {
         self.connection = connection
         self.migrations = migrations.sorted { $0.version < $1.version }
         self.definitions = definitions
@@ -63,7 +63,7 @@ public struct Migrator: Sendable {
             for migration in migrations where !recorded.contains(migration.version) {
                 do {
                     try connection.execute(migration.sql)
-                } catch let error as PostgresError {
+                } catch let error as PQError {
                     throw MigrationError.failed(version: migration.version, name: migration.name, error: error)
                 }
                 try connection.query("INSERT INTO pgworker.migrations (version, name) VALUES ($1, $2)",
@@ -76,7 +76,7 @@ public struct Migrator: Sendable {
             for definition in definitions {
                 do {
                     try connection.execute(definition.sql)
-                } catch let error as PostgresError {
+                } catch let error as PQError {
                     throw MigrationError.definitionFailed(kind: definition.kind.rawValue, name: definition.name, error: error)
                 }
             }
@@ -108,9 +108,9 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     /// The database was migrated by a newer pgworker.
     case databaseIsNewer(database: Int, known: Int)
     /// A migration's SQL failed; nothing was applied.
-    case failed(version: Int, name: String, error: PostgresError)
+    case failed(version: Int, name: String, error: PQError)
     /// The current definition of a function or view failed to apply; nothing was applied.
-    case definitionFailed(kind: String, name: String, error: PostgresError)
+    case definitionFailed(kind: String, name: String, error: PQError)
 
     public var description: String {
         switch self {

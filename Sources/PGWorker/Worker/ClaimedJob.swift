@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// A job this worker has claimed and must run and complete.
 struct ClaimedJob: Sendable {
@@ -27,7 +27,7 @@ struct ClaimedJob: Sendable {
     }
 
     /// The claimed jobs of a claim's result (columns as in ``JobStatements/claimedColumns``).
-    static func all(in result: PostgresResult) throws -> [ClaimedJob] {
+    static func all(in result: PQResult) throws -> [ClaimedJob] {
         guard let first = result.rows.first else { return [] }
         let columns = try Columns(first.columns)
         return try result.rows.map { try ClaimedJob($0, columns) }
@@ -37,7 +37,7 @@ struct ClaimedJob: Sendable {
     private struct Columns {
         let id, task, queue, payload, attempts, maxAttempts, waited, keyed: Int
 
-        init(_ columns: PostgresColumns) throws {
+        init(_ columns: PQColumns) throws {
             let index = columns.position(of:)
             id = try index("id")
             task = try index("task")
@@ -50,7 +50,7 @@ struct ClaimedJob: Sendable {
         }
     }
 
-    private init(_ row: PostgresRow, _ columns: Columns) throws {
+    private init(_ row: PQRow, _ columns: Columns) throws {
         id = try row.decode(column: columns.id)
         task = try row.decode(column: columns.task)
         queue = try row.decode(column: columns.queue)

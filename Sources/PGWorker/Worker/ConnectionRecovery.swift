@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// The turn loop's handling of failed statements on the main connection: drops a lost

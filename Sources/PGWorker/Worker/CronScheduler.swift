@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// Enqueues the ticks of the cron schedules in `pgworker.schedules`.

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// What the turn loop and the jobs it started share, behind one lock because each change below
@@ -20,7 +20,7 @@ final class EngineState: Sendable {
         var unconfirmed = 0
         /// The connection that turn ran on: after a reconnect its commit can no longer be confirmed.
         /// Held, not just identified, so a new connection can never take its identity.
-        var unconfirmedOn: PostgresConnection?
+        var unconfirmedOn: PQConnection?
         /// The latest a turn that waits for running jobs may start (see ``TurnPacer``).
         var batchDeadline: ContinuousClock.Instant?
     }
@@ -95,7 +95,7 @@ final class EngineState: Sendable {
 
     /// The first `count` outcomes went out in a transaction on `connection` whose commit is not
     /// confirmed yet.
-    func outcomesAwaitCommit(_ count: Int, on connection: PostgresConnection) {
+    func outcomesAwaitCommit(_ count: Int, on connection: PQConnection) {
         fields.withLock { fields in
             fields.unconfirmed = count
             fields.unconfirmedOn = connection
@@ -110,7 +110,7 @@ final class EngineState: Sendable {
     /// The last turn's commit on `connection` is confirmed: its outcomes are written. On another
     /// connection the outcome is unknown, so they stay to be written again (a second write of an
     /// outcome changes nothing).
-    func lastTurnCommitted(on connection: PostgresConnection) {
+    func lastTurnCommitted(on connection: PQConnection) {
         fields.withLock { fields in
             if fields.unconfirmedOn === connection {
                 fields.completions.removeFirst(fields.unconfirmed)

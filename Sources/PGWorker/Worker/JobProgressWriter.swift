@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// Writes the progress that running Swift and command handlers report

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// The statements a worker runs, one function each, so the SQL lives in `SQL/` and is planned once
 /// per connection.
@@ -16,7 +16,7 @@ enum JobStatements {
     /// Like ``completeAndClaim(_:workerID:_:tasks:queues:limit:includeSQLTasks:localRoom:)`` it
     /// returns before the claim has committed.
     static func claim(
-        _ connection: PostgresConnection, workerID: String, tasks: [String], queues: [String]?,
+        _ connection: PQConnection, workerID: String, tasks: [String], queues: [String]?,
         limit: Int, includeSQLTasks: Bool, localRoom: String?
     ) async throws -> [ClaimedJob] {
         try await completeAndClaim(connection, workerID: workerID, [], tasks: tasks, queues: queues,
@@ -25,9 +25,9 @@ enum JobStatements {
 
     /// Writes a batch of outcomes and claims up to `limit` jobs, in one call and one transaction
     /// (`pgworker.complete_and_claim`). Returns the claimed jobs before that transaction has
-    /// committed: see `PostgresConnection.confirmCommit()`.
+    /// committed: see `PQConnection.confirmCommit()`.
     static func completeAndClaim(
-        _ connection: PostgresConnection, workerID: String, _ batch: [Completion], tasks: [String],
+        _ connection: PQConnection, workerID: String, _ batch: [Completion], tasks: [String],
         queues: [String]?, limit: Int, includeSQLTasks: Bool, localRoom: String?
     ) async throws -> [ClaimedJob] {
         let result = try await connection.queryPreparedBeforeCommit(
@@ -40,8 +40,8 @@ enum JobStatements {
                 workerID,
                 batch.map(\.jobID),
                 batch.map(\.succeeded),
-                PostgresNullableArray(batch.map(\.result)),
-                PostgresNullableArray(batch.map(\.error)),
+                PQNullableArray(batch.map(\.result)),
+                PQNullableArray(batch.map(\.error)),
                 batch.map(\.discard),
                 tasks, queues, limit, includeSQLTasks, localRoom,
             ]
@@ -51,22 +51,22 @@ enum JobStatements {
 
     /// Writes a batch of outcomes in one statement. Returns how many rows it changed.
     @discardableResult
-    static func complete(_ connection: PostgresConnection, workerID: String, _ batch: [Completion]) async throws -> Int {
+    static func complete(_ connection: PQConnection, workerID: String, _ batch: [Completion]) async throws -> Int {
         let result = try await connection.queryPrepared(
             "SELECT count(*) AS updated FROM pgworker.complete_jobs($1, $2::bigint[], $3::boolean[], $4::jsonb[], $5::text[], $6::boolean[])",
             [
                 workerID,
                 batch.map(\.jobID),
                 batch.map(\.succeeded),
-                PostgresNullableArray(batch.map(\.result)),
-                PostgresNullableArray(batch.map(\.error)),
+                PQNullableArray(batch.map(\.result)),
+                PQNullableArray(batch.map(\.error)),
                 batch.map(\.discard),
             ]
         )
         return try result.first?.decode("updated", as: Int.self) ?? 0
     }
 
-    static func register(_ connection: PostgresConnection, workerID: String, host: String, pid: Int32,
+    static func register(_ connection: PQConnection, workerID: String, host: String, pid: Int32,
                          tasks: [String], queues: [String]?, handlesSQLTasks: Bool) async throws {
         try await connection.queryPrepared(
             "SELECT pgworker.register_worker($1, $2, $3, $4::text[], $5::text[], $6)",
@@ -74,19 +74,19 @@ enum JobStatements {
         )
     }
 
-    static func deregister(_ connection: PostgresConnection, workerID: String) async throws {
+    static func deregister(_ connection: PQConnection, workerID: String) async throws {
         try await connection.query("DELETE FROM pgworker.workers WHERE id = $1", [workerID])
     }
 
     /// Gives back this worker's running jobs except `keeping`, without counting their attempt.
     @discardableResult
-    static func release(_ connection: PostgresConnection, workerID: String, keeping: [Int64]) async throws -> [Int64] {
+    static func release(_ connection: PQConnection, workerID: String, keeping: [Int64]) async throws -> [Int64] {
         let result = try await connection.query(
             "SELECT pgworker.release_jobs($1, NULL, $2::bigint[]) AS id", [workerID, keeping])
         return try result.rows.map { try $0.decode("id") }
     }
 
-    static func rescue(_ connection: PostgresConnection, staleAfter: Duration) async throws -> [Int64] {
+    static func rescue(_ connection: PQConnection, staleAfter: Duration) async throws -> [Int64] {
         let result = try await connection.queryPrepared(
             "SELECT id FROM pgworker.rescue_stale_jobs(make_interval(secs => $1))",
             [Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18]
@@ -95,7 +95,7 @@ enum JobStatements {
     }
 
     /// Runs a claimed SQL-task job and records its outcome, in one transaction.
-    static func runSQLJob(_ connection: PostgresConnection, jobID: Int64, workerID: String) async throws -> String? {
+    static func runSQLJob(_ connection: PQConnection, jobID: Int64, workerID: String) async throws -> String? {
         let result = try await connection.queryPrepared("SELECT pgworker.run_sql_job($1, $2) AS state", [jobID, workerID])
         return try result.first?.decodeIfPresent("state", as: String.self)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// This process's own caps on running jobs per queue (``WorkerConfiguration/queueLimits``), on

@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 
 /// A connection that is opened on first use and reopened after it is lost.
 ///
@@ -8,8 +8,8 @@ import PostgresClient
 actor ManagedConnection {
     private let conninfo: String
     private let name: String
-    private var current: PostgresConnection?
-    private var connecting: Task<PostgresConnection, any Error>?
+    private var current: PQConnection?
+    private var connecting: Task<PQConnection, any Error>?
     private let preparedStatements: Bool
 
     /// - Parameter preparedStatements: whether connections use named prepared statements
@@ -21,12 +21,12 @@ actor ManagedConnection {
     }
 
     /// The open connection, connecting first if needed.
-    func connection() async throws -> PostgresConnection {
+    func connection() async throws -> PQConnection {
         if let current { return current }
         if let connecting { return try await connecting.value }
         let conninfo = self.conninfo, name = self.name, preparedStatements = self.preparedStatements
         let task = Task {
-            let connection = try await PostgresConnection.connect(conninfo, name: name)
+            let connection = try await PQConnection.connect(conninfo, name: name)
             if !preparedStatements { await connection.setUsesPreparedStatements(false) }
             return connection
         }
@@ -40,7 +40,7 @@ actor ManagedConnection {
     /// Drops the connection if `error` means it is unusable. Returns whether it did.
     @discardableResult
     func invalidate(after error: any Error) async -> Bool {
-        guard let error = error as? PostgresError, error.isConnectionLoss else { return false }
+        guard let error = error as? PQError, error.isConnectionLoss else { return false }
         if let current { await current.close() }
         current = nil
         return true

@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// The listener (River's "notifier"): keeps one connection LISTENing on `pgworker_jobs` and
@@ -22,7 +22,7 @@ final class Notifier: Sendable {
     private let progress: WorkerProgress
     private let logger: Logger
     /// The connection while one is open, so ``interrupt()`` can end its wait.
-    private let connection = Mutex<PostgresConnection?>(nil)
+    private let connection = Mutex<PQConnection?>(nil)
 
     init(conninfo: String, queues: [String]?, state: EngineState, shutdown: ShutdownState,
          trailingClaims: TrailingClaims, runningJobs: RunningJobs, progress: WorkerProgress, logger: Logger) {
@@ -47,7 +47,7 @@ final class Notifier: Sendable {
         var failing = false
         while !Task.isCancelled && !shutdown.isStopping {
             do {
-                let connection = try await PostgresConnection.connect(conninfo, name: "listener")
+                let connection = try await PQConnection.connect(conninfo, name: "listener")
                 self.connection.withLock { $0 = connection }
                 defer { self.connection.withLock { $0 = nil } }
                 try await connection.listen("pgworker_jobs")
@@ -85,7 +85,7 @@ final class Notifier: Sendable {
 
     /// Cancels the jobs named by cancel notifications that run here and have a cancel request,
     /// with one query for the whole batch.
-    private func cancelRequestedJobs(_ notifications: [PostgresNotification], _ connection: PostgresConnection) async throws {
+    private func cancelRequestedJobs(_ notifications: [PQNotification], _ connection: PQConnection) async throws {
         let named = Set(notifications.compactMap { Int64($0.payload) })
         let candidates = runningJobs.jobIDs.filter(named.contains)
         guard !candidates.isEmpty else { return }

@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 
 /// The turn loop (River's "producer"): on each wake-up that makes a turn due, writes the
 /// outcomes that have accumulated and claims as many runnable jobs as there is room for, in one
@@ -55,7 +55,7 @@ struct Producer: Sendable {
                         connection, workerID: workerID, batch, tasks: taskNames, queues: configuration.queues,
                         limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
                     state.outcomesAwaitCommit(batch.count, on: connection)
-                } catch let error as PostgresError where error.kind == .server && !error.isConnectionLoss {
+                } catch let error as PQError where error.kind == .server && !error.isConnectionLoss {
                     // The server rejected the batch (nothing was written or claimed): write it the careful way.
                     try await completer.write(batch, on: try await main.connection())
                     state.outcomesWritten(batch.count)
@@ -86,7 +86,7 @@ struct Producer: Sendable {
             return start
         } catch {
             state.requestClaim()
-            if let error = error as? PostgresError, error.kind == .decoding || error.kind == .usage,
+            if let error = error as? PQError, error.kind == .decoding || error.kind == .usage,
                let connection = try? await main.connection() {
                 // Claimed rows came back that this worker cannot read: it holds jobs it does not
                 // know. Give them back.
@@ -110,14 +110,14 @@ struct Producer: Sendable {
     /// Returns whether the turn committed (true also when there was nothing to confirm); throws
     /// when the connection was lost, and the commit's outcome is unknown.
     @discardableResult
-    func confirmLastTurn(_ connection: PostgresConnection) async throws -> Bool {
+    func confirmLastTurn(_ connection: PQConnection) async throws -> Bool {
         do {
             try await connection.confirmCommit()
             state.lastTurnCommitted(on: connection)
             return true
         } catch {
             state.lastTurnNotCommitted()
-            if let error = error as? PostgresError, error.isConnectionLoss { throw error }
+            if let error = error as? PQError, error.isConnectionLoss { throw error }
             logger.error("a turn's transaction failed to commit: its claims did not happen, and its jobs will be claimed again",
                          metadata: ["error": "\(error)"])
             // Its jobs are runnable again: claim them without waiting for a notification.
@@ -134,7 +134,7 @@ struct Producer: Sendable {
         return handler.needsCommittedClaim || job.hasLockKey || limitedQueues.contains(job.queue)
     }
 
-    private func claim(_ connection: PostgresConnection, limit: Int) async throws -> [ClaimedJob] {
+    private func claim(_ connection: PQConnection, limit: Int) async throws -> [ClaimedJob] {
         try await JobStatements.claim(
             connection, workerID: workerID, tasks: taskNames, queues: configuration.queues,
             limit: limit, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
@@ -142,7 +142,7 @@ struct Producer: Sendable {
 
     /// Re-registers and gives back jobs this worker holds without knowing (see
     /// ``WorkerRegistration``); on failure the next successful turn tries again.
-    private func registerAgain(_ connection: PostgresConnection) async {
+    private func registerAgain(_ connection: PQConnection) async {
         do {
             try await registration.registerAndReleaseUnknownJobs(connection)
         } catch {

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// Deletes finished jobs past their retention (`pgworker.retention`, set with
 /// `pgworker.set_retention`), in batches of `batchSize` so no statement holds many locks or runs
@@ -7,7 +7,7 @@ import PostgresClient
 enum Retention {
     /// Deletes batch after batch until one comes back short. Returns how many jobs it deleted.
     @discardableResult
-    static func prune(_ connection: PostgresConnection, batchSize: Int = 1000) async throws -> Int {
+    static func prune(_ connection: PQConnection, batchSize: Int = 1000) async throws -> Int {
         var total = 0
         while !Task.isCancelled {
             let deleted: Int = try await connection.queryPrepared(

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// How a worker runs the jobs of one SQL task, from `pgworker.sql_task_plan`.
 struct SQLTaskPlan: Sendable {
@@ -16,7 +16,7 @@ struct SQLTaskPlan: Sendable {
     let callStatement: String?
 
     /// The plan for `task`, or nil when no SQL task of that name is registered.
-    static func load(_ connection: PostgresConnection, task: String) async throws -> SQLTaskPlan? {
+    static func load(_ connection: PQConnection, task: String) async throws -> SQLTaskPlan? {
         let result = try await connection.queryPrepared(
             "SELECT kind, timeout_ms, call_statement FROM pgworker.sql_task_plan($1)", [task])
         guard let row = result.first else { return nil }

@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 
 /// Runs jobs of SQL tasks (functions and procedures registered in `pgworker.sql_tasks`) on a
 /// pool connection.
@@ -27,7 +27,7 @@ struct SQLTaskRunner: Sendable {
         let workerID = self.workerID
         do {
             return try await pool.withConnection { managed in
-                let connection: PostgresConnection
+                let connection: PQConnection
                 let outcome: Completion?
                 do {
                     connection = try await managed.connection()
@@ -43,7 +43,7 @@ struct SQLTaskRunner: Sendable {
                 await Self.resetSession(managed, logger: logger)
                 return outcome
             }
-        } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
+        } catch let error as PQError where error.sqlState == "57014" && Task.isCancelled {
             return .cancelledByShutdown(job.id)
         } catch {
             return .failure(job.id, error: "SQL task could not run: \(error)")
@@ -62,7 +62,7 @@ struct SQLTaskRunner: Sendable {
         }
     }
 
-    private static func run(_ job: ClaimedJob, on connection: PostgresConnection, workerID: String,
+    private static func run(_ job: ClaimedJob, on connection: PQConnection, workerID: String,
                             logger: Logger) async throws -> Completion? {
         let plan = try await SQLTaskPlan.load(connection, task: job.task)
         if let plan, plan.kind == .procedure {
@@ -77,7 +77,7 @@ struct SQLTaskRunner: Sendable {
                     return try connection.queryPrepared("SELECT pgworker.run_sql_job($1, $2) AS state", [job.id, workerID])
                         .first?.decodeIfPresent("state", as: String.self)
                 }
-            } catch let error as PostgresError where error.sqlState == "57014" && !Task.isCancelled {
+            } catch let error as PQError where error.sqlState == "57014" && !Task.isCancelled {
                 return .failure(job.id, error: timeoutMessage(timeout, rolledBack: true))
             }
         } else {
@@ -91,7 +91,7 @@ struct SQLTaskRunner: Sendable {
 
     /// CALLs a procedure outside a transaction block, with the task's timeout for this call only.
     private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan,
-                                      on connection: PostgresConnection) async throws -> Completion {
+                                      on connection: PQConnection) async throws -> Completion {
         let timeout = plan.timeoutMilliseconds
         guard let call = plan.callStatement else {
             return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
@@ -104,7 +104,7 @@ struct SQLTaskRunner: Sendable {
             try await connection.query(call, [job.payload])
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
             return .success(job.id, result: nil)
-        } catch let error as PostgresError where !error.isConnectionLoss {
+        } catch let error as PQError where !error.isConnectionLoss {
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
             if error.sqlState == "57014", !Task.isCancelled, let timeout {
                 return .failure(job.id, error: timeoutMessage(timeout, rolledBack: false))

@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 import ServiceLifecycle
 
 /// Runs jobs from `pgworker.jobs`: listens for new-job notifications, claims runnable jobs with

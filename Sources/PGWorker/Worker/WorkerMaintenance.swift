@@ -1,5 +1,5 @@
 import Logging
-import PostgresClient
+import PQClient
 
 /// A worker's periodic chores, on the worker's main connection, once per poll interval:
 /// - cancels running jobs whose cancellation it may have missed (a notification is lost while

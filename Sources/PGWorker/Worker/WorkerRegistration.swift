@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresClient
+import PQClient
 
 /// The worker's row in `pgworker.workers`, and giving back jobs the worker holds without knowing.
 ///
@@ -17,7 +17,7 @@ struct WorkerRegistration: Sendable {
     let logger: Logger
 
     /// Upserts this worker's row (the heartbeat calls it too).
-    func register(_ connection: PostgresConnection) async throws {
+    func register(_ connection: PQConnection) async throws {
         try await JobStatements.register(
             connection, workerID: workerID, host: ProcessInfo.processInfo.hostName,
             pid: ProcessInfo.processInfo.processIdentifier, tasks: taskNames,
@@ -26,7 +26,7 @@ struct WorkerRegistration: Sendable {
 
     /// Gives back every job locked by this worker that it neither runs nor has an outcome for.
     /// Turn loop only (see the type's documentation).
-    func releaseUnknownJobs(_ connection: PostgresConnection) async throws {
+    func releaseUnknownJobs(_ connection: PQConnection) async throws {
         let released = try await JobStatements.release(connection, workerID: workerID, keeping: state.heldJobIDs)
         if !released.isEmpty {
             logger.notice("gave back jobs claimed while the connection was failing", metadata: ["jobs": "\(released)"])
@@ -35,7 +35,7 @@ struct WorkerRegistration: Sendable {
 
     /// ``register(_:)`` then ``releaseUnknownJobs(_:)``: at start, and after a restored connection
     /// or an unreadable claim reply. Turn loop only.
-    func registerAndReleaseUnknownJobs(_ connection: PostgresConnection) async throws {
+    func registerAndReleaseUnknownJobs(_ connection: PQConnection) async throws {
         try await register(connection)
         try await releaseUnknownJobs(connection)
     }

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// The least SQL any PostgreSQL queue must run per job, with no engine around it: claim a batch
 /// with `FOR UPDATE SKIP LOCKED` (returning what a handler needs), then mark the batch done in
@@ -29,7 +29,7 @@ enum BaselineQueue {
 
     /// Claims and completes batches of `batchSize` on `connections` connections at once, until
     /// no job of `task` is left. Returns the number of jobs each connection processed.
-    static func drain(task: String, batchSize: Int, connections: [PostgresConnection]) async throws -> Int {
+    static func drain(task: String, batchSize: Int, connections: [PQConnection]) async throws -> Int {
         try await withThrowingTaskGroup(of: Int.self) { group in
             for (index, connection) in connections.enumerated() {
                 group.addTask {
@@ -40,7 +40,7 @@ enum BaselineQueue {
         }
     }
 
-    private static func loop(_ connection: PostgresConnection, task: String, batchSize: Int, name: String) async throws -> Int {
+    private static func loop(_ connection: PQConnection, task: String, batchSize: Int, name: String) async throws -> Int {
         var done = 0
         while true {
             let claimed = try await connection.queryPrepared(claimSQL, [batchSize, task, name])

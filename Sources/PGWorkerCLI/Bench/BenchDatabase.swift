@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 
 /// A throw-away database for one benchmark run: created and migrated on the configured server,
 /// dropped at the end, so a run never touches real jobs.
@@ -15,7 +15,7 @@ struct BenchDatabase: Sendable {
     /// Creates and migrates a fresh database on the server `adminConninfo` points at.
     static func create(adminConninfo: String) async throws -> BenchDatabase {
         let name = "pgworker_bench_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let admin = try await PostgresConnection.connect(adminConninfo, name: "bench-admin")
+        let admin = try await PQConnection.connect(adminConninfo, name: "bench-admin")
         do {
             let quoted = try await admin.quoteIdentifier(name)
             try await admin.execute("CREATE DATABASE \(quoted)")
@@ -31,7 +31,7 @@ struct BenchDatabase: Sendable {
             name: name, conninfo: try ConnectionString.replacingDatabase(in: adminConninfo, with: name),
             adminConninfo: adminConninfo)
         do {
-            let connection = try await PostgresConnection.connect(database.conninfo, name: "bench-migrate")
+            let connection = try await PQConnection.connect(database.conninfo, name: "bench-migrate")
             try await Migrator(connection: connection).migrate()
             await connection.close()
         } catch {
@@ -43,13 +43,13 @@ struct BenchDatabase: Sendable {
 
     /// Drops the database, disconnecting anything still connected to it.
     func drop() async throws {
-        let admin = try await PostgresConnection.connect(adminConninfo, name: "bench-admin")
+        let admin = try await PQConnection.connect(adminConninfo, name: "bench-admin")
         try await admin.execute("DROP DATABASE IF EXISTS \(try await admin.quoteIdentifier(name)) WITH (FORCE)")
         await admin.close()
     }
 
     /// Opens a connection to it.
-    func connect(_ label: String) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(conninfo, name: label)
+    func connect(_ label: String) async throws -> PQConnection {
+        try await PQConnection.connect(conninfo, name: label)
     }
 }

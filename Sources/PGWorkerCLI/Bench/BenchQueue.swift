@@ -1,10 +1,10 @@
 import Foundation
-import PostgresClient
+import PQClient
 
 /// What the benchmark does to `pgworker.jobs` of its own database around each measurement:
 /// empty it, fill it, wait for it to drain, and read how fast it drained.
 struct BenchQueue: Sendable {
-    let connection: PostgresConnection
+    let connection: PQConnection
 
     /// Jobs per INSERT statement when filling the queue.
     static let bulkBatch = 1000

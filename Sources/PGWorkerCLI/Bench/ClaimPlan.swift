@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// Shows the plans of the statements inside `pgworker.complete_and_claim`, the function every
 /// worker turn calls, on a table holding many finished jobs: the claim must stay an index scan on
@@ -20,7 +20,7 @@ enum ClaimPlan {
     /// returns the plans of one worker turn's claim; then the same for a burst of `burstRows` new
     /// jobs while the statistics still say nothing is runnable. Nothing is claimed or kept: each
     /// turn runs in a transaction that is rolled back.
-    static func explain(_ connection: PostgresConnection, finishedRows: Int, runnableRows: Int) async throws -> String {
+    static func explain(_ connection: PQConnection, finishedRows: Int, runnableRows: Int) async throws -> String {
         let task = "bench_noop"
         try await connection.execute("TRUNCATE pgworker.jobs")
         try await connection.query(
@@ -49,7 +49,7 @@ enum ClaimPlan {
     }
 
     /// The plans of the claiming statements run by one turn, in a transaction rolled back.
-    private static func turnPlans(_ connection: PostgresConnection, setUp: String?) async throws -> String {
+    private static func turnPlans(_ connection: PQConnection, setUp: String?) async throws -> String {
         try await connection.execute("BEGIN")
         do {
             if let setUp { try await connection.execute(setUp) }

@@ -1,4 +1,4 @@
-import PostgresClient
+import PQClient
 
 /// Concurrent enqueuers: `clients` connections, each inserting one job per transaction (an
 /// autocommit INSERT) for `duration`. Every commit that enqueued a runnable job sends a NOTIFY,
@@ -11,7 +11,7 @@ struct InsertBenchmark: Sendable {
     /// Inserts for `duration` and returns committed transactions per second.
     /// - Parameter notify: false sets `pgworker.notify = 'off'` for the session (no NOTIFY).
     func run(task: String, notify: Bool) async throws -> Double {
-        var connections: [PostgresConnection] = []
+        var connections: [PQConnection] = []
         for index in 0..<clients {
             let connection = try await database.connect("bench-insert-\(index + 1)")
             if !notify { try await connection.execute("SET pgworker.notify = 'off'") }

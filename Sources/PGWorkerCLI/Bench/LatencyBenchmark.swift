@@ -1,6 +1,6 @@
 import Logging
 import PGWorker
-import PostgresClient
+import PQClient
 import Synchronization
 
 /// Enqueue-to-start latency on an idle queue: jobs are enqueued one at a time, each only after

@@ -1,5 +1,5 @@
 import Foundation
-import PostgresClient
+import PQClient
 
 /// The parts of a sustained run: producers inserting at a fixed offered rate, the bare SQL
 /// consumer to compare with, a transaction that pins a snapshot, and the sampler that reports.
@@ -10,7 +10,7 @@ enum SustainedLoad {
     /// Inserts `rate` jobs per second in transactions of `batch` rows, spread over `connections`,
     /// until cancelled. Each producer keeps to its own schedule; one that falls behind inserts
     /// back to back without sleeping (the offered rate is then not met, and the report says so).
-    static func produce(connections: [PostgresConnection], rate: Int, batch: Int) async throws {
+    static func produce(connections: [PQConnection], rate: Int, batch: Int) async throws {
         let perProducer = Double(rate) / Double(connections.count)
         let interval = Duration.seconds(Double(batch) / perProducer)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -32,7 +32,7 @@ enum SustainedLoad {
 
     /// The bare SQL consumer (``BaselineQueue``'s two statements, one transaction per batch),
     /// claiming and completing until cancelled; it waits 1 ms when nothing is runnable.
-    static func consume(_ connection: PostgresConnection, batch: Int) async throws {
+    static func consume(_ connection: PQConnection, batch: Int) async throws {
         // A prepared statement switches to a generic plan after five runs, and a generic plan
         // guesses the LIMIT and sorts every runnable row: as the backlog grew, each claim got
         // slower (383 jobs/s at 2,000 offered). Custom plans see LIMIT 100 and walk the index.
@@ -66,13 +66,13 @@ enum SustainedLoad {
 
     /// The server's clock, in seconds since 1970: the sampler measures with the same clock that
     /// stamps `finished_at`.
-    static func serverTime(_ connection: PostgresConnection) async throws -> Double {
+    static func serverTime(_ connection: PQConnection) async throws -> Double {
         try await connection.query("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").rows[0].decode("t")
     }
 
     /// Reads one sample; finished jobs are counted from their `finished_at`, since `since` (server
     /// time).
-    static func sample(_ connection: PostgresConnection, since: Double) async throws -> Sample {
+    static func sample(_ connection: PQConnection, since: Double) async throws -> Sample {
         let row = try await connection.query("""
             WITH clock AS (SELECT clock_timestamp() AS now)
             SELECT extract(epoch FROM clock.now)::float8 AS now,
@@ -93,7 +93,7 @@ enum SustainedLoad {
     }
 
     /// Jobs finished per second between two instants of the server's clock (seconds since 1970).
-    static func finishedRate(_ connection: PostgresConnection, from: Double, to: Double) async throws -> Double {
+    static func finishedRate(_ connection: PQConnection, from: Double, to: Double) async throws -> Double {
         let done: Int = try await connection.query("""
             SELECT count(*) AS n FROM pgworker.jobs
             WHERE state IN ('succeeded', 'dead', 'cancelled') AND finished_at > to_timestamp($1) AND finished_at <= to_timestamp($2)

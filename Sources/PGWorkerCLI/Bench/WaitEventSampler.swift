@@ -1,11 +1,11 @@
-import PostgresClient
+import PQClient
 
 /// Samples what the benchmark database's active sessions are waiting for (`pg_stat_activity`),
 /// to show what limits a measurement: `Lock:object` is the lock PostgreSQL takes to serialise
 /// the commits of transactions that sent a NOTIFY; `IO:WALSync` and `LWLock:WALWrite` are WAL
 /// flushes; `CPU` means running (or waiting for a core).
 struct WaitEventSampler: Sendable {
-    let connection: PostgresConnection
+    let connection: PQConnection
 
     /// Samples every 20 ms for `duration` and returns each wait's share of all samples, largest first.
     func sample(for duration: Duration) async throws -> [(wait: String, share: Double)] {

@@ -63,7 +63,7 @@ struct PgBouncer: Sendable {
         }
         let bouncer = PgBouncer(port: port, host: addresses[0])
         try await eventually("pgbouncer accepts connections") {
-            (try? await PostgresConnectionProbe.canConnect(bouncer.conninfo(database: "postgres"))) ?? false
+            (try? await PQConnectionProbe.canConnect(bouncer.conninfo(database: "postgres"))) ?? false
         }
         return bouncer
     }
@@ -86,11 +86,11 @@ struct PgBouncer: Sendable {
     }
 }
 
-import PostgresClient
+import PQClient
 
-enum PostgresConnectionProbe {
+enum PQConnectionProbe {
     static func canConnect(_ conninfo: String) async throws -> Bool {
-        let connection = try await PostgresConnection.connect(conninfo, name: "probe")
+        let connection = try await PQConnection.connect(conninfo, name: "probe")
         await connection.close()
         return true
     }

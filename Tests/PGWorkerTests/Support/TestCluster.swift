@@ -1,6 +1,6 @@
 import Foundation
 import PGWorker
-import PostgresClient
+import PQClient
 import XCTest
 
 /// The PostgreSQL cluster the tests run against: a private one started with initdb/pg_ctl.
@@ -20,11 +20,11 @@ enum TestCluster {
 
     private static let started = Task<String, any Error> {
         let adminConninfo = try await cluster.start()
-        let admin = try await PostgresConnection.connect(adminConninfo, name: "test-admin")
+        let admin = try await PQConnection.connect(adminConninfo, name: "test-admin")
         // A migrated template makes each test's fresh database a quick file copy.
         try await admin.execute("DROP DATABASE IF EXISTS pgworker_template")
         try await admin.execute("CREATE DATABASE pgworker_template")
-        let template = try await PostgresConnection.connect(TestCluster.conninfo(database: "pgworker_template"), name: "test-template")
+        let template = try await PQConnection.connect(TestCluster.conninfo(database: "pgworker_template"), name: "test-template")
         try await Migrator(connection: template).migrate()
         await template.close()
         await admin.close()
@@ -51,13 +51,13 @@ struct TestDatabase: Sendable {
 
     /// Creates a fresh database, migrated unless `migrated` is false, and drops it after the test.
     static func create(for testCase: XCTestCase, migrated: Bool = true) async throws -> TestDatabase {
-        let admin = try await PostgresConnection.connect(try await TestCluster.start(), name: "test-admin")
+        let admin = try await PQConnection.connect(try await TestCluster.start(), name: "test-admin")
         let name = "t_\(UInt64.random(in: 0...UInt64.max))"
         try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(migrated ? "pgworker_template" : "template0")")
         await admin.close()
         let database = TestDatabase(name: name)
         testCase.addTeardownBlock {
-            let admin = try await PostgresConnection.connect(try await TestCluster.start(), name: "test-admin")
+            let admin = try await PQConnection.connect(try await TestCluster.start(), name: "test-admin")
             try await admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
             await admin.close()
         }
@@ -65,8 +65,8 @@ struct TestDatabase: Sendable {
     }
 
     /// Opens a connection to the database.
-    func connect(_ label: String = "test") async throws -> PostgresConnection {
-        try await PostgresConnection.connect(conninfo, name: label)
+    func connect(_ label: String = "test") async throws -> PQConnection {
+        try await PQConnection.connect(conninfo, name: label)
     }
 }
 

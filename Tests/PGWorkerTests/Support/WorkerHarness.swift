@@ -1,7 +1,7 @@
 import Logging
 import PGWorker
 import PGWorkerTesting
-import PostgresClient
+import PQClient
 import Synchronization
 import XCTest
 
@@ -13,7 +13,7 @@ final class ExecutionLog: Sendable {
     var snapshot: [Int64: Int] { counts.withLock { $0 } }
 }
 
-extension PostgresConnection {
+extension PQConnection {
     /// The state of one job.
     func jobState(_ id: Int64) throws -> String? {
         try query("SELECT state FROM pgworker.jobs WHERE id = $1", [id]).first?.decode("state")
@@ -71,15 +71,15 @@ func withTestWorkers<Result>(
     }
 }
 
-extension PostgresConnection {
+extension PQConnection {
     /// The notifications on `channel` that this LISTENing connection receives before a sentinel
     /// that `sender` notifies now. NOTIFYs are delivered in commit order, so these are exactly
     /// the ones committed before this call: "none arrived" is then a fact, not a timeout.
-    func notificationsBeforeSentinel(on channel: String, from sender: PostgresConnection,
-                                     timeout: Duration = .seconds(10)) async throws -> [PostgresNotification] {
+    func notificationsBeforeSentinel(on channel: String, from sender: PQConnection,
+                                     timeout: Duration = .seconds(10)) async throws -> [PQNotification] {
         let sentinel = "sentinel-\(UInt64.random(in: 0...UInt64.max))"
         try await sender.query("SELECT pg_notify($1, $2)", [channel, sentinel])
-        var received: [PostgresNotification] = []
+        var received: [PQNotification] = []
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             for notification in try waitForNotifications(timeout: deadline - ContinuousClock.now) {
@@ -87,6 +87,6 @@ extension PostgresConnection {
                 received.append(notification)
             }
         }
-        throw PostgresError(kind: .connection, message: "the sentinel notification never arrived")
+        throw PQError(kind: .connection, message: "the sentinel notification never arrived")
     }
 }

@@ -14,7 +14,7 @@ import Darwin
 /// underlying `PGconn` is used by one caller at a time. Methods are synchronous inside the
 /// actor: a call such as ``withTransaction(_:)`` cannot be interleaved with another caller's
 /// statements.
-public actor PostgresConnection {
+public actor PQConnection {
     private let executor: ThreadExecutor
     private var connection: ConnectionHandle?
     var handle: OpaquePointer? { connection?.raw }
@@ -24,7 +24,7 @@ public actor PostgresConnection {
     var preparedStatements: [String: String] = [:]
     /// When false, ``queryPrepared(_:_:)`` behaves like ``query(_:_:)``.
     var usesPreparedStatements = true
-    /// The commit of the last ``queryPreparedBeforeCommit(_:_:)`` (PostgresConnection+PipelinedCommit.swift).
+    /// The commit of the last ``queryPreparedBeforeCommit(_:_:)`` (PQConnection+PipelinedCommit.swift).
     var pipelinedCommit = PipelinedCommit()
 
     /// A short name used for the connection's thread; useful in debuggers and logs.
@@ -46,8 +46,8 @@ public actor PostgresConnection {
     ///   - conninfo: a `postgresql://` URL or a `key=value` connection string; an empty string uses
     ///     libpq's defaults and the standard `PG*` environment variables.
     ///   - name: a label for the connection's thread and `application_name`.
-    public static func connect(_ conninfo: String, name: String = "pgworker") async throws -> PostgresConnection {
-        let connection = PostgresConnection(name: name)
+    public static func connect(_ conninfo: String, name: String = "pgworker") async throws -> PQConnection {
+        let connection = PQConnection(name: name)
         try await connection.open(conninfo)
         return connection
     }
@@ -61,7 +61,7 @@ public actor PostgresConnection {
             }
         }
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let error = PostgresError.connection(connection, context: "cannot connect to PostgreSQL")
+            let error = PQError.connection(connection, context: "cannot connect to PostgreSQL")
             if let connection { PQfinish(connection) }
             throw error
         }
@@ -95,7 +95,7 @@ public actor PostgresConnection {
     ///
     /// `nil` parameters are sent as SQL NULL.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
+    public func query(_ sql: String, _ parameters: [(any PQEncodable)?] = []) throws -> PQResult {
         let handle = try requireHandle()
         let result = withParameterPointers(parameters) { values, count in
             // Types inferred by the server, text-format parameters and results.
@@ -108,7 +108,7 @@ public actor PostgresConnection {
     ///
     /// Use it for statements the caller runs many times with different parameters.
     @discardableResult
-    public func queryPrepared(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
+    public func queryPrepared(_ sql: String, _ parameters: [(any PQEncodable)?] = []) throws -> PQResult {
         guard usesPreparedStatements else { return try query(sql, parameters) }
         let handle = try requireHandle()
         let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
@@ -149,7 +149,7 @@ public actor PostgresConnection {
     ///
     /// The body is synchronous and isolated to this connection, so no other caller's statement
     /// can slip into the transaction.
-    public func withTransaction<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) throws -> T {
+    public func withTransaction<T: Sendable>(_ body: @Sendable (isolated PQConnection) throws -> T) throws -> T {
         try execute("BEGIN")
         do {
             let value = try body(self)
@@ -165,7 +165,7 @@ public actor PostgresConnection {
     public func quoteIdentifier(_ identifier: String) throws -> String {
         let handle = try requireHandle()
         guard let quoted = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
-            throw PostgresError.connection(handle, context: "cannot quote identifier")
+            throw PQError.connection(handle, context: "cannot quote identifier")
         }
         defer { PQfreemem(quoted) }
         return String(cString: quoted)
@@ -181,7 +181,7 @@ public actor PostgresConnection {
     /// The wait blocks only this connection's thread, in `poll(2)`, so an idle listener costs
     /// nothing. It returns early, possibly with no notifications, when ``interruptWait()`` is
     /// called. It throws when the connection is lost.
-    public func waitForNotifications(timeout: Duration) throws -> [PostgresNotification] {
+    public func waitForNotifications(timeout: Duration) throws -> [PQNotification] {
         let handle = try requireHandle()
         guard PQconsumeInput(handle) == 1 else { throw lostConnection(handle) }
         var notifications = drainNotifications(handle)
@@ -196,7 +196,7 @@ public actor PostgresConnection {
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let ready = poll(&descriptors, 2, max(0, milliseconds))
         if ready < 0 && errno != EINTR {
-            throw PostgresError(kind: .connection, message: "poll() failed: errno \(errno)")
+            throw PQError(kind: .connection, message: "poll() failed: errno \(errno)")
         }
         if descriptors[1].revents != 0 { wakePipe.drain() }
         if descriptors[0].revents != 0 {
@@ -230,7 +230,7 @@ public actor PostgresConnection {
     /// The open connection, as it is (a pipelined commit may still be under way).
     func openHandle() throws -> OpaquePointer {
         guard let handle else {
-            throw PostgresError(kind: .connection, message: "connection is closed")
+            throw PQError(kind: .connection, message: "connection is closed")
         }
         return handle
     }
@@ -251,15 +251,15 @@ public actor PostgresConnection {
         return name
     }
 
-    func lostConnection(_ handle: OpaquePointer) -> PostgresError {
-        PostgresError.connection(handle, context: "connection to PostgreSQL lost")
+    func lostConnection(_ handle: OpaquePointer) -> PQError {
+        PQError.connection(handle, context: "connection to PostgreSQL lost")
     }
 
-    private func drainNotifications(_ handle: OpaquePointer) -> [PostgresNotification] {
-        var notifications: [PostgresNotification] = []
+    private func drainNotifications(_ handle: OpaquePointer) -> [PQNotification] {
+        var notifications: [PQNotification] = []
         while let notify = PQnotifies(handle) {
             let value = notify.pointee
-            notifications.append(PostgresNotification(
+            notifications.append(PQNotification(
                 channel: String(cString: value.relname),
                 payload: value.extra.map { String(cString: $0) } ?? "",
                 senderPID: value.be_pid
@@ -269,19 +269,19 @@ public actor PostgresConnection {
         return notifications
     }
 
-    /// Turns a libpq result into rows, or into a ``PostgresError``; always frees the result.
-    func consume(_ result: OpaquePointer?) throws -> PostgresResult {
+    /// Turns a libpq result into rows, or into a ``PQError``; always frees the result.
+    func consume(_ result: OpaquePointer?) throws -> PQResult {
         guard let result else {
-            throw PostgresError.connection(handle, context: "no result from PostgreSQL")
+            throw PQError.connection(handle, context: "no result from PostgreSQL")
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            return PostgresResult(rows: [], affectedRows: affectedRows(result))
+            return PQResult(rows: [], affectedRows: affectedRows(result))
         case PGRES_TUPLES_OK:
-            return PostgresResult(rows: readRows(result), affectedRows: affectedRows(result))
+            return PQResult(rows: readRows(result), affectedRows: affectedRows(result))
         default:
-            var error = PostgresError(result: result, connection: handle)
+            var error = PQError(result: result, connection: handle)
             if let handle, PQstatus(handle) != CONNECTION_OK {
                 error.kind = .connection
             }
@@ -295,11 +295,11 @@ public actor PostgresConnection {
         return Int(String(cString: text)) ?? 0
     }
 
-    private func readRows(_ result: OpaquePointer) -> [PostgresRow] {
+    private func readRows(_ result: OpaquePointer) -> [PQRow] {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
-        let columns = PostgresColumns(names: (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) })
-        var rows: [PostgresRow] = []
+        let columns = PQColumns(names: (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) })
+        var rows: [PQRow] = []
         rows.reserveCapacity(rowCount)
         for row in 0..<rowCount {
             var values: [String?] = []
@@ -311,7 +311,7 @@ public actor PostgresConnection {
                     values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
                 }
             }
-            rows.append(PostgresRow(columns: columns, values: values))
+            rows.append(PQRow(columns: columns, values: values))
         }
         return rows
     }
@@ -319,7 +319,7 @@ public actor PostgresConnection {
 
 /// Calls `body` with a C array of parameter strings (`nil` for NULL) that lives for the call.
 func withParameterPointers<R>(
-    _ parameters: [(any PostgresEncodable)?],
+    _ parameters: [(any PQEncodable)?],
     _ body: (UnsafePointer<UnsafePointer<CChar>?>?, Int32) -> R
 ) -> R {
     let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { parameter in

@@ -7,13 +7,13 @@ public enum ConnectionString {
     /// `key=value` string. Settings that come from `PG*` variables or libpq's defaults stay
     /// unstated, so they still apply.
     ///
-    /// - Throws: ``PostgresError`` of kind `usage` when libpq cannot parse `conninfo`.
+    /// - Throws: ``PQError`` of kind `usage` when libpq cannot parse `conninfo`.
     public static func replacingDatabase(in conninfo: String, with database: String) throws -> String {
         var message: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &message) else {
             let reason = message.map { String(cString: $0) } ?? "out of memory"
             if let message { PQfreemem(message) }
-            throw PostgresError(kind: .usage, message: "cannot parse the connection string: \(reason)")
+            throw PQError(kind: .usage, message: "cannot parse the connection string: \(reason)")
         }
         defer { PQconninfoFree(options) }
         var pairs: [String] = []

@@ -1,23 +1,23 @@
 import CLibPQ
 
-/// The commit of a statement sent with ``PostgresConnection/queryPreparedBeforeCommit(_:_:)``,
+/// The commit of a statement sent with ``PQConnection/queryPreparedBeforeCommit(_:_:)``,
 /// as far as the connection has read it.
 struct PipelinedCommit: Sendable {
     /// The statement's results have been read, the outcome of its commit not yet.
     var isPending = false
-    /// Why a commit failed, until ``PostgresConnection/confirmCommit()`` reports it.
-    var failure: PostgresError?
+    /// Why a commit failed, until ``PQConnection/confirmCommit()`` reports it.
+    var failure: PQError?
 
-    /// Keeps a failed commit for ``PostgresConnection/confirmCommit()``; an earlier one not yet
+    /// Keeps a failed commit for ``PQConnection/confirmCommit()``; an earlier one not yet
     /// reported stays first.
-    mutating func record(_ failure: PostgresError?) {
+    mutating func record(_ failure: PQError?) {
         if self.failure == nil { self.failure = failure }
     }
 }
 
 /// Running one statement in its own transaction and acting on its rows before the commit is
 /// known: libpq's pipeline mode, with a flush request between the statement and the sync point.
-extension PostgresConnection {
+extension PQConnection {
     /// Like ``queryPrepared(_:_:)`` for one statement in its own transaction, but returns its rows
     /// as soon as the statement has run, while the server is still committing.
     ///
@@ -29,28 +29,28 @@ extension PostgresConnection {
     /// block (it throws). Without prepared statements (``setUsesPreparedStatements(_:)``) it is
     /// ``query(_:_:)``, committed on return.
     @discardableResult
-    public func queryPreparedBeforeCommit(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresResult {
+    public func queryPreparedBeforeCommit(_ sql: String, _ parameters: [(any PQEncodable)?] = []) throws -> PQResult {
         guard usesPreparedStatements else { return try query(sql, parameters) }
         let handle = try requireHandle()
         guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
-            throw PostgresError(kind: .usage, message: "queryPreparedBeforeCommit runs its own transaction; one is already open")
+            throw PQError(kind: .usage, message: "queryPreparedBeforeCommit runs its own transaction; one is already open")
         }
         let name = try preparedName(for: sql, parameterCount: parameters.count, handle)
         guard PQenterPipelineMode(handle) == 1 else {
-            throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
+            throw PQError.connection(handle, context: "cannot enter pipeline mode")
         }
         let sent = withParameterPointers(parameters) { values, count in
             PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
         }
         guard sent == 1, PQsendFlushRequest(handle) == 1, PQpipelineSync(handle) == 1 else {
             // Nothing reliable was sent: the connection is unusable either way.
-            var error = PostgresError.connection(handle, context: "cannot send a statement")
+            var error = PQError.connection(handle, context: "cannot send a statement")
             error.kind = .connection
             dropBrokenConnection()
             throw error
         }
         pipelinedCommit.isPending = true
-        let result: PostgresResult
+        let result: PQResult
         do {
             result = try consume(PQgetResult(handle))
         } catch {
@@ -86,16 +86,16 @@ extension PostgresConnection {
     func abandonPendingCommit() {
         guard pipelinedCommit.isPending else { return }
         pipelinedCommit.isPending = false
-        pipelinedCommit.record(PostgresError(kind: .connection, message: "connection closed before its last commit was confirmed"))
+        pipelinedCommit.record(PQError(kind: .connection, message: "connection closed before its last commit was confirmed"))
     }
 
     /// Reads the results up to the sync point of a pipelined statement -- the outcome of its
     /// commit -- and leaves pipeline mode. Returns why the commit failed, if it did. When the
     /// connection is lost it throws, and keeps that error for ``confirmCommit()`` as well: the
     /// commit's outcome is then unknown.
-    private func settlePendingCommit(_ handle: OpaquePointer) throws -> PostgresError? {
+    private func settlePendingCommit(_ handle: OpaquePointer) throws -> PQError? {
         pipelinedCommit.isPending = false
-        var failure: PostgresError?
+        var failure: PQError?
         var separators = 0
         while true {
             guard let result = PQgetResult(handle) else {
@@ -112,7 +112,7 @@ extension PostgresConnection {
                 break
             }
             if failure == nil, status == PGRES_FATAL_ERROR || status == PGRES_PIPELINE_ABORTED {
-                failure = PostgresError(result: result, connection: handle)
+                failure = PQError(result: result, connection: handle)
             }
             PQclear(result)
         }

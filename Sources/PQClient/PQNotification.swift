@@ -1,5 +1,5 @@
 /// A notification received on a channel this connection LISTENs to.
-public struct PostgresNotification: Sendable, Equatable {
+public struct PQNotification: Sendable, Equatable {
     /// The channel name.
     public var channel: String
     /// The payload given to `NOTIFY` or `pg_notify`; empty when none was given.

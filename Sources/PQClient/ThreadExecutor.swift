@@ -5,7 +5,7 @@ import Synchronization
 /// A serial executor that runs all of its jobs on one dedicated OS thread.
 ///
 /// libpq calls block. Swift's cooperative thread pool has one thread per core, so a
-/// blocking call there stalls unrelated tasks. Each ``PostgresConnection`` therefore
+/// blocking call there stalls unrelated tasks. Each ``PQConnection`` therefore
 /// runs on its own `ThreadExecutor`, and its blocking calls only ever hold that thread.
 final class ThreadExecutor: SerialExecutor {
     /// The state shared with the thread; the thread does not retain the executor itself,

@@ -2,11 +2,11 @@ import CLibPQ
 
 /// The server's notices (`RAISE NOTICE`, `auto_explain` at log level notice, warnings) sent
 /// while one block of work runs on the connection.
-extension PostgresConnection {
+extension PQConnection {
     /// Runs `body` and returns what it returned with the text of every notice the server sent
     /// meanwhile, in order. Outside such a block, notices are dropped (a library must not print
     /// them).
-    public func collectingNotices<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) throws -> (T, [String]) {
+    public func collectingNotices<T: Sendable>(_ body: @Sendable (isolated PQConnection) throws -> T) throws -> (T, [String]) {
         let handle = try requireHandle()
         let collector = NoticeCollector()
         let context = Unmanaged.passRetained(collector)

@@ -1,30 +1,30 @@
 /// A Swift type that can be read from a column in PostgreSQL's text output format.
-public protocol PostgresDecodable: Sendable {
+public protocol PQDecodable: Sendable {
     /// Parses the text PostgreSQL sent, or returns nil when it does not fit the type.
     init?(postgresText: String)
 }
 
-extension String: PostgresDecodable {
+extension String: PQDecodable {
     public init?(postgresText: String) { self = postgresText }
 }
 
-extension Int: PostgresDecodable {
+extension Int: PQDecodable {
     public init?(postgresText: String) { self.init(postgresText) }
 }
 
-extension Int64: PostgresDecodable {
+extension Int64: PQDecodable {
     public init?(postgresText: String) { self.init(postgresText) }
 }
 
-extension Int32: PostgresDecodable {
+extension Int32: PQDecodable {
     public init?(postgresText: String) { self.init(postgresText) }
 }
 
-extension Double: PostgresDecodable {
+extension Double: PQDecodable {
     public init?(postgresText: String) { self.init(postgresText) }
 }
 
-extension Bool: PostgresDecodable {
+extension Bool: PQDecodable {
     public init?(postgresText: String) {
         switch postgresText {
         case "t", "true": self = true

@@ -1,7 +1,7 @@
 /// One row of a query result, with values in PostgreSQL's text format.
-public struct PostgresRow: Sendable {
+public struct PQRow: Sendable {
     /// The columns of the result this row belongs to.
-    public let columns: PostgresColumns
+    public let columns: PQColumns
     /// The raw values, `nil` for SQL NULL, in column order.
     public let values: [String?]
 
@@ -12,38 +12,38 @@ public struct PostgresRow: Sendable {
     }
 
     /// Decodes a non-null column.
-    public func decode<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+    public func decode<T: PQDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         try decode(column: try columns.position(of: name), as: type)
     }
 
     /// Decodes a column that may be null.
-    public func decodeIfPresent<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T? {
+    public func decodeIfPresent<T: PQDecodable>(_ name: String, as type: T.Type = T.self) throws -> T? {
         try decodeIfPresent(column: try columns.position(of: name), as: type)
     }
 
     /// Decodes a non-null column by position. Inlinable, so callers in other modules get code
     /// specialized for `T` (the hot path decodes every claimed job's columns this way).
     @inlinable
-    public func decode<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T {
+    public func decode<T: PQDecodable>(column index: Int, as type: T.Type = T.self) throws -> T {
         guard let value = try decodeIfPresent(column: index, as: type) else {
-            throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" is NULL, expected \(T.self)")
+            throw PQError(kind: .decoding, message: "column \"\(columns.names[index])\" is NULL, expected \(T.self)")
         }
         return value
     }
 
     /// Decodes a column that may be null, by position.
     @inlinable
-    public func decodeIfPresent<T: PostgresDecodable>(column index: Int, as type: T.Type = T.self) throws -> T? {
+    public func decodeIfPresent<T: PQDecodable>(column index: Int, as type: T.Type = T.self) throws -> T? {
         guard let text = values[index] else { return nil }
         guard let value = T(postgresText: text) else {
-            throw PostgresError(kind: .decoding, message: "column \"\(columns.names[index])\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
+            throw PQError(kind: .decoding, message: "column \"\(columns.names[index])\" value \"\(text.prefix(60))\" is not a valid \(T.self)")
         }
         return value
     }
 }
 
 /// The column names of a result, shared by all its rows.
-public final class PostgresColumns: Sendable {
+public final class PQColumns: Sendable {
     /// Column names in order.
     public let names: [String]
     private let positions: [String: Int]
@@ -64,19 +64,19 @@ public final class PostgresColumns: Sendable {
     /// there are when there is none.
     public func position(of name: String) throws -> Int {
         guard let index = positions[name] else {
-            throw PostgresError(kind: .usage, message: "no column \"\(name)\" in result (columns: \(names.joined(separator: ", ")))")
+            throw PQError(kind: .usage, message: "no column \"\(name)\" in result (columns: \(names.joined(separator: ", ")))")
         }
         return index
     }
 }
 
 /// The rows and row count of one executed statement.
-public struct PostgresResult: Sendable {
+public struct PQResult: Sendable {
     /// The rows returned, if any.
-    public let rows: [PostgresRow]
+    public let rows: [PQRow]
     /// Rows affected by INSERT, UPDATE, DELETE and similar commands (`PQcmdTuples`), else 0.
     public let affectedRows: Int
 
     /// The first row, if there is one.
-    public var first: PostgresRow? { rows.first }
+    public var first: PQRow? { rows.first }
 }

@@ -1,7 +1,7 @@
-import PostgresClient
+import PQClient
 import XCTest
 
-final class PostgresClientTests: XCTestCase {
+final class PQClientTests: XCTestCase {
     func testBoundParametersAreDataNeverSQL() async throws {
         let database = try await TestDatabase.create(for: self, migrated: false)
         let connection = try await database.connect()
@@ -36,7 +36,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.query("INSERT INTO u VALUES (1)")
             XCTFail("expected a unique violation")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.kind, .server)
             XCTAssertEqual(error.sqlState, "23505")
             XCTAssertTrue(error.message.contains("duplicate key"), error.message)
@@ -80,7 +80,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.confirmCommit()
             XCTFail("expected the failed commit")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "23505")
             XCTAssertFalse(error.isConnectionLoss)
         }
@@ -97,7 +97,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.confirmCommit()
             XCTFail("the first statement's failed commit was never reported")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "23505")
         }
         let ids = try await connection.query("SELECT array_agg(id ORDER BY id)::text AS ids FROM deferred").rows[0].decode("ids", as: String.self)
@@ -112,7 +112,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.queryPreparedBeforeCommit("SELECT 1 AS x")
             XCTFail("expected a usage error")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.kind, .usage)
         }
         try await connection.execute("ROLLBACK")
@@ -125,7 +125,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.queryPreparedBeforeCommit("SELECT 1 / $1 AS x", [0])
             XCTFail("expected division by zero")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "22012")
         }
         try await connection.confirmCommit()
@@ -188,7 +188,7 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await connection.query("SELECT pg_sleep(30)")
             XCTFail("expected cancellation")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.sqlState, "57014")
         }
     }
@@ -202,16 +202,16 @@ final class PostgresClientTests: XCTestCase {
         do {
             try await victim.query("SELECT 1")
             XCTFail("expected a connection error")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertTrue(error.isConnectionLoss, "\(error)")
         }
     }
 
     func testUnreachableServerGivesOneLineError() async throws {
         do {
-            _ = try await PostgresConnection.connect("host=/nonexistent port=1 user=nobody connect_timeout=2")
+            _ = try await PQConnection.connect("host=/nonexistent port=1 user=nobody connect_timeout=2")
             XCTFail("expected failure")
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             XCTAssertEqual(error.kind, .connection)
             XCTAssertFalse(error.description.contains("\n"), error.description)
             XCTAssertTrue(error.description.contains("cannot connect"), error.description)

@@ -4,7 +4,7 @@ import Foundation
 /// An error reported by libpq or by the PostgreSQL server.
 ///
 /// Server errors carry the fields PostgreSQL sends: SQLSTATE, message, detail and hint.
-public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct PQError: Error, Sendable, CustomStringConvertible, Equatable {
     /// What went wrong, broadly.
     public enum Kind: Sendable, Equatable {
         /// The connection could not be opened, or was lost.
@@ -72,7 +72,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
     }
 
     /// An error built from the connection's last error message.
-    static func connection(_ connection: OpaquePointer?, context: String? = nil) -> PostgresError {
+    static func connection(_ connection: OpaquePointer?, context: String? = nil) -> PQError {
         let text = connection.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "no connection"
         // libpq's connection messages span lines ("...failed: ...\n\tIs the server running...");
         // callers show errors on one line.
@@ -80,7 +80,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
             .split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .joined(separator: " ")
-        return PostgresError(kind: .connection, message: context.map { "\($0): \(message)" } ?? message)
+        return PQError(kind: .connection, message: context.map { "\($0): \(message)" } ?? message)
     }
 }
 

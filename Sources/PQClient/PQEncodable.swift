@@ -4,40 +4,40 @@ import Foundation
 ///
 /// Parameters are always sent separately from the SQL text, so a value can never change
 /// the meaning of a statement.
-public protocol PostgresEncodable: Sendable {
+public protocol PQEncodable: Sendable {
     /// The value in PostgreSQL's text input format.
     var postgresText: String { get }
 }
 
-extension String: PostgresEncodable {
+extension String: PQEncodable {
     public var postgresText: String { self }
 }
 
-extension Substring: PostgresEncodable {
+extension Substring: PQEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Int: PostgresEncodable {
+extension Int: PQEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Int64: PostgresEncodable {
+extension Int64: PQEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Int32: PostgresEncodable {
+extension Int32: PQEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Double: PostgresEncodable {
+extension Double: PQEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Bool: PostgresEncodable {
+extension Bool: PQEncodable {
     public var postgresText: String { self ? "t" : "f" }
 }
 
-extension Date: PostgresEncodable {
+extension Date: PQEncodable {
     /// Seconds since the epoch; bind it as `to_timestamp($n)`, or use with a `timestamptz` parameter.
     public var postgresText: String {
         // PostgreSQL accepts ISO 8601 with a UTC offset for timestamptz.
@@ -47,7 +47,7 @@ extension Date: PostgresEncodable {
     }
 }
 
-extension Array: PostgresEncodable where Element: PostgresEncodable {
+extension Array: PQEncodable where Element: PQEncodable {
     /// A one-dimensional array literal: `{"a","b\"c"}`; integers and booleans unquoted (`{1,2}`).
     public var postgresText: String {
         // The element types queues send in bulk get code specialized for them: the generic path
@@ -62,7 +62,7 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
 }
 
 /// An array of optional values, sent as an array literal where `nil` elements are `NULL`.
-public struct PostgresNullableArray<Element: PostgresEncodable>: PostgresEncodable {
+public struct PQNullableArray<Element: PQEncodable>: PQEncodable {
     /// The elements; `nil` becomes `NULL`.
     public var elements: [Element?]
 
@@ -77,7 +77,7 @@ public struct PostgresNullableArray<Element: PostgresEncodable>: PostgresEncodab
 }
 
 /// `{1,2,3}`: for elements whose text never needs quoting (numbers, `t`/`f`).
-private func unquotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Element]) -> String {
+private func unquotedArrayLiteral<Element: PQEncodable>(_ elements: [Element]) -> String {
     var text = "{"
     text.reserveCapacity(2 + elements.count * 8)
     var first = true
@@ -90,7 +90,7 @@ private func unquotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Eleme
 }
 
 /// `{"a","b"}`, every element quoted.
-private func quotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Element]) -> String {
+private func quotedArrayLiteral<Element: PQEncodable>(_ elements: [Element]) -> String {
     var text = "{"
     text.reserveCapacity(2 + elements.count * 8)
     var first = true
@@ -103,7 +103,7 @@ private func quotedArrayLiteral<Element: PostgresEncodable>(_ elements: [Element
 }
 
 /// `{"a",NULL}`.
-private func nullableArrayLiteral<Element: PostgresEncodable>(_ elements: [Element?]) -> String {
+private func nullableArrayLiteral<Element: PQEncodable>(_ elements: [Element?]) -> String {
     var text = "{"
     text.reserveCapacity(2 + elements.count * 8)
     var first = true
