@@ -97,7 +97,9 @@ let package = Package(
                 "PGWorker", "PGWorkerDashboard", "PGWorkerTesting", "PQClient",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // Read by path (MigrationTests), not bundled.
+            exclude: ["Fixtures"]
         ),
     ]
 )

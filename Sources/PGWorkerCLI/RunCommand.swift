@@ -15,6 +15,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Each --task NAME='shell command' makes NAME a command task: every job runs the command through \
             /bin/sh -c with the payload as JSON on stdin; exit status 0 is success and stdout is the result.
+            With --persistent (or --persistent-task NAME='command') the program starts once and takes one \
+            job per line of JSON on stdin, answering with a line of JSON on stdout (docs/command-tasks.md).
             SIGTERM or SIGINT stops claiming and lets running jobs finish within --shutdown-grace seconds; \
             a second signal cancels them.
             """
@@ -24,6 +26,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("task"), help: "A command task, NAME='shell command' (repeatable).")
     var tasks: [CommandTaskOption] = []
+
+    @Flag(help: "Every --task is a persistent program that runs many jobs over a line protocol, not one process per job.")
+    var persistent = false
+
+    @Option(name: .customLong("persistent-task"), help: "A persistent command task, NAME='shell command' (repeatable).")
+    var persistentTasks: [CommandTaskOption] = []
+
+    @Option(name: .customLong("task-copies"), help: "How many copies of a persistent task's program run at once, NAME=N (repeatable; default 1).")
+    var taskCopies: [TaskCopiesOption] = []
 
     @Option(help: "Jobs run at once.")
     var concurrency: Int = 10
@@ -100,9 +111,13 @@ struct RunCommand: AsyncParsableCommand {
         guard metricsLabelLimit >= 1 else { throw ValidationError("--metrics-label-limit must be at least 1") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
-        let names = Set(tasks.map(\.name))
+        let names = Set((tasks + persistentTasks).map(\.name))
         for option in taskTimeouts where !names.contains(option.name) {
             throw ValidationError("--task-timeout names \(option.name), which is not a --task")
+        }
+        let persistentNames = Set((persistent ? tasks : []).map(\.name) + persistentTasks.map(\.name))
+        for option in taskCopies where !persistentNames.contains(option.name) {
+            throw ValidationError("--task-copies names \(option.name), which is not a persistent task (--persistent-task, or --task with --persistent)")
         }
         if noListen && listenURL != nil {
             throw ValidationError("--listen-url and --no-listen contradict each other")
@@ -110,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         for port in [metricsPort, dashboardPort].compactMap({ $0 }) where !(0...65535).contains(port) {
             throw ValidationError("ports are 0...65535, not \(port)")
         }
-        if noSqlTasks && tasks.isEmpty {
+        if noSqlTasks && tasks.isEmpty && persistentTasks.isEmpty {
             throw ValidationError("nothing to run: give at least one --task NAME='command', or allow SQL tasks")
         }
     }
@@ -135,9 +150,15 @@ struct RunCommand: AsyncParsableCommand {
         await connection.close()
 
         var registry = TaskRegistry()
-        for task in tasks {
+        for task in tasks + persistentTasks {
             let timeout = taskTimeouts.last { $0.name == task.name }.map { Duration.seconds($0.seconds) }
-            registry.register(task.name, handler: CommandTask(command: task.command), timeout: timeout)
+            if persistent || persistentTasks.contains(where: { $0.name == task.name && $0.command == task.command }) {
+                let copies = taskCopies.last { $0.name == task.name }?.copies ?? 1
+                registry.register(task.name, handler: PersistentCommandTask(
+                    name: task.name, command: task.command, copies: copies, logger: logger), timeout: timeout)
+            } else {
+                registry.register(task.name, handler: CommandTask(command: task.command), timeout: timeout)
+            }
         }
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
@@ -219,6 +240,21 @@ struct TaskTimeoutOption: ExpressibleByArgument {
     }
 
     static var defaultValueDescription: String { "NAME=SECONDS" }
+}
+
+/// `NAME=N`: how many copies of a persistent task's program run.
+struct TaskCopiesOption: ExpressibleByArgument {
+    var name: String
+    var copies: Int
+
+    init?(argument: String) {
+        guard let equals = argument.lastIndex(of: "="), equals != argument.startIndex,
+              let copies = Int(argument[argument.index(after: equals)...]), copies >= 1 else { return nil }
+        name = String(argument[..<equals])
+        self.copies = copies
+    }
+
+    static var defaultValueDescription: String { "NAME=N" }
 }
 
 /// `QUEUE=N`: a per-process cap on a queue's running jobs.

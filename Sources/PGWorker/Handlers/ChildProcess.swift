@@ -87,53 +87,16 @@ struct ChildProcess: Sendable {
         }
     }
 
-    /// Held while a child's pipes are created and marked close-on-exec, and around every spawn, so
-    /// a child spawned concurrently never inherits another child's pipe ends (a `cat` would then
-    /// never see end of file on stdin, and a lifeline would outlive this process in that child).
-    /// Glibc's module does not export `pipe2(O_CLOEXEC)`.
-    private static let spawnLock = Mutex(())
-
     /// Spawns, feeds, drains and reaps the child, and stops its group, on the calling (dedicated)
     /// thread.
     private func runBlocking(_ control: Control) throws -> Outcome {
-        var pipes: [[Int32]] = Array(repeating: [-1, -1], count: 4)
-        let piped = Self.spawnLock.withLock { _ -> Bool in
-            for index in pipes.indices {
-                guard pipe(&pipes[index]) == 0 else { return false }
-                // dup2 onto 0/1/2 in the child clears the flag there; the lifeline's read end is
-                // cleared by the child itself.
-                for fd in pipes[index] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-            }
-            return true
-        }
-        guard piped else {
-            let error = errno
-            for fd in pipes.joined() where fd >= 0 { close(fd) }
-            throw JobFailure.retry("cannot create pipes: errno \(error)")
-        }
-        let (stdinPipe, stdoutPipe, stderrPipe, lifeline) = (pipes[0], pipes[1], pipes[2], pipes[3])
-
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawnError = Self.spawnLock.withLock { _ in
-            pgw_spawn_in_new_group(arguments[0], argv, envp, stdinPipe[0], stdoutPipe[1], stderrPipe[1],
-                                   lifeline[0], lifeline[1], &pid)
-        }
-        for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1], lifeline[0]] { close(fd) }
-        guard spawnError == 0 else {
-            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0], lifeline[1]] { close(fd) }
-            throw JobFailure.retry("cannot start \(arguments[0]): \(String(cString: strerror(spawnError)))")
-        }
+        let spawned = try SpawnedGroup.spawn(arguments: arguments, environment: environment)
+        let pid = spawned.pid
         control.started(group: pid)
 
         // Feed stdin on its own thread, so a child that writes before it reads cannot deadlock us.
         let input = self.input
-        let writer = stdinPipe[1]
+        let writer = spawned.stdin
         Thread.detachNewThread {
             _ = signal(SIGPIPE, SIG_IGN)
             input.withUnsafeBytes { buffer in
@@ -151,20 +114,15 @@ struct ChildProcess: Sendable {
         var outcome = Outcome(exitStatus: nil, signal: nil, stdout: [], stdoutBytes: 0, stderrTail: [])
         let exitDescriptor = pgw_exit_descriptor(pid)
         let status = superviseUntilGroupIsGone(leader: pid, exitDescriptor: exitDescriptor,
-                                               stdout: stdoutPipe[0], stderr: stderrPipe[0],
+                                               stdout: spawned.stdout, stderr: spawned.stderr,
                                                control: control, into: &outcome)
-        close(stdoutPipe[0])
-        close(stderrPipe[0])
+        close(spawned.stdout)
+        close(spawned.stderr)
         if exitDescriptor >= 0 { close(exitDescriptor) }
         // The group is empty (or holds only what SIGKILL could not end): dropping the lifeline
         // now signals no one, or those again.
-        close(lifeline[1])
-        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
-        if status & 0x7f == 0 {
-            outcome.exitStatus = (status >> 8) & 0xff
-        } else {
-            outcome.signal = status & 0x7f
-        }
+        close(spawned.lifeline)
+        (outcome.exitStatus, outcome.signal) = SpawnedGroup.decode(waitStatus: status)
         return outcome
     }
 

@@ -18,9 +18,16 @@ public protocol TaskHandler: Sendable {
     /// since its program may, and SQL tasks always do. Jobs with a lock key or of a queue with a
     /// running limit always wait for the commit, whatever this says.
     var needsCommittedClaim: Bool { get }
+
+    /// Called once when a worker that runs this handler stops, after its last job ended: release
+    /// what the handler holds across jobs (``PersistentCommandTask`` stops its programs).
+    func workerStopped() async
 }
 
 extension TaskHandler {
     /// False: the job may start while its claim is committing (see the requirement).
     public var needsCommittedClaim: Bool { false }
+
+    /// Does nothing.
+    public func workerStopped() async {}
 }

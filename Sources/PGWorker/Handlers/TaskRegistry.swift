@@ -26,6 +26,9 @@ public struct TaskRegistry: Sendable {
     /// The handler for a task, if registered.
     public func handler(for task: String) -> (any TaskHandler)? { entries[task]?.handler }
 
+    /// Every registered handler, once per task.
+    public var handlers: [any TaskHandler] { entries.values.map(\.handler) }
+
     /// The task's own timeout, if it was registered with one.
     public func timeout(for task: String) -> Duration? { entries[task]?.timeout }
 

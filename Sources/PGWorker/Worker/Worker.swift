@@ -38,6 +38,7 @@ public final class Worker: Service, Sendable {
     private let progressWriter: JobProgressWriter
     private let notifier: Notifier
     private let finalFlush: FinalFlush
+    private let handlers: [any TaskHandler]
 
     /// Creates a worker.
     ///
@@ -56,6 +57,7 @@ public final class Worker: Service, Sendable {
         let workerID = configuration.workerID
         let taskNames = tasks.taskNames
         self.taskNames = taskNames
+        handlers = tasks.handlers
         main = ManagedConnection(conninfo: conninfo, name: "worker", preparedStatements: configuration.usesPreparedStatements)
         sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task",
                                  preparedStatements: configuration.usesPreparedStatements)
@@ -155,6 +157,7 @@ public final class Worker: Service, Sendable {
             self.stop()
         }
         await finalFlush.run()
+        for handler in handlers { await handler.workerStopped() }
         await sqlPool.close()
         await main.close()
         logger.info("worker stopped")
