@@ -53,6 +53,21 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also show the claim query's plan with this many finished jobs in the table (0: skip).")
     var explainRows: Int = 0
 
+    @Flag(help: "Also compare handler kinds on no-op jobs: Swift, a persistent command program, and a process per job.")
+    var handlers = false
+
+    @Option(help: "With --handlers: the persistent no-op program (default: a small Python loop).")
+    var persistentCommand: String = BenchCommand.pythonNoOpLoop
+
+    @Option(help: "With --handlers: copies of the persistent program.")
+    var persistentCopies: Int = 4
+
+    @Option(help: "With --handlers: the per-job no-op command, and how many jobs it gets (processes are slow).")
+    var perJobCommand: String = "cat"
+
+    @Option(help: "With --handlers: jobs for the per-job command.")
+    var perJobJobs: Int = 2_000
+
     @Option(name: .customLong("worker-setting"),
             help: "A server setting for the worker processes' sessions only, e.g. synchronous_commit=off (repeatable).")
     var workerSettings: [String] = []
@@ -167,6 +182,10 @@ struct BenchCommand: AsyncParsableCommand {
               + "with NOTIFY and a worker: \(withWorker.waits)")
         flush()
 
+        if handlers {
+            try await compareHandlers(queue, bench)
+        }
+
         if explainRows > 0 {
             print(try await ClaimPlan.explain(control, finishedRows: explainRows, runnableRows: 1000), terminator: "")
         }
@@ -225,6 +244,46 @@ struct BenchCommand: AsyncParsableCommand {
             : "\(completions) separate completion writes, \(each(after.completionMilliseconds - before.completionMilliseconds, completions)) ms each"
         return (rate, " (\(claims) turns, \(each(Double(jobs), claims)) jobs and "
                       + "\(each(after.claimMilliseconds - before.claimMilliseconds, claims)) ms of server time each; \(separate))")
+    }
+
+    /// A no-op persistent program: reads a job per line, parses it, answers success.
+    static let pythonNoOpLoop = """
+        python3 -c 'import json, sys
+        for line in sys.stdin:
+            sys.stdout.write("{\\"id\\": %d}\\n" % json.loads(line)["id"])
+            sys.stdout.flush()'
+        """
+
+    /// No-op jobs/s of one worker process with each kind of handler, on the same table: the Swift
+    /// handler, the persistent program (`persistentCopies` copies) and a process per job.
+    private func compareHandlers(_ queue: BenchQueue, _ bench: BenchDatabase) async throws {
+        let kinds: [(name: String, jobs: Int, concurrency: Int, arguments: [String])] = [
+            ("Swift handler", jobs, concurrency, []),
+            ("persistent command, \(persistentCopies) copies", jobs, persistentCopies * 4,
+             ["--command", persistentCommand, "--persistent", "--copies", String(persistentCopies)]),
+            ("a process per job (\(perJobCommand)), 16 at once", perJobJobs, 16, ["--command", perJobCommand]),
+        ]
+        var rates: [Double] = []
+        for kind in kinds {
+            try await queue.reset()
+            let children = try WorkerProcesses(count: 1, conninfo: bench.conninfo, task: "bench_handler",
+                                               concurrency: kind.concurrency, settings: workerSettings,
+                                               handlerArguments: kind.arguments)
+            do {
+                try await queue.waitForWorkers(1)
+                try await queue.insertBulk(task: "bench_handler", count: kind.jobs)
+                try await queue.waitUntilDrained()
+                await children.stop()
+            } catch {
+                await children.stop()
+                throw error
+            }
+            rates.append(try await queue.processingRate(expected: kind.jobs))
+            print("handlers, \(kind.name): \(rate(rates.last!)) jobs/s (\(kind.jobs) no-op jobs, concurrency \(kind.concurrency))")
+            flush()
+        }
+        print("handlers: persistent command \(ratio(rates[1] / rates[0]))x the Swift handler, "
+              + "\(ratio(rates[1] / rates[2]))x a process per job")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.

@@ -4,7 +4,7 @@ import PGWorker
 import ServiceLifecycle
 
 /// `pgworker bench-worker` (hidden): one worker process for `pgworker bench`, running a no-op
-/// (or sleeping) Swift handler until SIGTERM.
+/// (or sleeping) Swift handler, or a command task, until SIGTERM.
 struct BenchWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-worker",
@@ -23,6 +23,18 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option(help: "How long each job sleeps, in milliseconds (0: a no-op).")
     var sleepMs: Int = 0
 
+    @Option(help: "Run this shell command for each job (a command task) instead of the Swift handler.")
+    var command: String?
+
+    @Flag(help: "With --command: one long-lived program runs the jobs over the line protocol.")
+    var persistent = false
+
+    @Option(help: "With --persistent: copies of the program.")
+    var copies: Int = 1
+
+    @Option(help: "With --persistent: jobs given to one copy before it answers the first.")
+    var pipeline: Int = 1
+
     @Flag(help: "Do not LISTEN; find jobs by polling only.")
     var noListen = false
 
@@ -39,7 +51,14 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let (conninfo, _) = try await database.resolve()
         var tasks = TaskRegistry()
-        tasks.register(task, handler: BenchHandler(duration: .milliseconds(sleepMs)))
+        if let command, persistent {
+            tasks.register(task, handler: PersistentCommandTask(name: task, command: command, copies: copies,
+                                                                 pipeline: pipeline, logger: logger))
+        } else if let command {
+            tasks.register(task, handler: CommandTask(command: command))
+        } else {
+            tasks.register(task, handler: BenchHandler(duration: .milliseconds(sleepMs)))
+        }
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
         configuration.handlesSQLTasks = false

@@ -34,7 +34,10 @@ struct RunCommand: AsyncParsableCommand {
     var persistentTasks: [CommandTaskOption] = []
 
     @Option(name: .customLong("task-copies"), help: "How many copies of a persistent task's program run at once, NAME=N (repeatable; default 1).")
-    var taskCopies: [TaskCopiesOption] = []
+    var taskCopies: [TaskCountOption] = []
+
+    @Option(name: .customLong("task-pipeline"), help: "Jobs given to one copy of a persistent task before it answers the first, NAME=N (repeatable; default 1). More is faster for short jobs; see docs/command-tasks.md.")
+    var taskPipelines: [TaskCountOption] = []
 
     @Option(help: "Jobs run at once.")
     var concurrency: Int = 10
@@ -116,8 +119,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--task-timeout names \(option.name), which is not a --task")
         }
         let persistentNames = Set((persistent ? tasks : []).map(\.name) + persistentTasks.map(\.name))
-        for option in taskCopies where !persistentNames.contains(option.name) {
-            throw ValidationError("--task-copies names \(option.name), which is not a persistent task (--persistent-task, or --task with --persistent)")
+        for option in taskCopies + taskPipelines where !persistentNames.contains(option.name) {
+            throw ValidationError("--task-copies and --task-pipeline name \(option.name), which is not a persistent task (--persistent-task, or --task with --persistent)")
         }
         if noListen && listenURL != nil {
             throw ValidationError("--listen-url and --no-listen contradict each other")
@@ -153,9 +156,11 @@ struct RunCommand: AsyncParsableCommand {
         for task in tasks + persistentTasks {
             let timeout = taskTimeouts.last { $0.name == task.name }.map { Duration.seconds($0.seconds) }
             if persistent || persistentTasks.contains(where: { $0.name == task.name && $0.command == task.command }) {
-                let copies = taskCopies.last { $0.name == task.name }?.copies ?? 1
+                let copies = taskCopies.last { $0.name == task.name }?.count ?? 1
+                let pipeline = taskPipelines.last { $0.name == task.name }?.count ?? 1
                 registry.register(task.name, handler: PersistentCommandTask(
-                    name: task.name, command: task.command, copies: copies, logger: logger), timeout: timeout)
+                    name: task.name, command: task.command, copies: copies, pipeline: pipeline, logger: logger),
+                    timeout: timeout)
             } else {
                 registry.register(task.name, handler: CommandTask(command: task.command), timeout: timeout)
             }
@@ -242,16 +247,16 @@ struct TaskTimeoutOption: ExpressibleByArgument {
     static var defaultValueDescription: String { "NAME=SECONDS" }
 }
 
-/// `NAME=N`: how many copies of a persistent task's program run.
-struct TaskCopiesOption: ExpressibleByArgument {
+/// `NAME=N`, N at least 1: a persistent task's copies or pipeline depth.
+struct TaskCountOption: ExpressibleByArgument {
     var name: String
-    var copies: Int
+    var count: Int
 
     init?(argument: String) {
         guard let equals = argument.lastIndex(of: "="), equals != argument.startIndex,
-              let copies = Int(argument[argument.index(after: equals)...]), copies >= 1 else { return nil }
+              let count = Int(argument[argument.index(after: equals)...]), count >= 1 else { return nil }
         name = String(argument[..<equals])
-        self.copies = copies
+        self.count = count
     }
 
     static var defaultValueDescription: String { "NAME=N" }

@@ -222,11 +222,48 @@ final class PersistentCommandTests: XCTestCase {
             let wrong = try await add(app, "job", #"{"wrong": true}"#)
             try await eventually { try await app.jobState(wrong) == "dead" }
             let broken = try await row(app, wrong)
-            XCTAssertEqual(broken.lastError, "the persistent program answered for job \(wrong + 1) while running job \(wrong)")
+            XCTAssertEqual(broken.lastError,
+                           "the persistent program answered for job \(wrong + 1), which it was not running (it was running \(wrong))")
             let next = try await add(app, "job")
             try await eventually { try await app.jobState(next) == "succeeded" }
             XCTAssertEqual(program.recorded.count, 2)
             XCTAssertEqual(program.living.count, 1)
+        }
+    }
+
+    /// With a pipeline, a copy gets its next jobs before answering; when it dies, the jobs that
+    /// waited behind the one it was running fail too, saying so, and succeed on a new copy.
+    func testPipelinedJobsBehindACrashFailSayingSoAndRunAgain() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            if payload.get("crash"):
+                import select
+                open(sys.argv[1] + ".crash-read", "w").close()
+                select.select([sys.stdin], [], [], 10)
+                time.sleep(0.2)
+                os._exit(9)
+            reply({"id": job["id"], "result": {"pid": os.getpid()}})
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "exec " + program.command, pipeline: 4))
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let warmUp = try await add(app, "job")
+            try await eventually { try await app.jobState(warmUp) == "succeeded" }
+            let crashing = try await add(app, "job", #"{"crash": true}"#)
+            try await eventually { FileManager.default.fileExists(atPath: program.pidFile + ".crash-read") }
+            let behind = [try await add(app, "job", maxAttempts: 3), try await add(app, "job", maxAttempts: 3)]
+            try await eventually { try await app.jobState(crashing) == "dead" }
+            let crashed = try await row(app, crashing)
+            XCTAssertEqual(crashed.lastError, "the persistent program exited with status 9 while running the job")
+            try await eventually { try await app.jobsAll(behind, in: "succeeded") }
+            for id in behind {
+                let errors: String = try await app.query("SELECT errors::text AS e FROM pgworker.jobs WHERE id = $1", [id])
+                    .rows[0].decode("e")
+                XCTAssertTrue(errors.contains("(this job was waiting behind job \(crashing))"), errors)
+            }
+            XCTAssertEqual(Set([warmUp, crashing] + behind).count, 4)
+            XCTAssertEqual(program.recorded.count, 2, "one copy ran everything before the crash, a new one after")
         }
     }
 

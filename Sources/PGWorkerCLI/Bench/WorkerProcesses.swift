@@ -12,8 +12,9 @@ final class WorkerProcesses: Sendable {
     /// Starts `count` children. Their stdout is discarded; their stderr is ours, so their errors show.
     /// `settings` (`name=value`, no spaces) are server settings for the children's sessions only,
     /// passed through libpq's `PGOPTIONS`.
+    /// `handlerArguments` are more `bench-worker` options (its handler: `--command`, `--persistent`...).
     init(count: Int, conninfo: String, task: String, concurrency: Int, sleepMilliseconds: Int = 0,
-         settings: [String] = []) throws {
+         settings: [String] = [], handlerArguments: [String] = []) throws {
         let executable = try Self.executablePath()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = conninfo
@@ -27,7 +28,7 @@ final class WorkerProcesses: Sendable {
                 started.append(try ChildWorker(
                     executable: executable,
                     arguments: ["bench-worker", "--task", task, "--concurrency", String(concurrency),
-                                "--sleep-ms", String(sleepMilliseconds)],
+                                "--sleep-ms", String(sleepMilliseconds)] + handlerArguments,
                     environment: environment))
             }
         } catch {

@@ -30,8 +30,14 @@ import Logging
 public struct PersistentCommandTask: TaskHandler {
     /// The shell command that starts one copy of the program.
     public let command: String
-    /// How many copies may run at once; jobs beyond that wait for a copy to be free.
+    /// How many copies may run at once.
     public let copies: Int
+    /// How many jobs one copy is given before it answers the first: 1 (the default) hands a copy
+    /// its next job only after its answer; more lets the next lines wait in the pipe, so a copy
+    /// reads them without waiting for the worker (much faster for short jobs). The cost: when a
+    /// copy dies or is stopped (a timeout), the jobs waiting behind its current one fail too, and
+    /// they wait behind it. Jobs beyond `copies × pipeline` wait in the worker.
+    public let pipeline: Int
     /// After SIGTERM to a copy's process group, how long before SIGKILL; also how long a copy has
     /// to exit after end of file on stdin.
     public let killGracePeriod: Duration
@@ -44,18 +50,19 @@ public struct PersistentCommandTask: TaskHandler {
     ///   - maxLineBytes: a stdout line longer than this breaks the protocol (the result's size limit).
     ///   - stderrTailBytes: how much of stderr's end goes into the error when a copy dies.
     ///   - logger: where the program's stderr and its exits are logged.
-    public init(name: String, command: String, copies: Int = 1, killGracePeriod: Duration = .seconds(5),
+    public init(name: String, command: String, copies: Int = 1, pipeline: Int = 1, killGracePeriod: Duration = .seconds(5),
                 maxLineBytes: Int = 1 << 20, stderrTailBytes: Int = 4096,
                 logger: Logger = Logger(label: "pgworker.persistent")) {
         self.command = command
         self.copies = max(1, copies)
+        self.pipeline = max(1, pipeline)
         self.killGracePeriod = killGracePeriod
         var environment = ProcessInfo.processInfo.environment
         environment["PGWORKER_TASK"] = name
         environment["PGWORKER_PERSISTENT"] = "1"
         var logger = logger
         logger[metadataKey: "task"] = .string(name)
-        pool = PersistentProgramPool(copies: copies) { [logger, environment] delay in
+        pool = PersistentProgramPool(copies: copies, pipeline: pipeline) { [logger, environment] delay in
             PersistentProgram(command: command, environment: environment, delay: delay,
                               killGracePeriod: killGracePeriod, maxLineBytes: maxLineBytes,
                               stderrTailBytes: stderrTailBytes, logger: logger)

@@ -10,26 +10,31 @@ import Darwin
 #endif
 
 /// One running copy of a persistent command: a program started once, in its own process group
-/// with a lifeline (as ``ChildProcess``), fed one job at a time as a JSON line on stdin and read
-/// for JSON lines on stdout (``PersistentProtocol``).
+/// with a lifeline (as ``ChildProcess``), fed jobs as JSON lines on stdin and read for JSON lines
+/// on stdout (``PersistentProtocol``).
 ///
-/// A dedicated thread does all of its I/O and supervision; ``run(_:jobID:progress:)`` hands that
-/// thread a job and suspends until its outcome. The copy is gone for good once its program has
-/// exited or was stopped: the pool starts a new one.
+/// A job's line is written by the job's own task when the pipe has room (no thread hop on the
+/// way in); a dedicated thread writes what did not fit, reads and parses the program's output,
+/// resumes the job that an answer names, and supervises the process group. The copy is gone for
+/// good once its program has exited or was stopped: the pool starts a new one.
 final class PersistentProgram: Sendable {
     /// How a job handed to the program ended.
     typealias Outcome = Result<String?, JobFailure>
 
     private struct Request: Sendable {
-        var line: [UInt8]
         var jobID: Int64
         var progress: @Sendable (Double, String?) -> Void
         var continuation: CheckedContinuation<Outcome, Never>
     }
 
     private struct State {
-        var pending: Request?
-        var busy = false
+        /// Jobs written (or being written) to the program, oldest first, not yet answered.
+        var inFlight: [Request] = []
+        /// Bytes of job lines the pipe had no room for yet.
+        var unwritten: [UInt8] = []
+        /// The program's stdin while open; -1 before the spawn and once closed. Written and closed
+        /// only under the lock, so a write never reaches a descriptor number reused by another file.
+        var stdin: Int32 = -1
         var terminateRequested = false
         var stopRequested = false
         var exited = false
@@ -59,6 +64,11 @@ final class PersistentProgram: Sendable {
         Thread.detachNewThread { [self] in self.supervise(settings) }
     }
 
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
     /// Whether the program can take a job: it has not exited and is not being stopped.
     var isUsable: Bool {
         state.withLock { !$0.exited && !$0.terminateRequested && !$0.stopRequested }
@@ -69,29 +79,35 @@ final class PersistentProgram: Sendable {
     /// program's whole process group is gone.
     func run(_ line: [UInt8], jobID: Int64, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
         await withCheckedContinuation { continuation in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.exited, !state.busy else { return false }
-                state.busy = true
-                state.pending = Request(line: line, jobID: jobID, progress: progress, continuation: continuation)
-                return true
+            let (accepted, wakeThread) = state.withLock { state -> (Bool, Bool) in
+                guard !state.exited, !state.terminateRequested, !state.stopRequested else { return (false, false) }
+                state.inFlight.append(Request(jobID: jobID, progress: progress, continuation: continuation))
+                var written = 0
+                if state.unwritten.isEmpty && state.stdin >= 0 {
+                    written = line.withUnsafeBytes { write(state.stdin, $0.baseAddress!, $0.count) }
+                    written = max(0, written)
+                }
+                guard written < line.count else { return (true, false) }
+                state.unwritten.append(contentsOf: line[written...])
+                return (true, true)
             }
-            if accepted {
-                wake()
-            } else {
+            if !accepted {
                 continuation.resume(returning: .failure(.retry("the persistent program is not running")))
+            } else if wakeThread {
+                wake()
             }
         }
     }
 
     /// Stops the program now (a timeout, a cancel request): SIGTERM to its group, SIGKILL after the
-    /// grace period until the group is empty. A running job fails.
+    /// grace period until the group is empty. Its jobs fail.
     func terminate() {
         state.withLock { $0.terminateRequested = true }
         wake()
     }
 
-    /// Stops the program politely and waits until its group is gone: end of file on stdin, SIGTERM
-    /// after the grace period, then SIGKILL after another.
+    /// Stops the program politely and waits until its group is gone: end of file on stdin once
+    /// its jobs are answered, SIGTERM after the grace period, then SIGKILL after another.
     func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let exited = state.withLock { state -> Bool in
@@ -101,11 +117,6 @@ final class PersistentProgram: Sendable {
             }
             if exited { continuation.resume() } else { wake() }
         }
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
     }
 
     private func wake() {
@@ -125,15 +136,12 @@ final class PersistentProgram: Sendable {
         var logger: Logger
     }
 
-    /// What the thread knows, outside the shared state.
+    /// What only the thread touches.
     private struct Session {
-        var current: Request?
-        var output: [UInt8] = []
-        var outputOffset = 0
         var stdoutLine: [UInt8] = []
         var stderrLine: [UInt8] = []
         var stderrTail: [UInt8] = []
-        /// Why the program is being stopped, told to the job it was running.
+        /// Why the program is being stopped, told to the jobs it had.
         var failure: String?
         var termDeadline: ContinuousClock.Instant?
         var killDeadline: ContinuousClock.Instant?
@@ -144,21 +152,22 @@ final class PersistentProgram: Sendable {
         _ = signal(SIGPIPE, SIG_IGN)
         if settings.delay > .zero { waitForWake(upTo: settings.delay) }
         if state.withLock({ $0.stopRequested || $0.terminateRequested }) {
-            finish(session: Session(), failure: "the persistent program was stopped")
+            finish(Session(), failure: "the persistent program was stopped")
             return
         }
         let group: SpawnedGroup
         do {
             group = try SpawnedGroup.spawn(arguments: ["/bin/sh", "-c", settings.command], environment: settings.environment)
         } catch {
-            finish(session: Session(), failure: "\(error)")
+            finish(Session(), failure: "\(error)")
             return
         }
         settings.logger.debug("persistent program started", metadata: ["pid": .stringConvertible(group.pid)])
         _ = fcntl(group.stdin, F_SETFL, O_NONBLOCK)
+        state.withLock { $0.stdin = group.stdin }
+        wake() // lines handed over before the spawn wait in `unwritten`
         let exitDescriptor = pgw_exit_descriptor(group.pid)
         var session = Session()
-        var stdinOpen = true
         var open: [Int32] = [group.stdout, group.stderr]
         var leaderExited = false
         var groupGone = false
@@ -174,24 +183,16 @@ final class PersistentProgram: Sendable {
 
         while true {
             let now = ContinuousClock.now
-            let (request, terminate, stopRequested) = state.withLock { state in
-                let request = state.pending
-                state.pending = nil
-                return (request, state.terminateRequested, state.stopRequested)
-            }
-            if let request {
-                session.current = request
-                session.output = request.line
-                session.outputOffset = 0
-                if leaderExited || session.killDeadline != nil {
-                    session.failure = session.failure ?? "the persistent program is stopping"
+            let (terminate, stopRequested, writing) = state.withLock { state in
+                if state.stopRequested && state.stdin >= 0 && state.inFlight.isEmpty {
+                    close(state.stdin)
+                    state.stdin = -1
                 }
+                return (state.terminateRequested, state.stopRequested, state.stdin >= 0 && !state.unwritten.isEmpty)
             }
             if terminate { stopProgram("the persistent program was stopped", now: now) }
-            if stopRequested && stdinOpen && session.current == nil {
-                close(group.stdin)
-                stdinOpen = false
-                session.termDeadline = session.termDeadline ?? now + settings.grace
+            if stopRequested && session.termDeadline == nil && state.withLock({ $0.stdin < 0 }) {
+                session.termDeadline = now + settings.grace
             }
             if let deadline = session.termDeadline, now >= deadline { stopProgram(nil, now: now) }
 
@@ -201,7 +202,7 @@ final class PersistentProgram: Sendable {
                     leaderExited = true
                     let (exitStatus, signal) = SpawnedGroup.decode(waitStatus: status)
                     let how = signal.map { "was killed by signal \($0)" } ?? "exited with status \(exitStatus ?? -1)"
-                    if session.current != nil && session.failure == nil {
+                    if session.failure == nil && !state.withLock({ $0.inFlight.isEmpty }) {
                         session.failure = "the persistent program \(how) while running the job"
                     }
                     settings.logger.log(level: stopRequested || terminate ? .debug : .warning,
@@ -209,7 +210,7 @@ final class PersistentProgram: Sendable {
                 }
             }
             if leaderExited && !groupGone {
-                // What the leader left in its group gets what a timeout gets; the job ends only
+                // What the leader left in its group gets what a timeout gets; the jobs end only
                 // once the group is empty.
                 if kill(-group.pid, 0) != 0 && errno == ESRCH {
                     groupGone = true
@@ -237,7 +238,6 @@ final class PersistentProgram: Sendable {
             if session.firstKill != nil && !groupGone { timeout = .milliseconds(20) }
             var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             descriptors.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            let writing = stdinOpen && session.outputOffset < session.output.count
             if writing { descriptors.append(pollfd(fd: group.stdin, events: Int16(POLLOUT), revents: 0)) }
             if !leaderExited && exitDescriptor >= 0 {
                 descriptors.append(pollfd(fd: exitDescriptor, events: Int16(POLLIN), revents: 0))
@@ -252,16 +252,7 @@ final class PersistentProgram: Sendable {
                 case wakeRead:
                     while read(wakeRead, &buffer, 64) > 0 {}
                 case group.stdin where writing:
-                    let remaining = session.output.count - session.outputOffset
-                    let written = session.output.withUnsafeBytes { bytes in
-                        write(group.stdin, bytes.baseAddress! + session.outputOffset, remaining)
-                    }
-                    if written > 0 {
-                        session.outputOffset += written
-                    } else if written < 0 && errno != EAGAIN && errno != EINTR {
-                        stopProgram("the persistent program closed its stdin", now: now)
-                        session.outputOffset = session.output.count
-                    }
+                    if !writeUnwritten() { stopProgram("the persistent program closed its stdin", now: now) }
                 case exitDescriptor:
                     break
                 case group.stdout, group.stderr:
@@ -284,10 +275,26 @@ final class PersistentProgram: Sendable {
             }
         }
         for fd in open { close(fd) }
-        if stdinOpen { close(group.stdin) }
         if exitDescriptor >= 0 { close(exitDescriptor) }
         close(group.lifeline)
-        finish(session: session, failure: session.failure ?? "the persistent program exited")
+        finish(session, failure: session.failure ?? "the persistent program exited")
+    }
+
+    /// Writes as much of `unwritten` as the pipe takes. False when the program's stdin is closed.
+    private func writeUnwritten() -> Bool {
+        state.withLock { state in
+            guard state.stdin >= 0, !state.unwritten.isEmpty else { return true }
+            let written = state.unwritten.withUnsafeBytes { write(state.stdin, $0.baseAddress!, $0.count) }
+            if written > 0 {
+                state.unwritten.removeFirst(written)
+                return true
+            }
+            if written < 0 && errno != EAGAIN && errno != EINTR {
+                state.unwritten.removeAll()
+                return false
+            }
+            return true
+        }
     }
 
     /// Handles the program's stdout; returns why the program must be stopped, if it broke the protocol.
@@ -304,27 +311,46 @@ final class PersistentProgram: Sendable {
                 continue
             }
             defer { session.stdoutLine.removeAll(keepingCapacity: true) }
-            guard session.stdoutLine.count <= settings.maxLineBytes else { continue }
+            guard session.stdoutLine.count <= settings.maxLineBytes, violation == nil, session.failure == nil else { continue }
             let message = PersistentProtocol.parse(session.stdoutLine)
-            let currentID = session.current?.jobID
             switch message {
             case .other:
                 if !session.stdoutLine.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
                     settings.logger.warning("persistent program wrote a line that is not part of the protocol",
                                             metadata: ["line": .string(sanitizedText(Array(session.stdoutLine.prefix(200))))])
                 }
-            case .progress(let id, let fraction, let text) where id == currentID:
-                session.current?.progress(fraction, text)
-            case .succeeded(let id, let result) where id == currentID && session.failure == nil:
-                complete(&session, with: .success(result))
-            case .failed(let id, let error, let discard) where id == currentID && session.failure == nil:
-                complete(&session, with: .failure(JobFailure(message: sanitizedText(Array(error.utf8)), discard: discard)))
-            case .progress(let id, _, _), .succeeded(let id, _), .failed(let id, _, _):
-                violation = violation ?? "the persistent program answered for job \(id)"
-                    + (currentID.map { " while running job \($0)" } ?? " while running none")
+            case .progress(let id, let fraction, let text):
+                guard let request = state.withLock({ $0.inFlight.first { $0.jobID == id } }) else {
+                    violation = notGiven(id)
+                    continue
+                }
+                request.progress(fraction, text)
+            case .succeeded(let id, let result):
+                if !answer(id, .success(result)) { violation = notGiven(id) }
+                session.stderrTail.removeAll(keepingCapacity: true)
+            case .failed(let id, let error, let discard):
+                let failure = JobFailure(message: sanitizedText(Array(error.utf8)), discard: discard)
+                if !answer(id, .failure(failure)) { violation = notGiven(id) }
+                session.stderrTail.removeAll(keepingCapacity: true)
             }
         }
         return violation
+    }
+
+    private func notGiven(_ id: Int64) -> String {
+        let given = state.withLock { $0.inFlight.map { String($0.jobID) } }
+        return "the persistent program answered for job \(id), which it was not running"
+            + (given.isEmpty ? "" : " (it was running \(given.joined(separator: ", ")))")
+    }
+
+    /// Resumes the job `id` with `outcome`; false when the program was not running that job.
+    private func answer(_ id: Int64, _ outcome: Outcome) -> Bool {
+        let request = state.withLock { state -> Request? in
+            guard let index = state.inFlight.firstIndex(where: { $0.jobID == id }) else { return nil }
+            return state.inFlight.remove(at: index)
+        }
+        request?.continuation.resume(returning: outcome)
+        return request != nil
     }
 
     private func readStderr(_ bytes: ArraySlice<UInt8>, _ session: inout Session, _ settings: Settings) {
@@ -338,7 +364,8 @@ final class PersistentProgram: Sendable {
                 continue
             }
             if let (fraction, message) = CommandTask.progress(fromStderrLine: session.stderrLine) {
-                session.current?.progress(fraction, message)
+                // Progress on stderr belongs to the oldest job, the one the program is running.
+                state.withLock { $0.inFlight.first }?.progress(fraction, message)
             } else {
                 settings.logger.info("persistent program: \(sanitizedText(session.stderrLine))")
             }
@@ -346,30 +373,25 @@ final class PersistentProgram: Sendable {
         }
     }
 
-    private func complete(_ session: inout Session, with outcome: Outcome) {
-        guard let request = session.current else { return }
-        session.current = nil
-        session.output = []
-        session.outputOffset = 0
-        session.stderrTail.removeAll(keepingCapacity: true)
-        state.withLock { $0.busy = false }
-        request.continuation.resume(returning: outcome)
-    }
-
-    /// The program is gone: fails the job it was running (or was just handed) and wakes `stop()`.
-    private func finish(session: Session, failure: String) {
+    /// The program is gone: fails the jobs it had and wakes `stop()`.
+    private func finish(_ session: Session, failure: String) {
         let stderr = sanitizedText(session.stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
         let message = failure + (stderr.isEmpty ? "" : "; stderr: \(stderr)")
-        let (pending, waiters) = state.withLock { state in
+        let (requests, waiters) = state.withLock { state in
             state.exited = true
-            state.busy = false
-            let result = (state.pending, state.exitWaiters)
-            state.pending = nil
+            if state.stdin >= 0 { close(state.stdin) }
+            state.stdin = -1
+            state.unwritten = []
+            let result = (state.inFlight, state.exitWaiters)
+            state.inFlight = []
             state.exitWaiters = []
             return result
         }
-        session.current?.continuation.resume(returning: .failure(.retry(message)))
-        pending?.continuation.resume(returning: .failure(.retry(message)))
+        for (index, request) in requests.enumerated() {
+            // Only the oldest job was running; the others waited in the pipe behind it.
+            let text = index == 0 ? message : "\(message) (this job was waiting behind job \(requests[0].jobID))"
+            request.continuation.resume(returning: .failure(.retry(text)))
+        }
         waiters.forEach { $0.resume() }
     }
 

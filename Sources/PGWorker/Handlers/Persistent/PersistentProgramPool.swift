@@ -1,22 +1,26 @@
 import Foundation
-import Logging
 import Synchronization
 
-/// Up to `copies` running copies of one persistent command, each running one job at a time.
+/// Up to `copies` running copies of one persistent command, each given up to `pipeline` jobs at
+/// a time.
 ///
-/// A job takes an idle copy, or starts one while fewer than `copies` run, or waits its turn.
-/// A copy that exited, was stopped or broke the protocol is dropped, and the next job starts a
-/// new one. Copies that keep dying at start are restarted after a growing delay (0.1 s, doubling,
-/// up to 30 s) so a broken program does not spin.
+/// A job goes to the least busy copy that has room, or starts a copy while fewer than `copies`
+/// run, or waits its turn. A copy that exited, was stopped or broke the protocol is dropped, and
+/// the next job starts a new one. Copies that keep dying at start are restarted after a growing
+/// delay (0.1 s, doubling, up to 30 s) so a broken program does not spin.
 final class PersistentProgramPool: Sendable {
     private struct Waiter {
         var id: Int
         var continuation: CheckedContinuation<PersistentProgram, any Error>
     }
 
+    private struct Copy {
+        var program: PersistentProgram
+        var jobs: Int
+    }
+
     private struct State {
-        var idle: [PersistentProgram] = []
-        var live = 0
+        var copies: [Copy] = []
         var waiters: [Waiter] = []
         var nextWaiterID = 0
         /// Copies in a row that died within a second of starting.
@@ -24,12 +28,15 @@ final class PersistentProgramPool: Sendable {
     }
 
     private let state = Mutex(State())
-    private let copies: Int
+    private let maxCopies: Int
+    private let pipeline: Int
     private let makeProgram: @Sendable (Duration) -> PersistentProgram
 
-    /// A pool of at most `copies` programs made by `makeProgram(startDelay)`.
-    init(copies: Int, makeProgram: @escaping @Sendable (Duration) -> PersistentProgram) {
-        self.copies = max(1, copies)
+    /// A pool of at most `copies` programs made by `makeProgram(startDelay)`, each given at most
+    /// `pipeline` jobs at once.
+    init(copies: Int, pipeline: Int, makeProgram: @escaping @Sendable (Duration) -> PersistentProgram) {
+        maxCopies = max(1, copies)
+        self.pipeline = max(1, pipeline)
         self.makeProgram = makeProgram
     }
 
@@ -41,19 +48,15 @@ final class PersistentProgramPool: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let ready = state.withLock { state -> PersistentProgram? in
-                    if let program = takeIdle(&state) { return program }
-                    if state.live < copies {
-                        state.live += 1
-                        return makeProgram(startDelay(state))
-                    }
-                    if Task.isCancelled { return nil }
+                let (ready, cancelled) = state.withLock { state -> (PersistentProgram?, Bool) in
+                    if let program = take(&state) { return (program, false) }
+                    if Task.isCancelled { return (nil, true) }
                     state.waiters.append(Waiter(id: waiterID, continuation: continuation))
-                    return nil
+                    return (nil, false)
                 }
                 if let ready {
                     continuation.resume(returning: ready)
-                } else if Task.isCancelled, !state.withLock({ $0.waiters.contains { $0.id == waiterID } }) {
+                } else if cancelled {
                     continuation.resume(throwing: CancellationError())
                 }
             }
@@ -66,32 +69,27 @@ final class PersistentProgramPool: Sendable {
         }
     }
 
-    /// Returns a copy after its job: to the next waiting job, to the idle list, or, if it is gone,
-    /// replaced by a new copy for a waiting job.
+    /// Returns a copy after its job, and gives waiting jobs what became free.
     func checkIn(_ program: PersistentProgram) {
-        let handOff = state.withLock { state -> (Waiter, PersistentProgram)? in
-            var next = program
-            if !program.isUsable {
-                retire(program, &state)
-                guard !state.waiters.isEmpty, state.live < copies else { return nil }
-                state.live += 1
-                next = makeProgram(startDelay(state))
-            } else if state.waiters.isEmpty {
-                state.idle.append(program)
-                return nil
+        let handOffs = state.withLock { state -> [(Waiter, PersistentProgram)] in
+            if let index = state.copies.firstIndex(where: { $0.program === program }) {
+                state.copies[index].jobs -= 1
             }
-            return (state.waiters.removeFirst(), next)
+            var handOffs: [(Waiter, PersistentProgram)] = []
+            while !state.waiters.isEmpty, let next = take(&state) {
+                handOffs.append((state.waiters.removeFirst(), next))
+            }
+            return handOffs
         }
-        if let (waiter, next) = handOff { waiter.continuation.resume(returning: next) }
+        for (waiter, program) in handOffs { waiter.continuation.resume(returning: program) }
     }
 
-    /// Stops every idle copy (end of file on stdin, then signals) and waits until they are gone.
-    /// Copies running a job are not touched: the worker cancels their jobs first, which stops them.
+    /// Stops every copy that has no job (end of file on stdin, then signals) and waits until they
+    /// are gone. Copies with jobs are left alone: the worker cancels those jobs first, which stops them.
     func stopIdle() async {
         let idle = state.withLock { state -> [PersistentProgram] in
-            let idle = state.idle
-            state.idle = []
-            state.live -= idle.count
+            let idle = state.copies.filter { $0.jobs == 0 }.map(\.program)
+            state.copies.removeAll { $0.jobs == 0 }
             return idle
         }
         await withTaskGroup(of: Void.self) { group in
@@ -99,21 +97,24 @@ final class PersistentProgramPool: Sendable {
         }
     }
 
-    private func takeIdle(_ state: inout State) -> PersistentProgram? {
-        while let program = state.idle.popLast() {
-            if program.isUsable { return program }
-            retire(program, &state)
+    /// The least busy usable copy with room, or a new copy; nil when all are full. Drops copies
+    /// that are gone and have no job left.
+    private func take(_ state: inout State) -> PersistentProgram? {
+        for copy in state.copies where copy.jobs == 0 && !copy.program.isUsable {
+            state.earlyDeaths = ContinuousClock.now - copy.program.startedAt < .seconds(1) ? state.earlyDeaths + 1 : 0
         }
-        return nil
-    }
-
-    private func retire(_ program: PersistentProgram, _ state: inout State) {
-        state.live -= 1
-        state.earlyDeaths = ContinuousClock.now - program.startedAt < .seconds(1) ? state.earlyDeaths + 1 : 0
-    }
-
-    private func startDelay(_ state: State) -> Duration {
-        guard state.earlyDeaths > 0 else { return .zero }
-        return min(.seconds(30), .milliseconds(100) * (1 << min(state.earlyDeaths - 1, 9)))
+        state.copies.removeAll { $0.jobs == 0 && !$0.program.isUsable }
+        let candidates = state.copies.indices.filter { state.copies[$0].jobs < pipeline && state.copies[$0].program.isUsable }
+        if let index = candidates.min(by: { state.copies[$0].jobs < state.copies[$1].jobs }),
+           state.copies[index].jobs == 0 || state.copies.count >= maxCopies {
+            state.copies[index].jobs += 1
+            return state.copies[index].program
+        }
+        guard state.copies.count < maxCopies else { return nil }
+        let delay = state.earlyDeaths == 0 ? Duration.zero
+            : min(.seconds(30), .milliseconds(100) * (1 << min(state.earlyDeaths - 1, 9)))
+        let program = makeProgram(delay)
+        state.copies.append(Copy(program: program, jobs: 1))
+        return program
     }
 }

@@ -6,11 +6,42 @@ enum PersistentProtocol {
     /// A job as one line of JSON: `{"id":…,"task":…,"queue":…,"attempt":…,"max_attempts":…,"payload":…}`.
     /// The payload is jsonb's own output, which has no raw newline.
     static func jobLine(_ job: JobContext) -> [UInt8] {
-        var line = "{\"id\":\(job.id),\"task\":\(jsonString(job.task)),\"queue\":\(jsonString(job.queue)),"
-        line += "\"attempt\":\(job.attempt),\"max_attempts\":\(job.maxAttempts),\"payload\":"
-        line += job.payload.isEmpty ? "null" : job.payload.replacingOccurrences(of: "\n", with: " ")
-        line += "}\n"
-        return Array(line.utf8)
+        var line: [UInt8] = []
+        line.reserveCapacity(job.payload.utf8.count + job.task.utf8.count + job.queue.utf8.count + 96)
+        line += Array("{\"id\":\(job.id),\"task\":".utf8)
+        appendJSONString(job.task, to: &line)
+        line += Array(",\"queue\":".utf8)
+        appendJSONString(job.queue, to: &line)
+        line += Array(",\"attempt\":\(job.attempt),\"max_attempts\":\(job.maxAttempts),\"payload\":".utf8)
+        if job.payload.isEmpty {
+            line += Array("null".utf8)
+        } else {
+            // jsonb's output has no raw newline; a payload from elsewhere might, and a newline
+            // between JSON tokens is only whitespace.
+            line += job.payload.utf8.map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }
+        }
+        line += Array("}\n".utf8)
+        return line
+    }
+
+    /// Appends `text` as a JSON string literal (RFC 8259 escapes). Done by hand: Foundation's
+    /// serializer cost more than the rest of a job's line.
+    static func appendJSONString(_ text: String, to line: inout [UInt8]) {
+        line.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                line.append(UInt8(ascii: "\\"))
+                line.append(byte)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                line += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                         hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
+            default:
+                line.append(byte)
+            }
+        }
+        line.append(UInt8(ascii: "\""))
     }
 
     /// What one line on the program's stdout says.
