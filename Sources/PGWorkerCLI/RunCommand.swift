@@ -16,7 +16,7 @@ struct RunCommand: AsyncParsableCommand {
             Each --task NAME='shell command' makes NAME a command task: every job runs the command through \
             /bin/sh -c with the payload as JSON on stdin; exit status 0 is success and stdout is the result.
             With --persistent (or --persistent-task NAME='command') the program starts once and takes one \
-            job per line of JSON on stdin, answering with a line of JSON on stdout (docs/command-tasks.md).
+            job per line of JSON on stdin, answering with a line of JSON on stdout (docs/jobs.md, Persistent programs).
             SIGTERM or SIGINT stops claiming and lets running jobs finish within --shutdown-grace seconds; \
             a second signal cancels them.
             """
@@ -36,7 +36,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("task-copies"), help: "How many copies of a persistent task's program run at once, NAME=N (repeatable; default 1).")
     var taskCopies: [TaskCountOption] = []
 
-    @Option(name: .customLong("task-pipeline"), help: "Jobs given to one copy of a persistent task before it answers the first, NAME=N (repeatable; default 1). More is faster for short jobs; see docs/command-tasks.md.")
+    @Option(name: .customLong("task-pipeline"), help: "Jobs given to one copy of a persistent task before it answers the first, NAME=N (repeatable; default 1). More is faster for short jobs; see docs/jobs.md.")
     var taskPipelines: [TaskCountOption] = []
 
     @Option(help: "Jobs run at once.")

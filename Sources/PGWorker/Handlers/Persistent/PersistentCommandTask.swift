@@ -5,7 +5,7 @@ import Logging
 /// Python or Ruby handler pays its start-up and builds its state (connections, loaded code) once.
 ///
 /// The program (`/bin/sh -c COMMAND`) runs as up to ``copies`` copies; each copy gets one job at
-/// a time, as one line of JSON on stdin:
+/// a time (or up to ``pipeline``), as one line of JSON on stdin:
 ///
 ///     {"id":42,"task":"resize","queue":"default","attempt":1,"max_attempts":25,"payload":{"w":800}}
 ///
