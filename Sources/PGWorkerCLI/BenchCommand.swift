@@ -60,7 +60,10 @@ struct BenchCommand: AsyncParsableCommand {
     var persistentCommand: String = BenchCommand.pythonNoOpLoop
 
     @Option(help: "With --handlers: copies of the persistent program.")
-    var persistentCopies: Int = 4
+    var persistentCopies: Int = 2
+
+    @Option(help: "With --handlers: the pipelined run's jobs per copy before its first answer (the other run uses 1).")
+    var persistentPipeline: Int = 32
 
     @Option(help: "With --handlers: the per-job no-op command, and how many jobs it gets (processes are slow).")
     var perJobCommand: String = "cat"
@@ -81,6 +84,9 @@ struct BenchCommand: AsyncParsableCommand {
         guard latencySamples >= 1 else { throw ValidationError("--latency-samples must be at least 1") }
         guard enqueueClients >= 1, insertClients >= 1 else { throw ValidationError("client counts must be at least 1") }
         guard insertSeconds > 0 else { throw ValidationError("--insert-seconds must be positive") }
+        guard persistentCopies >= 1, persistentPipeline >= 1, perJobJobs >= 1 else {
+            throw ValidationError("--persistent-copies, --persistent-pipeline and --per-job-jobs must be at least 1")
+        }
         guard inFlight >= 0, explainRows >= 0 else { throw ValidationError("--in-flight and --explain-rows must not be negative") }
         for setting in workerSettings where setting.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_.]*=[^\s\\]+/) == nil {
             throw ValidationError("--worker-setting must look like name=value without spaces: \(setting)")
@@ -257,10 +263,16 @@ struct BenchCommand: AsyncParsableCommand {
     /// No-op jobs/s of one worker process with each kind of handler, on the same table: the Swift
     /// handler, the persistent program (`persistentCopies` copies) and a process per job.
     private func compareHandlers(_ queue: BenchQueue, _ bench: BenchDatabase) async throws {
+        func persistent(pipeline: Int) -> (String, Int, Int, [String]) {
+            ("persistent command, \(persistentCopies) copies, pipeline \(pipeline)", jobs,
+             max(16, persistentCopies * pipeline * 2),
+             ["--command", persistentCommand, "--persistent", "--copies", String(persistentCopies),
+              "--pipeline", String(pipeline)])
+        }
         let kinds: [(name: String, jobs: Int, concurrency: Int, arguments: [String])] = [
             ("Swift handler", jobs, concurrency, []),
-            ("persistent command, \(persistentCopies) copies", jobs, persistentCopies * 4,
-             ["--command", persistentCommand, "--persistent", "--copies", String(persistentCopies)]),
+            persistent(pipeline: 1),
+            persistent(pipeline: persistentPipeline),
             ("a process per job (\(perJobCommand)), 16 at once", perJobJobs, 16, ["--command", perJobCommand]),
         ]
         var rates: [Double] = []
@@ -282,8 +294,9 @@ struct BenchCommand: AsyncParsableCommand {
             print("handlers, \(kind.name): \(rate(rates.last!)) jobs/s (\(kind.jobs) no-op jobs, concurrency \(kind.concurrency))")
             flush()
         }
-        print("handlers: persistent command \(ratio(rates[1] / rates[0]))x the Swift handler, "
-              + "\(ratio(rates[1] / rates[2]))x a process per job")
+        print("handlers: persistent command \(ratio(rates[1] / rates[0]))x the Swift handler "
+              + "(pipelined \(ratio(rates[2] / rates[0]))x), \(ratio(rates[1] / rates[3]))x a process per job "
+              + "(pipelined \(ratio(rates[2] / rates[3]))x)")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.
