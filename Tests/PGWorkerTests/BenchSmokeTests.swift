@@ -11,7 +11,7 @@ final class BenchSmokeTests: XCTestCase {
             "bench", "--database-url", adminConninfo,
             "--jobs", "200", "--concurrency", "20", "--rounds", "1", "--latency-samples", "20",
             "--enqueue-clients", "2", "--insert-clients", "4", "--insert-seconds", "0.3", "--in-flight", "50",
-            "--explain-rows", "2000",
+            "--explain-rows", "2000", "--handlers", "--per-job-jobs", "20", "--persistent-pipeline", "4",
         ], removingEnvironment: ["DATABASE_URL"])
         XCTAssertEqual(output.status, 0, "pgworker bench failed; stderr: \(output.stderr)")
         let lines = output.stdout.split(separator: "\n").map(String.init)
@@ -25,7 +25,8 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(match.3) ?? .infinity, Double(match.4) ?? 0, "p50 above p99: \(last)")
         // Every phase reported, including scaling to 2 processes, memory, the NOTIFY test and the plan.
         for expected in ["enqueue, one INSERT per transaction", "2 process(es): baseline", "worker RSS: idle",
-                         "4 clients inserting one job per transaction", "jobs_claim_idx"] {
+                         "4 clients inserting one job per transaction", "jobs_claim_idx",
+                         "handlers, persistent command, 2 copies, pipeline 4:", "handlers: persistent command"] {
             XCTAssertTrue(output.stdout.contains(expected), "no \"\(expected)\" in:\n\(output.stdout)")
         }
 
