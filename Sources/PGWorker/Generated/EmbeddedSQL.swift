@@ -1767,95 +1767,175 @@ $$;
 -- The task finds its job's id in the setting pgworker.job_id. Progress it reports
 -- (pgworker.report_progress) is kept in transaction-local settings and written here, with the
 -- outcome, only when it reported any.
+--
+-- A batch of one: pgworker.run_sql_jobs holds the one definition of how a job runs.
 CREATE OR REPLACE FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) RETURNS text
+LANGUAGE sql AS $$
+    SELECT r.state FROM pgworker.run_sql_jobs(ARRAY[run_sql_job.job_id], run_sql_job.worker_id) r
+$$;
+"""##),
+        SchemaDefinition(kind: .function, name: "run_sql_jobs", sql: ##"""
+-- Runs claimed jobs of ONE SQL task in one transaction, each in a subtransaction of its own, and
+-- records all their outcomes at the end of that same transaction: effects and outcomes commit
+-- together (exactly once), and a job that fails rolls back only its own effects.
+--
+-- Returns one row per given job: (job_id, state), the state being the job's new state; NULL for
+-- a job it did not run because this worker no longer holds it (or it is of another task); and
+-- 'deferred' for a job left when the batch ran past budget_ms: it starts no new job then, and
+-- the caller runs the rest in another batch. So a slow job holds back only the jobs that ran
+-- before it in its batch.
+--
+-- Only jobs of one task share a transaction: the task's function, and so its owner, is the same
+-- for all, so whatever one job leaves in the session (settings, temporary objects) is seen only
+-- by later jobs of the same owner. Between batches the worker resets the session (DISCARD ALL).
+--
+-- Each job runs as pgworker.run_sql_job describes: with its function owner's rights, under the
+-- worker's search_path, its id in the setting pgworker.job_id, and progress it reports kept and
+-- written with its outcome.
+CREATE OR REPLACE FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer DEFAULT 100)
+RETURNS TABLE (job_id bigint, state text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    job         pgworker.jobs;
-    fn          regprocedure;
-    fn_schema   text;
-    fn_name     text;
+    job          pgworker.jobs;
+    the_task     text;
+    fn           regprocedure;
+    fn_schema    text;
+    fn_name      text;
     returns_void boolean;
-    fn_owner    name;
-    fn_definer  boolean;
-    worker_role name := current_user;
-    result_type oid;
+    fn_owner     name;
+    fn_definer   boolean;
+    result_type  oid;
+    result_kind  "char";
+    call_text    text;
+    refusal      text;
+    worker_role  name := current_user;
     worker_search_path text := pg_catalog.current_setting('search_path');
-    result_kind "char";
-    outcome     jsonb;
-    error_state text;
-    error_text  text;
+    started      timestamptz := pg_catalog.clock_timestamp();
+    outcome      jsonb;
+    error_state  text;
+    error_text   text;
     error_detail text;
-    error_hint  text;
-    message     text;
-    reported    text;
+    error_hint   text;
+    reported     text;
+    cut          boolean := false;
+    ids          bigint[] := '{}';
+    oks          boolean[] := '{}';
+    results      jsonb[] := '{}';
+    errors       text[] := '{}';
+    progress_ids bigint[] := '{}';
+    progress_values double precision[] := '{}';
+    progress_messages text[] := '{}';
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
-    -- task's call runs under it, as the task expects. (Until the end of the job's transaction.)
+    -- task's call runs under it, as the task expects. (Until the end of the transaction.)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-    SELECT * INTO job FROM pgworker.jobs j
-    WHERE j.id = job_id AND j.state = 'running' AND j.locked_by = worker_id
-    FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
+    PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
 
-    SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = job.task;
-    SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_get_userbyid(p.proowner), p.prosecdef,
-           p.prorettype, t.typtype
-    INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_type t ON t.oid = p.prorettype
-    WHERE p.oid = fn;
+    FOR job IN
+        SELECT * FROM pgworker.jobs j
+        WHERE j.id = ANY (run_sql_jobs.job_ids) AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id
+        ORDER BY j.id
+        FOR UPDATE
+    LOOP
+        IF the_task IS NULL THEN
+            the_task := job.task;
+            SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = the_task;
+            SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_catalog.pg_get_userbyid(p.proowner),
+                   p.prosecdef, p.prorettype, t.typtype
+            INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
+            FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            JOIN pg_catalog.pg_type t ON t.oid = p.prorettype
+            WHERE p.oid = fn AND p.prokind = 'f';
 
-    IF fn_name IS NULL THEN
-        message := format('no SQL function is registered for task %L (or it was dropped)', job.task);
-    ELSIF NOT returns_void AND (result_type >= 16384 OR result_kind <> 'b') THEN
-        -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
-        message := format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
-                          fn_schema, fn_name, result_type::regtype);
-    ELSIF NOT fn_definer AND fn_owner <> worker_role
-          AND (NOT pg_has_role(session_user, fn_owner, 'MEMBER')
-               OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
-        message := format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
-                          'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
-                          fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
-    ELSE
+            IF fn_name IS NULL THEN
+                refusal := pg_catalog.format('no SQL function is registered for task %L (or it was dropped)', the_task);
+            ELSIF NOT returns_void AND (result_type >= 16384 OR result_kind <> 'b') THEN
+                -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
+                refusal := pg_catalog.format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
+                                             fn_schema, fn_name, result_type::regtype);
+            ELSIF NOT fn_definer AND fn_owner <> worker_role
+                  AND (NOT pg_catalog.pg_has_role(session_user, fn_owner, 'MEMBER')
+                       OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+                refusal := pg_catalog.format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
+                                             'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
+                                             fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
+            ELSIF returns_void THEN
+                call_text := pg_catalog.format('SELECT %I.%I($1)', fn_schema, fn_name);
+            ELSE
+                call_text := pg_catalog.format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name);
+            END IF;
+        ELSIF job.task <> the_task THEN
+            CONTINUE;
+        END IF;
+        -- Past the budget, start no more jobs: the caller runs the rest in another transaction.
+        IF pg_catalog.cardinality(ids) > 0
+           AND pg_catalog.clock_timestamp() - started > pg_catalog.make_interval(secs => budget_ms / 1000.0) THEN
+            cut := true;
+            EXIT;
+        END IF;
+
+        outcome := NULL;
+        reported := NULL;
+        IF refusal IS NOT NULL THEN
+            ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb; errors := errors || refusal;
+            CONTINUE;
+        END IF;
         BEGIN
-            PERFORM pg_catalog.set_config('pgworker.job_id', job_id::text, true);
-            PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+            PERFORM pg_catalog.set_config('pgworker.job_id', job.id::text, true);
+            PERFORM pg_catalog.set_config('pgworker.progress', '', true);
+            PERFORM pg_catalog.set_config('pgworker.progress_message', '', true);
             IF NOT fn_definer AND fn_owner <> worker_role THEN
-                EXECUTE format('SET LOCAL ROLE %I', fn_owner);
+                EXECUTE pg_catalog.format('SET LOCAL ROLE %I', fn_owner);
             END IF;
             PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
             IF returns_void THEN
-                EXECUTE format('SELECT %I.%I($1)', fn_schema, fn_name) USING job.payload;
+                EXECUTE call_text USING job.payload;
             ELSE
-                EXECUTE format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name) USING job.payload INTO outcome;
+                EXECUTE call_text USING job.payload INTO outcome;
             END IF;
-            -- Whatever the task did to search_path, pgworker's statements below resolve names
-            -- as written.
+            -- Whatever the task did to search_path or its role, pgworker's statements below
+            -- resolve names as written and run as the worker.
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            EXECUTE format('SET LOCAL ROLE %I', worker_role);
+            EXECUTE pg_catalog.format('SET LOCAL ROLE %I', worker_role);
             reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
             IF reported IS NOT NULL THEN
-                UPDATE pgworker.jobs j
-                SET progress = reported::double precision,
-                    progress_message = nullif(pg_catalog.current_setting('pgworker.progress_message', true), ''),
-                    progress_at = now()
-                WHERE j.id = job_id;
+                progress_ids := progress_ids || job.id;
+                progress_values := progress_values || reported::double precision;
+                progress_messages := progress_messages || nullif(pg_catalog.current_setting('pgworker.progress_message', true), '');
             END IF;
-            RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[true],
-                                                              ARRAY[outcome], ARRAY[NULL::text], ARRAY[false]) c);
+            ids := ids || job.id; oks := oks || true; results := results || outcome; errors := errors || NULL::text;
         EXCEPTION WHEN OTHERS THEN
+            -- The subtransaction's rollback undid the job's effects and its SET LOCALs.
             GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_text = MESSAGE_TEXT,
                                     error_detail = PG_EXCEPTION_DETAIL, error_hint = PG_EXCEPTION_HINT;
-            message := format('%s (SQLSTATE %s)', error_text, error_state)
+            ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb;
+            errors := errors || (pg_catalog.format('%s (SQLSTATE %s)', error_text, error_state)
                 || CASE WHEN coalesce(error_detail, '') <> '' THEN '; detail: ' || error_detail ELSE '' END
-                || CASE WHEN coalesce(error_hint, '') <> '' THEN '; hint: ' || error_hint ELSE '' END;
+                || CASE WHEN coalesce(error_hint, '') <> '' THEN '; hint: ' || error_hint ELSE '' END);
         END;
+    END LOOP;
+
+    IF pg_catalog.cardinality(progress_ids) > 0 THEN
+        UPDATE pgworker.jobs j
+        SET progress = p.value, progress_message = p.message, progress_at = now()
+        FROM unnest(progress_ids, progress_values, progress_messages) AS p(id, value, message)
+        WHERE j.id = p.id;
     END IF;
-    RETURN (SELECT c.state FROM pgworker.complete_jobs(worker_id, ARRAY[job_id], ARRAY[false],
-                                                      ARRAY[NULL::jsonb], ARRAY[message], ARRAY[false]) c);
+    RETURN QUERY
+    WITH done AS (
+        SELECT c.id, c.state
+        FROM pgworker.complete_jobs(run_sql_jobs.worker_id, ids, oks, results, errors,
+                                    pg_catalog.array_fill(false, ARRAY[pg_catalog.cardinality(ids)])) c
+    )
+    SELECT given.id, CASE WHEN done.id IS NOT NULL THEN done.state
+                          WHEN cut AND given.id <> ALL (ids) AND EXISTS (
+                              SELECT FROM pgworker.jobs j
+                              WHERE j.id = given.id AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id)
+                          THEN 'deferred' END
+    FROM unnest(run_sql_jobs.job_ids) AS given(id)
+    LEFT JOIN done ON done.id = given.id;
 END
 $$;
 """##),
@@ -2472,6 +2552,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.rescue_stale_jobs(interval),
     pgworker.retry_delay(integer),
     pgworker.run_sql_job(bigint, text),
+    pgworker.run_sql_jobs(bigint[], text, integer),
     pgworker.sql_task_plan(text),
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
     pgworker.prune_jobs(integer),

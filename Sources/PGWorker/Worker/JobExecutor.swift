@@ -8,7 +8,8 @@ struct JobExecutor: Sendable {
     let workerID: String
     let registry: TaskRegistry
     let configuration: WorkerConfiguration
-    let sqlPool: ConnectionPool
+    /// Runs SQL-task jobs, many to a transaction when they can.
+    let sqlTasks: SQLTaskBatcher
     let state: EngineState
     let shutdown: ShutdownState
     let runningJobs: RunningJobs
@@ -37,7 +38,7 @@ struct JobExecutor: Sendable {
         if let handler = registry.handler(for: job.task) {
             completion = await runHandler(handler, context)
         } else {
-            completion = await SQLTaskRunner(pool: sqlPool, workerID: workerID).run(job, logger: context.logger)
+            completion = await sqlTasks.run(job, logger: context.logger)
         }
         if let timeout, deadlines.finish(job.id) {
             completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")

@@ -1,8 +1,8 @@
 import Logging
 import PQClient
 
-/// Runs jobs of SQL tasks (functions and procedures registered in `pgworker.sql_tasks`) on a
-/// pool connection.
+/// Runs one job of a SQL task (a function or procedure registered in `pgworker.sql_tasks`) on a
+/// pool connection; ``SQLTaskBatcher`` decides when, and runs many function jobs at once.
 ///
 /// - A **function** runs inside `pgworker.run_sql_job`, which also records the outcome, in one
 ///   transaction: the function's effects and the job's `succeeded` state commit together, or
@@ -17,32 +17,27 @@ import PQClient
 /// After each job the connection's session is reset (`DISCARD ALL`): a task that changed a
 /// setting or its role, created a temporary table, took a session advisory lock or LISTENed
 /// must not pass that on to the next job.
-struct SQLTaskRunner: Sendable {
-    let pool: ConnectionPool
-    let workerID: String
-
-    /// Runs one claimed job. Returns a completion when the outcome is for the engine loop to
-    /// record: procedures, timeouts, a lost connection, or a statement cancelled by shutdown.
-    func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
-        let workerID = self.workerID
+enum SQLTaskRunner {
+    /// Runs one claimed job on `managed` (a pool connection) and resets the session after it.
+    /// Returns a completion when the outcome is for the engine loop to record: procedures,
+    /// timeouts, a lost connection, or a statement cancelled by shutdown.
+    static func run(_ job: ClaimedJob, on managed: ManagedConnection, workerID: String, logger: Logger) async -> Completion? {
         do {
-            return try await pool.withConnection { managed in
-                let connection: PQConnection
-                let outcome: Completion?
-                do {
-                    connection = try await managed.connection()
-                    outcome = try await withTaskCancellationHandler {
-                        try await Self.run(job, on: connection, workerID: workerID, logger: logger)
-                    } onCancel: {
-                        connection.cancelRunningQuery()
-                    }
-                } catch {
-                    if !(await managed.invalidate(after: error)) { await Self.resetSession(managed, logger: logger) }
-                    throw error
+            let connection: PQConnection
+            let outcome: Completion?
+            do {
+                connection = try await managed.connection()
+                outcome = try await withTaskCancellationHandler {
+                    try await Self.run(job, on: connection, workerID: workerID, logger: logger)
+                } onCancel: {
+                    connection.cancelRunningQuery()
                 }
-                await Self.resetSession(managed, logger: logger)
-                return outcome
+            } catch {
+                if !(await managed.invalidate(after: error)) { await Self.resetSession(managed, logger: logger) }
+                throw error
             }
+            await Self.resetSession(managed, logger: logger)
+            return outcome
         } catch let error as PQError where error.sqlState == "57014" && Task.isCancelled {
             return .cancelledByShutdown(job.id)
         } catch {
@@ -53,7 +48,7 @@ struct SQLTaskRunner: Sendable {
     /// Undoes whatever the task changed in its session (settings, `role`, temporary tables,
     /// session advisory locks, LISTENs), so the next job on this pooled connection starts clean;
     /// a connection that cannot be reset is closed (the next job opens a new one).
-    private static func resetSession(_ managed: ManagedConnection, logger: Logger) async {
+    static func resetSession(_ managed: ManagedConnection, logger: Logger) async {
         do {
             try await managed.connection().resetSession()
         } catch {

@@ -81,7 +81,8 @@ public final class Worker: Service, Sendable {
                                                interval: configuration.progressInterval, logger: logger)
         self.progressWriter = progressWriter
         executor = JobExecutor(
-            workerID: workerID, registry: tasks, configuration: configuration, sqlPool: sqlPool, state: state,
+            workerID: workerID, registry: tasks, configuration: configuration,
+            sqlTasks: SQLTaskBatcher(pool: sqlPool, workerID: workerID, batching: configuration.defaultTimeout == nil), state: state,
             shutdown: shutdown, runningJobs: runningJobs, deadlines: deadlines, jobMetrics: JobMetricsCache(),
             limitedQueues: limitedQueues, localQueueLimits: localQueueLimits, progressWriter: progressWriter,
             reportProgress: { progressWriter.report($0, fraction: $1, message: $2) }, logger: logger)

@@ -1,0 +1,209 @@
+import Logging
+import PQClient
+import Synchronization
+
+/// Runs jobs of SQL function tasks many to a transaction (`pgworker.run_sql_jobs`): the jobs of
+/// one task that are waiting when a pool connection comes free go together, each in its own
+/// subtransaction, and their outcomes commit with their effects. A no-op task then costs a
+/// subtransaction, not a transaction, a plan lookup and a commit.
+///
+/// Every job's own task asks for a connection; whichever gets one first takes its own job (if no
+/// other batch took it yet) and up to ``batchLimit(for:)`` more of the same task, and runs them.
+/// So batches form only when jobs wait, and a lone job runs at once, alone.
+///
+/// Run one at a time, as before, are: procedures, tasks with a timeout, and every job when the
+/// worker has a default timeout (a timeout cancels one job, and a batch is one statement).
+/// How long a batch may hold its jobs: it starts no new job after ``budget``, and the batch
+/// limit of a task shrinks as its jobs take longer, to 1 for jobs of 10 ms or more.
+final class SQLTaskBatcher: Sendable {
+    /// Longest batch to aim for, and the point after which a batch starts no new job.
+    static let budget: Duration = .milliseconds(20)
+    /// Most jobs in one batch.
+    static let maxBatch = 200
+
+    private let pool: ConnectionPool
+    private let workerID: String
+    /// False when the worker enforces a default timeout: every job then runs alone.
+    private let batching: Bool
+    private let waiting = Mutex<[String: [Entry]]>([:])
+    /// Per task: the plan, when it was loaded, and the recent time per job.
+    private let tasks = Mutex<[String: TaskInfo]>([:])
+
+    private struct TaskInfo {
+        var plan: SQLTaskPlan?
+        var loadedAt: ContinuousClock.Instant
+        var perJob: Duration?
+    }
+
+    init(pool: ConnectionPool, workerID: String, batching: Bool) {
+        self.pool = pool
+        self.workerID = workerID
+        self.batching = batching
+    }
+
+    /// Runs one claimed job of a SQL task, alone or in a batch. Returns a completion when the
+    /// outcome is for the engine loop to record (see ``SQLTaskRunner/run(_:logger:)``), nil when
+    /// the job's transaction recorded it.
+    func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
+        let entry = Entry(job)
+        waiting.withLock { $0[job.task, default: []].append(entry) }
+        await drive(task: job.task, own: entry, logger: logger)
+        return await entry.outcome()
+    }
+
+    private func drive(task: String, own: Entry, logger: Logger) async {
+        do {
+            try await pool.withConnection { managed in
+                while true {
+                    let connection = try await managed.connection()
+                    let plan = try await self.plan(for: task, on: connection)
+                    let batchable = batching && plan?.kind == .function && plan?.timeoutMilliseconds == nil
+                    let batch = take(task, own: own, limit: batchable ? batchLimit(for: task) : 1)
+                    guard !batch.isEmpty else { return }
+                    if !batchable {
+                        let job = batch[0].job
+                        batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: logger))
+                        continue
+                    }
+                    let deferred = await runBatch(batch, on: managed, logger: logger)
+                    if !deferred.isEmpty {
+                        waiting.withLock { $0[task, default: []].insert(contentsOf: deferred, at: 0) }
+                    }
+                }
+            }
+        } catch {
+            // No connection, or no plan: this driver's own job, if no other batch took it, fails;
+            // the other waiting jobs have drivers of their own.
+            let mine = waiting.withLock { state -> Bool in
+                guard let index = state[task]?.firstIndex(where: { $0 === own }) else { return false }
+                state[task]?.remove(at: index)
+                return true
+            }
+            if mine { own.resolve(.failure(own.job.id, error: "SQL task could not run: \(error)")) }
+        }
+    }
+
+    /// Runs `batch` in one transaction. Resolves the jobs it ran; returns those it deferred
+    /// (the batch ran past its budget before reaching them).
+    private func runBatch(_ batch: [Entry], on managed: ManagedConnection, logger: Logger) async -> [Entry] {
+        let started = ContinuousClock.now
+        var states: [Int64: String?] = [:]
+        do {
+            let connection = try await managed.connection()
+            let rows = try await withTaskCancellationHandler {
+                try await connection.queryPrepared(
+                    "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], $2, $3)",
+                    [batch.map(\.job.id), workerID, Int(Self.budget / .milliseconds(1))])
+            } onCancel: {
+                connection.cancelRunningQuery()
+            }
+            for row in rows.rows {
+                states[try row.decode("job_id", as: Int64.self)] = try row.decodeIfPresent("state", as: String.self)
+            }
+        } catch {
+            let completion: (Int64) -> Completion = { id in
+                if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled {
+                    return .cancelledByShutdown(id)
+                }
+                return .failure(id, error: "SQL task could not run: \(error)")
+            }
+            if !(await managed.invalidate(after: error)) { await SQLTaskRunner.resetSession(managed, logger: logger) }
+            for entry in batch { entry.resolve(completion(entry.job.id)) }
+            return []
+        }
+        await SQLTaskRunner.resetSession(managed, logger: logger)
+        var deferred: [Entry] = []
+        var ran = 0
+        for entry in batch {
+            switch states[entry.job.id] {
+            case .some("deferred"):
+                deferred.append(entry)
+            case .some(let state):
+                ran += 1
+                WorkerMetrics.sqlJobRecorded(entry.job, state: state)
+                entry.resolve(nil)
+            case .none:
+                // Not held by this worker any more (rescued meanwhile): nothing to record.
+                entry.resolve(nil)
+            }
+        }
+        recordTime(ContinuousClock.now - started, jobs: max(ran, 1), task: batch[0].job.task)
+        return deferred
+    }
+
+    /// Takes `own` (if still waiting) and other waiting jobs of `task`, up to `limit`.
+    private func take(_ task: String, own: Entry, limit: Int) -> [Entry] {
+        waiting.withLock { state in
+            guard var queue = state[task], !queue.isEmpty else { return [] }
+            var batch: [Entry] = []
+            if let index = queue.firstIndex(where: { $0 === own }) {
+                batch.append(queue.remove(at: index))
+            }
+            let more = min(limit - batch.count, queue.count)
+            if more > 0 {
+                batch += queue.prefix(more)
+                queue.removeFirst(more)
+            }
+            state[task] = queue.isEmpty ? nil : queue
+            return batch
+        }
+    }
+
+    /// How many jobs of `task` to run together: as many as fit the budget at their recent speed.
+    func batchLimit(for task: String) -> Int {
+        guard let perJob = tasks.withLock({ $0[task]?.perJob }), perJob > .zero else { return 16 }
+        return max(1, min(Self.maxBatch, Int(Self.budget / perJob)))
+    }
+
+    private func recordTime(_ duration: Duration, jobs: Int, task: String) {
+        let sample = duration / jobs
+        tasks.withLock { state in
+            guard var info = state[task] else { return }
+            info.perJob = info.perJob.map { $0 * 0.7 + sample * 0.3 } ?? sample
+            state[task] = info
+        }
+    }
+
+    /// The task's plan, loaded at most once a second: a task registered anew is seen within one.
+    private func plan(for task: String, on connection: PQConnection) async throws -> SQLTaskPlan? {
+        if let info = tasks.withLock({ $0[task] }), ContinuousClock.now - info.loadedAt < .seconds(1) {
+            return info.plan
+        }
+        let plan = try await SQLTaskPlan.load(connection, task: task)
+        tasks.withLock { state in
+            state[task] = TaskInfo(plan: plan, loadedAt: .now, perJob: state[task]?.perJob)
+        }
+        return plan
+    }
+
+    /// One job waiting for its outcome, which any driver may provide.
+    private final class Entry: Sendable {
+        let job: ClaimedJob
+        private let state = Mutex<(done: Bool, outcome: Completion?, waiter: CheckedContinuation<Completion?, Never>?)>(
+            (false, nil, nil))
+
+        init(_ job: ClaimedJob) { self.job = job }
+
+        func resolve(_ outcome: Completion?) {
+            let waiter = state.withLock { state -> CheckedContinuation<Completion?, Never>? in
+                guard !state.done else { return nil }
+                state.done = true
+                state.outcome = outcome
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: outcome)
+        }
+
+        func outcome() async -> Completion? {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> (Bool, Completion?) in
+                    if state.done { return (true, state.outcome) }
+                    state.waiter = continuation
+                    return (false, nil)
+                }
+                if ready.0 { continuation.resume(returning: ready.1) }
+            }
+        }
+    }
+}
