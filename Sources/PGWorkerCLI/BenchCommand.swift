@@ -261,7 +261,7 @@ struct BenchCommand: AsyncParsableCommand {
         """
 
     /// No-op jobs/s of one worker process with each kind of handler, on the same table: the Swift
-    /// handler, the persistent program (`persistentCopies` copies) and a process per job.
+    /// handler, a SQL task (batched, on the stock 2 connections), the persistent program (`persistentCopies` copies) and a process per job.
     private func compareHandlers(_ queue: BenchQueue, _ bench: BenchDatabase) async throws {
         func persistent(pipeline: Int) -> (String, Int, Int, [String]) {
             ("persistent command, \(persistentCopies) copies, pipeline \(pipeline)", jobs,
@@ -269,8 +269,11 @@ struct BenchCommand: AsyncParsableCommand {
              ["--command", persistentCommand, "--persistent", "--copies", String(persistentCopies),
               "--pipeline", String(pipeline)])
         }
+        let control = try await bench.connect("bench-sql-task")
+        try await control.execute("CREATE FUNCTION bench_sql_noop(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT'")
         let kinds: [(name: String, jobs: Int, concurrency: Int, arguments: [String])] = [
             ("Swift handler", jobs, concurrency, []),
+            ("SQL task (a no-op function, 2 connections)", jobs, concurrency, ["--sql-task"]),
             persistent(pipeline: 1),
             persistent(pipeline: persistentPipeline),
             ("a process per job (\(perJobCommand)), 16 at once", perJobJobs, 16, ["--command", perJobCommand]),
@@ -278,6 +281,10 @@ struct BenchCommand: AsyncParsableCommand {
         var rates: [Double] = []
         for kind in kinds {
             try await queue.reset()
+            // The task is a SQL task only while the SQL task's worker runs.
+            try await control.execute(kind.arguments == ["--sql-task"]
+                ? "SELECT pgworker.register_sql_task('bench_handler', 'bench_sql_noop(jsonb)')"
+                : "DELETE FROM pgworker.sql_tasks WHERE task = 'bench_handler'")
             let children = try WorkerProcesses(count: 1, conninfo: bench.conninfo, task: "bench_handler",
                                                concurrency: kind.concurrency, settings: workerSettings,
                                                handlerArguments: kind.arguments)
@@ -294,9 +301,11 @@ struct BenchCommand: AsyncParsableCommand {
             print("handlers, \(kind.name): \(rate(rates.last!)) jobs/s (\(kind.jobs) no-op jobs, concurrency \(kind.concurrency))")
             flush()
         }
-        print("handlers: persistent command \(ratio(rates[1] / rates[0]))x the Swift handler "
-              + "(pipelined \(ratio(rates[2] / rates[0]))x), \(ratio(rates[1] / rates[3]))x a process per job "
-              + "(pipelined \(ratio(rates[2] / rates[3]))x)")
+        await control.close()
+        print("handlers: SQL task \(ratio(rates[1] / rates[0]))x the Swift handler; "
+              + "persistent command \(ratio(rates[2] / rates[0]))x the Swift handler "
+              + "(pipelined \(ratio(rates[3] / rates[0]))x), \(ratio(rates[2] / rates[4]))x a process per job "
+              + "(pipelined \(ratio(rates[3] / rates[4]))x)")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.

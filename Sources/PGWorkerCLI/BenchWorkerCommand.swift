@@ -35,6 +35,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option(help: "With --persistent: jobs given to one copy before it answers the first.")
     var pipeline: Int = 1
 
+    @Flag(help: "Register no handler: the task is a SQL task registered in the database, run with the stock settings.")
+    var sqlTask = false
+
     @Flag(help: "Do not LISTEN; find jobs by polling only.")
     var noListen = false
 
@@ -51,7 +54,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let (conninfo, _) = try await database.resolve()
         var tasks = TaskRegistry()
-        if let command, persistent {
+        if sqlTask {
+            // No Swift handler: the worker runs the registered SQL task.
+        } else if let command, persistent {
             tasks.register(task, handler: PersistentCommandTask(name: task, command: command, copies: copies,
                                                                  pipeline: pipeline, logger: logger))
         } else if let command {
@@ -61,8 +66,8 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         }
         var configuration = WorkerConfiguration()
         configuration.concurrency = concurrency
-        configuration.handlesSQLTasks = false
-        configuration.sqlConnections = 1
+        configuration.handlesSQLTasks = sqlTask
+        configuration.sqlConnections = sqlTask ? WorkerConfiguration().sqlConnections : 1
         configuration.shutdownGracePeriod = .seconds(10)
         configuration.listen = !noListen
         configuration.pollInterval = .milliseconds(Int(pollInterval * 1000))

@@ -139,10 +139,21 @@ public actor PQConnection {
     /// locks, LISTENs, prepared statements, cached plans). Prepared statements are prepared again
     /// on their next use.
     public func resetSession() throws {
+        try resetSession(keepingCachedPlans: false)
+    }
+
+    /// Like ``resetSession()``, but with `keepingCachedPlans` the server keeps the plans it
+    /// cached for PL/pgSQL functions (which the session cannot change), so their next calls need
+    /// no new plans: everything `DISCARD ALL` does but `DISCARD PLANS`. Prepared statements are
+    /// deallocated either way, since code run in the session could have replaced them.
+    public func resetSession(keepingCachedPlans: Bool) throws {
         let handle = try requireHandle()
         if PQtransactionStatus(handle) != PQTRANS_IDLE { try execute("ROLLBACK") }
         preparedStatements.removeAll()
-        try execute("DISCARD ALL")
+        try execute(keepingCachedPlans
+            ? "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; "
+                + "SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES"
+            : "DISCARD ALL")
     }
 
     /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if it throws.

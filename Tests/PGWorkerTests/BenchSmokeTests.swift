@@ -26,7 +26,7 @@ final class BenchSmokeTests: XCTestCase {
         // Every phase reported, including scaling to 2 processes, memory, the NOTIFY test and the plan.
         for expected in ["enqueue, one INSERT per transaction", "2 process(es): baseline", "worker RSS: idle",
                          "4 clients inserting one job per transaction", "jobs_claim_idx",
-                         "handlers, persistent command, 2 copies, pipeline 4:", "handlers: persistent command"] {
+                         "handlers, persistent command, 2 copies, pipeline 4:", "handlers, SQL task", "handlers: SQL task"] {
             XCTAssertTrue(output.stdout.contains(expected), "no \"\(expected)\" in:\n\(output.stdout)")
         }
 

@@ -47,6 +47,8 @@ final class SQLTaskBatcher: Sendable {
     func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
         let entry = Entry(job)
         waiting.withLock { $0[job.task, default: []].append(entry) }
+        // The jobs of one claim start together: let the others join before a batch is taken.
+        await Task.yield()
         await drive(task: job.task, own: entry, logger: logger)
         return await entry.outcome()
     }

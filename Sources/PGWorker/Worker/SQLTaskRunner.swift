@@ -50,7 +50,7 @@ enum SQLTaskRunner {
     /// a connection that cannot be reset is closed (the next job opens a new one).
     static func resetSession(_ managed: ManagedConnection, logger: Logger) async {
         do {
-            try await managed.connection().resetSession()
+            try await managed.connection().resetSession(keepingCachedPlans: true)
         } catch {
             logger.warning("could not reset a SQL-task connection; closing it", metadata: ["error": "\(error)"])
             await managed.close()
