@@ -6,7 +6,7 @@ Run it as the program of one or more tasks; it starts once and runs job after jo
     pgworker run --persistent-task word_count='python3 examples/persistent_worker.py' \
                  --persistent-task noop='python3 examples/persistent_worker.py' --task-copies noop=4
 
-Protocol (docs/command-tasks.md#persistent-programs): each job arrives as one line of JSON on
+Protocol (docs/jobs.md#persistent-programs): each job arrives as one line of JSON on
 stdin, {"id", "task", "queue", "attempt", "max_attempts", "payload"}; answer with one line of
 JSON on stdout naming the same id: {"id", "result"} for success, {"id", "error"} for a failure
 that is retried, {"id", "error", "discard": true} for one that is not, and any number of

@@ -114,7 +114,11 @@ struct RunCommand: AsyncParsableCommand {
         guard metricsLabelLimit >= 1 else { throw ValidationError("--metrics-label-limit must be at least 1") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard timeout.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout must be positive") }
-        let names = Set((tasks + persistentTasks).map(\.name))
+        let allNames = (tasks + persistentTasks).map(\.name)
+        let names = Set(allNames)
+        if let twice = allNames.first(where: { name in allNames.filter { $0 == name }.count > 1 }) {
+            throw ValidationError("task \(twice) is given twice (--task and --persistent-task name one task each)")
+        }
         for option in taskTimeouts where !names.contains(option.name) {
             throw ValidationError("--task-timeout names \(option.name), which is not a --task")
         }

@@ -298,6 +298,128 @@ final class PersistentCommandTests: XCTestCase {
         XCTAssertEqual(program.living, [], "the worker's stop ended its idle copies")
     }
 
+    /// Found by an outside trial: each copy that ended leaked its output pipes, until the worker
+    /// could start nothing. Ten copies stopped for breaking the protocol leave no descriptor behind.
+    func testCopiesThatEndLeaveNoDescriptorsBehind() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            reply({"id": job["id"] + 1000000})
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "exec " + program.command,
+                                                             killGracePeriod: .milliseconds(200)))
+        func descriptors() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count }
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let warmUp = try await add(app, "job")
+            try await eventually { try await app.jobState(warmUp) == "dead" }
+            try await Task.sleep(for: .milliseconds(300))
+            let before = descriptors()
+            for _ in 0..<10 {
+                let id = try await add(app, "job")
+                try await eventually { try await app.jobState(id) == "dead" }
+            }
+            try await eventually("descriptors grew from \(before) to \(descriptors())") { descriptors() <= before + 2 }
+            XCTAssertEqual(program.recorded.count, 11, "a copy for each job, none held back by the crash-loop delay")
+        }
+    }
+
+    /// A program that keeps exiting at start is restarted after a delay that keeps doubling
+    /// (found by an outside trial: it went back to 0.1 s after 1.6 s).
+    func testACrashLoopBacksOffMoreAndMore() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-crashloop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let starts = folder.appendingPathComponent("starts").path
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "date +%s.%N >> '\(starts)'; exit 7"))
+        try await withTestWorker(database, tasks: tasks) { _ in
+            _ = try await JobClient(connection: app).addMany("job", jsonPayloads: Array(repeating: "{}", count: 7),
+                                                              options: JobOptions(maxAttempts: 1))
+            try await eventually(timeout: .seconds(20)) { try await app.jobCount(state: "dead") == 7 }
+        }
+        let times = try String(contentsOfFile: starts, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        XCTAssertEqual(times.count, 7)
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        XCTAssertGreaterThan(gaps.last ?? 0, 2.5, "the sixth restart waited 3.2 s: \(gaps)")
+        XCTAssertGreaterThan(gaps.last ?? 0, gaps[gaps.count - 2], "still growing: \(gaps)")
+    }
+
+    /// A job's timeout starts when a copy takes it, not while it waits for one; jobs that never
+    /// reached a copy when the worker stops are given back with their attempt uncounted.
+    func testWaitingForACopyCountsNeitherTowardsTheTimeoutNorAsAnAttempt() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            time.sleep(payload.get("sleep", 0))
+            reply({"id": job["id"]})
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "exec " + program.command),
+                       timeout: .seconds(3))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.concurrency = 5 }) { _ in
+            let ids = try await JobClient(connection: app).addMany(
+                "job", jsonPayloads: [#"{"sleep": 2}"#, #"{"sleep": 1.5}"#, "{}"], options: JobOptions(maxAttempts: 1))
+            try await eventually(timeout: .seconds(15)) { try await app.jobsAll(ids, in: "succeeded") }
+        }
+        // Stop while two jobs wait behind a slow one.
+        var waiting: [Int64] = []
+        try await withTestWorker(database, tasks: tasks, configure: {
+            $0.concurrency = 5
+            $0.shutdownGracePeriod = .milliseconds(300)
+        }) { _ in
+            let slow = try await add(app, "job", #"{"sleep": 30}"#, maxAttempts: 3)
+            try await eventually { try await app.jobState(slow) == "running" }
+            waiting = [try await add(app, "job", maxAttempts: 3), try await add(app, "job", maxAttempts: 3)]
+            try await eventually { try await app.jobsAll(waiting, in: "running") }
+        }
+        let rows = try await app.query("SELECT state, attempts FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [waiting]).rows
+        for row in rows {
+            XCTAssertEqual(try row.decode("state", as: String.self), "available")
+            XCTAssertEqual(try row.decode("attempts", as: Int.self), 0)
+        }
+    }
+
+    /// Answers sent twice are ignored; a last answer without its newline counts; an answer that
+    /// is not JSON, or a program that closes its stdout, fails its job at once instead of leaving
+    /// it waiting (all found by an outside trial).
+    func testSloppyAnswersAreHandled() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            if payload.get("close"):
+                os.close(1)
+                time.sleep(30)
+            if payload.get("broken"):
+                sys.stdout.write('{"id": %d, "result": \\xff}\\n' % job["id"])
+                sys.stdout.flush()
+                continue
+            reply({"id": job["id"], "result": 1})
+            reply({"id": job["id"], "result": 2})
+            if payload.get("last"):
+                sys.stdout.write(json.dumps({"id": job["id"] + 1, "result": 3}))
+                sys.stdout.flush()
+                os._exit(0)
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "exec " + program.command))
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let twice = try await add(app, "job")
+            let next = try await add(app, "job")
+            try await eventually { try await app.jobsAll([twice, next], in: "succeeded") }
+            let broken = try await add(app, "job", #"{"broken": true}"#)
+            try await eventually { try await app.jobState(broken) == "dead" }
+            let error = try await row(app, broken).lastError ?? ""
+            XCTAssertTrue(error.hasPrefix("the persistent program wrote an answer that is not a JSON object"), error)
+            let closing = try await add(app, "job", #"{"close": true}"#)
+            try await eventually { try await app.jobState(closing) == "dead" }
+            let closed = try await row(app, closing).lastError ?? ""
+            XCTAssertEqual(closed, "the persistent program closed its stdout")
+        }
+    }
+
     /// kill -9 of the worker: its persistent program, which ignores SIGTERM, and the program's
     /// child are gone within a second.
     func testKilledWorkerTakesItsPersistentProgramWithIt() async throws {

@@ -16,3 +16,8 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 }
+
+/// Thrown by a handler whose job was cancelled before it started (it waited for a persistent
+/// program's copy when the worker shut down): the worker gives the job back without counting
+/// the attempt, as it does jobs it claimed and never started.
+struct JobNotStarted: Error {}

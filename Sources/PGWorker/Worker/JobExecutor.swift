@@ -26,16 +26,24 @@ struct JobExecutor: Sendable {
 
     /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
     func execute(_ job: ClaimedJob) async {
-        let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+        var context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
                                  attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger,
                                  progress: reportProgress)
         let metrics = jobMetrics.metrics(for: job)
         let started = ContinuousClock.now
         WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
-        if let timeout { deadlines.start(job.id, timeout: timeout) }
+        let handler = registry.handler(for: job.task)
+        if let timeout {
+            if handler is PersistentCommandTask {
+                // Its jobs may wait for a free copy of the program; the clock starts when one takes it.
+                context.startTimeout = { [deadlines] in deadlines.start(job.id, timeout: timeout) }
+            } else {
+                deadlines.start(job.id, timeout: timeout)
+            }
+        }
         var completion: Completion?
-        if let handler = registry.handler(for: job.task) {
+        if let handler {
             completion = await runHandler(handler, context)
         } else {
             completion = await sqlTasks.run(job, logger: context.logger)
@@ -55,6 +63,8 @@ struct JobExecutor: Sendable {
             ]) { $1 })
         } else if completion != nil {
             logger.info("job succeeded", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
+        } else if handler != nil {
+            logger.info("job never started; given back to the queue", metadata: context.metadata)
         } else {
             logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
         }
@@ -64,7 +74,8 @@ struct JobExecutor: Sendable {
         if wakeLoop { state.wakeLoop() }
     }
 
-    private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {
+    /// The attempt's outcome; nil for a job that never started (given back by the final flush).
+    private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion? {
         do {
             // A handler that returned finished its work, even if cancellation came meanwhile:
             // recording it as cancelled would run it again.
@@ -73,6 +84,8 @@ struct JobExecutor: Sendable {
                 return .failure(context.id, error: "handler returned a result that is not valid JSON: \(result.prefix(200))")
             }
             return .success(context.id, result: result)
+        } catch is JobNotStarted {
+            return shutdown.isStopping ? nil : .cancelledByShutdown(context.id)
         } catch let failure as JobFailure {
             if Task.isCancelled { return .cancelledByShutdown(context.id) }
             return .failure(context.id, error: sanitizedText(Array(failure.message.utf8)), discard: failure.discard)

@@ -47,11 +47,12 @@ public struct PersistentCommandTask: TaskHandler {
     ///
     /// - Parameters:
     ///   - name: the task's name, given to the program as `PGWORKER_TASK`.
-    ///   - maxLineBytes: a stdout line longer than this breaks the protocol (the result's size limit).
+    ///   - maxLineBytes: a stdout line longer than this (16 MiB by default) breaks the protocol: the
+///     largest answer, so the largest result.
     ///   - stderrTailBytes: how much of stderr's end goes into the error when a copy dies.
     ///   - logger: where the program's stderr and its exits are logged.
     public init(name: String, command: String, copies: Int = 1, pipeline: Int = 1, killGracePeriod: Duration = .seconds(5),
-                maxLineBytes: Int = 1 << 20, stderrTailBytes: Int = 4096,
+                maxLineBytes: Int = 16 << 20, stderrTailBytes: Int = 4096,
                 logger: Logger = Logger(label: "pgworker.persistent")) {
         self.command = command
         self.copies = max(1, copies)
@@ -73,7 +74,13 @@ public struct PersistentCommandTask: TaskHandler {
     public var needsCommittedClaim: Bool { true }
 
     public func handle(_ job: JobContext) async throws -> String? {
-        let program = try await pool.checkOut()
+        let program: PersistentProgram
+        do {
+            program = try await pool.checkOut()
+        } catch {
+            throw JobNotStarted()
+        }
+        job.startTimeout?()
         let outcome = await withTaskCancellationHandler {
             await program.run(PersistentProtocol.jobLine(job), jobID: job.id) { fraction, message in
                 job.reportProgress(fraction, message: message)

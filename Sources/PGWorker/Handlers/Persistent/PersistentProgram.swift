@@ -38,6 +38,8 @@ final class PersistentProgram: Sendable {
         var terminateRequested = false
         var stopRequested = false
         var exited = false
+        /// The program exited without being told to (no stop, terminate or broken protocol).
+        var exitedByItself = false
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -45,8 +47,8 @@ final class PersistentProgram: Sendable {
     /// Written to (one byte) whenever `state` changes in a way the thread must see.
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    /// When the program was started, to tell a crash at start from one after a while.
-    let startedAt = ContinuousClock.now
+    /// When the program starts (after its delay), to tell a crash at start from one after a while.
+    let startedAt: ContinuousClock.Instant
 
     /// Starts the program on its own thread, after `delay` (a crash-loop backoff).
     init(command: String, environment: [String: String], delay: Duration, killGracePeriod: Duration,
@@ -59,6 +61,7 @@ final class PersistentProgram: Sendable {
         }
         wakeRead = fds[0]
         wakeWrite = fds[1]
+        startedAt = .now + delay
         let settings = Settings(command: command, environment: environment, delay: delay, grace: killGracePeriod,
                                 maxLineBytes: maxLineBytes, stderrTailBytes: stderrTailBytes, logger: logger)
         Thread.detachNewThread { [self] in self.supervise(settings) }
@@ -68,6 +71,9 @@ final class PersistentProgram: Sendable {
         close(wakeRead)
         close(wakeWrite)
     }
+
+    /// Whether the program exited on its own, not stopped by the worker: what a crash loop is made of.
+    var exitedByItself: Bool { state.withLock { $0.exitedByItself } }
 
     /// Whether the program can take a job: it has not exited and is not being stopped.
     var isUsable: Bool {
@@ -141,9 +147,12 @@ final class PersistentProgram: Sendable {
         var stdoutLine: [UInt8] = []
         var stderrLine: [UInt8] = []
         var stderrTail: [UInt8] = []
+        /// Jobs answered lately: a second answer for one of them is logged and ignored.
+        var answered: [Int64] = []
         /// Why the program is being stopped, told to the jobs it had.
         var failure: String?
         var termDeadline: ContinuousClock.Instant?
+        var stdoutClosedAt: ContinuousClock.Instant?
         var killDeadline: ContinuousClock.Instant?
         var firstKill: ContinuousClock.Instant?
     }
@@ -195,6 +204,9 @@ final class PersistentProgram: Sendable {
                 session.termDeadline = now + settings.grace
             }
             if let deadline = session.termDeadline, now >= deadline { stopProgram(nil, now: now) }
+            if let closed = session.stdoutClosedAt, !leaderExited, now - closed >= .milliseconds(500) {
+                stopProgram("the persistent program closed its stdout", now: now)
+            }
 
             if !leaderExited {
                 let reaped = waitpid(group.pid, &status, WNOHANG)
@@ -202,6 +214,8 @@ final class PersistentProgram: Sendable {
                     leaderExited = true
                     let (exitStatus, signal) = SpawnedGroup.decode(waitStatus: status)
                     let how = signal.map { "was killed by signal \($0)" } ?? "exited with status \(exitStatus ?? -1)"
+                    let byItself = session.killDeadline == nil && session.termDeadline == nil && !stopRequested && !terminate
+                    state.withLock { $0.exitedByItself = byItself }
                     if session.failure == nil && !state.withLock({ $0.inFlight.isEmpty }) {
                         session.failure = "the persistent program \(how) while running the job"
                     }
@@ -232,7 +246,8 @@ final class PersistentProgram: Sendable {
 
             var timeout: Duration = exitDescriptor >= 0 ? .seconds(1) : .milliseconds(20)
             if leaderExited { timeout = groupGone ? .milliseconds(50) : .milliseconds(20) }
-            for deadline in [session.termDeadline, session.killDeadline].compactMap({ $0 }) {
+            let stdoutDeadline = session.stdoutClosedAt.map { $0 + .milliseconds(500) }
+            for deadline in [session.termDeadline, session.killDeadline, stdoutDeadline].compactMap({ $0 }) {
                 timeout = min(timeout, max(.milliseconds(1), deadline - now))
             }
             if session.firstKill != nil && !groupGone { timeout = .milliseconds(20) }
@@ -260,6 +275,16 @@ final class PersistentProgram: Sendable {
                     if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                     if count <= 0 {
                         open.removeAll { $0 == descriptor.fd }
+                        if descriptor.fd == group.stdout {
+                            // A last answer without its newline still counts.
+                            if !session.stdoutLine.isEmpty,
+                               let violation = readStdout([UInt8(ascii: "\n")][...], &session, settings) {
+                                stopProgram(violation, now: now)
+                            }
+                            // A program that exits closes its stdout first; one still running
+                            // half a second later can answer no job.
+                            session.stdoutClosedAt = now
+                        }
                         continue
                     }
                     if descriptor.fd == group.stdout {
@@ -274,7 +299,8 @@ final class PersistentProgram: Sendable {
                 }
             }
         }
-        for fd in open { close(fd) }
+        close(group.stdout)
+        close(group.stderr)
         if exitDescriptor >= 0 { close(exitDescriptor) }
         close(group.lifeline)
         finish(session, failure: session.failure ?? "the persistent program exited")
@@ -313,9 +339,18 @@ final class PersistentProgram: Sendable {
             defer { session.stdoutLine.removeAll(keepingCapacity: true) }
             guard session.stdoutLine.count <= settings.maxLineBytes, violation == nil, session.failure == nil else { continue }
             let message = PersistentProtocol.parse(session.stdoutLine)
+            if let id = message.jobID, session.answered.contains(id) {
+                settings.logger.warning("persistent program wrote again for a job it had answered; ignored",
+                                        metadata: ["answered_job": .stringConvertible(id)])
+                continue
+            }
             switch message {
             case .other:
-                if !session.stdoutLine.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
+                if PersistentProtocol.looksLikeAnswer(session.stdoutLine) {
+                    // An answer that does not parse would leave its job waiting forever.
+                    violation = "the persistent program wrote an answer that is not a JSON object with an integer id "
+                        + "(or not UTF-8): \(sanitizedText(Array(session.stdoutLine.prefix(200))))"
+                } else if !session.stdoutLine.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
                     settings.logger.warning("persistent program wrote a line that is not part of the protocol",
                                             metadata: ["line": .string(sanitizedText(Array(session.stdoutLine.prefix(200))))])
                 }
@@ -326,15 +361,19 @@ final class PersistentProgram: Sendable {
                 }
                 request.progress(fraction, text)
             case .succeeded(let id, let result):
-                if !answer(id, .success(result)) { violation = notGiven(id) }
-                session.stderrTail.removeAll(keepingCapacity: true)
+                if answer(id, .success(result)) { remember(id, &session) } else { violation = notGiven(id) }
             case .failed(let id, let error, let discard):
                 let failure = JobFailure(message: sanitizedText(Array(error.utf8)), discard: discard)
-                if !answer(id, .failure(failure)) { violation = notGiven(id) }
-                session.stderrTail.removeAll(keepingCapacity: true)
+                if answer(id, .failure(failure)) { remember(id, &session) } else { violation = notGiven(id) }
             }
         }
         return violation
+    }
+
+    private func remember(_ id: Int64, _ session: inout Session) {
+        session.stderrTail.removeAll(keepingCapacity: true)
+        session.answered.append(id)
+        if session.answered.count > 256 { session.answered.removeFirst(128) }
     }
 
     private func notGiven(_ id: Int64) -> String {

@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// A job goes to the least busy copy that has room, or starts a copy while fewer than `copies`
 /// run, or waits its turn. A copy that exited, was stopped or broke the protocol is dropped, and
-/// the next job starts a new one. Copies that keep dying at start are restarted after a growing
-/// delay (0.1 s, doubling, up to 30 s) so a broken program does not spin.
+/// the next job starts a new one. Copies that keep exiting by themselves within a second of
+/// starting are restarted after a growing delay (0.1 s, doubling, up to 30 s), so a broken program
+/// does not spin; copies the worker stopped (timeouts, cancels, broken protocol) do not count.
 final class PersistentProgramPool: Sendable {
     private struct Waiter {
         var id: Int
@@ -100,7 +101,7 @@ final class PersistentProgramPool: Sendable {
     /// The least busy usable copy with room, or a new copy; nil when all are full. Drops copies
     /// that are gone and have no job left.
     private func take(_ state: inout State) -> PersistentProgram? {
-        for copy in state.copies where copy.jobs == 0 && !copy.program.isUsable {
+        for copy in state.copies where copy.jobs == 0 && !copy.program.isUsable && copy.program.exitedByItself {
             state.earlyDeaths = ContinuousClock.now - copy.program.startedAt < .seconds(1) ? state.earlyDeaths + 1 : 0
         }
         state.copies.removeAll { $0.jobs == 0 && !$0.program.isUsable }

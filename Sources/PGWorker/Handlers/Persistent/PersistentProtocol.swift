@@ -54,6 +54,14 @@ enum PersistentProtocol {
         case failed(id: Int64, error: String, discard: Bool)
         /// Anything else: not part of the protocol (a stray print, say).
         case other
+
+        /// The job the message is about, if any.
+        var jobID: Int64? {
+            switch self {
+            case .progress(let id, _, _), .succeeded(let id, _), .failed(let id, _, _): id
+            case .other: nil
+            }
+        }
     }
 
     /// Reads one stdout line (without its newline).
@@ -74,6 +82,15 @@ enum PersistentProtocol {
         }
         guard let result = object["result"], !(result is NSNull) else { return .succeeded(id: id, result: nil) }
         return .succeeded(id: id, result: jsonText(result))
+    }
+
+    /// Whether a line that did not parse as a message was meant as one: it starts with `{` and
+    /// names an `"id"`. (Such a line breaks the protocol; any other is a stray print.)
+    static func looksLikeAnswer(_ line: [UInt8]) -> Bool {
+        guard line.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "{") else { return false }
+        let key = Array("\"id\"".utf8)
+        guard line.count >= key.count else { return false }
+        return (0...(line.count - key.count)).contains { line[$0..<($0 + key.count)].elementsEqual(key) }
     }
 
     /// JSON `true` and `false` come back as NSNumber subclasses that `is Bool` cannot tell from
