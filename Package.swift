@@ -105,12 +105,13 @@ let package = Package(
         ),
         // An order service on Hummingbird and postgres-nio that enqueues a job in the same
         // transaction as its order (examples/OrdersApp/README.md). It imports PostgresNIO,
-        // PGWorker and PGWorkerNIO together: it building proves their names do not clash.
+        // PGWorker, PQClient and PGWorkerNIO together: it building proves their names do not clash.
         .executableTarget(
             name: "OrdersApp",
             dependencies: [
                 "PGWorker",
                 "PGWorkerNIO",
+                "PQClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

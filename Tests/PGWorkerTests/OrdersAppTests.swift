@@ -53,6 +53,21 @@ final class OrdersAppTests: XCTestCase {
         XCTAssertEqual(status, 0, app.output)
     }
 
+    func testRefusesToStartOnADatabaseWithoutPGWorkersSchema() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let app = try TestProcess("OrdersApp", environment: environment(database),
+                                  removingEnvironment: ["PGPASSWORD", "DATABASE_URL", "ORDERS_APP_HOST"])
+        let status = try await app.waitForExit(timeout: .seconds(30))
+        XCTAssertNotNil(status, "the app kept running:\n\(app.output)")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(app.output.contains("run `pgworker migrate` first"), app.output)
+    }
+
+    private func environment(_ database: TestDatabase) -> [String: String] {
+        ["PGHOST": TestCluster.directory.appendingPathComponent("run").path, "PGPORT": "5432",
+         "PGUSER": "postgres", "PGDATABASE": database.name, "ORDERS_APP_PORT": "0", "ORDERS_APP_WORKER": "0"]
+    }
+
     private struct Created: Decodable {
         let orderID: Int64
         let jobID: Int64

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import PGWorker
 import PGWorkerNIO
+import PQClient
 import PostgresNIO
 import ServiceLifecycle
 
@@ -41,5 +42,17 @@ var app = Application(
         logger.notice("listening on \(settings.host):\(channel.localAddress?.port ?? settings.port)")
     },
     logger: logger)
-app.beforeServerStarts { try await Schema.create(on: client, logger: logger) }
+app.beforeServerStarts {
+    // pgworker's own libpq connection (PQConnection) beside postgres-nio's PostgresConnection:
+    // the two libraries' names do not clash. It checks that `pgworker migrate` has run.
+    let connection = try await PQConnection.connect(settings.conninfo, name: "orders-app")
+    do {
+        try await Migrator(connection: connection).requireCurrent()
+    } catch {
+        await connection.close()
+        throw error
+    }
+    await connection.close()
+    try await Schema.create(on: client, logger: logger)
+}
 try await app.runService()
