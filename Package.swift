@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "PQClient", targets: ["PQClient"]),
         .library(name: "PGWorker", targets: ["PGWorker"]),
         .library(name: "PGWorkerTesting", targets: ["PGWorkerTesting"]),
+        .library(name: "PGWorkerNIO", targets: ["PGWorkerNIO"]),
         .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
         .executable(name: "pgworker-example", targets: ["ExampleWorker"]),
     ],
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libpq, the PostgreSQL C client library (Debian: libpq-dev).
@@ -52,6 +54,16 @@ let package = Package(
             dependencies: [
                 "PGWorker",
                 "PQClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Enqueueing from an app that talks to PostgreSQL through postgres-nio, inside its own
+        // transactions. The only target that depends on postgres-nio: the core does not.
+        .target(
+            name: "PGWorkerNIO",
+            dependencies: [
+                "PGWorker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -91,10 +103,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // An order service on Hummingbird and postgres-nio that enqueues a job in the same
+        // transaction as its order (examples/OrdersApp/README.md). It imports PostgresNIO,
+        // PGWorker, PQClient and PGWorkerNIO together: it building proves their names do not clash.
+        .executableTarget(
+            name: "OrdersApp",
+            dependencies: [
+                "PGWorker",
+                "PGWorkerNIO",
+                "PQClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "examples/OrdersApp",
+            exclude: ["README.md"]
+        ),
         .testTarget(
             name: "PGWorkerTests",
             dependencies: [
-                "PGWorker", "PGWorkerDashboard", "PGWorkerTesting", "PQClient",
+                "PGWorker", "PGWorkerDashboard", "PGWorkerNIO", "PGWorkerTesting", "PQClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
