@@ -47,9 +47,11 @@ final class ConfigFileTests: XCTestCase {
         let elsewhere = try await addJob(app, "echo", queue: "elsewhere")
         let id = try await addJob(app, "echo", payload: #"{"greeting": "hello"}"#)
 
-        // The example names a production database and port 9090: flags override both.
+        // The example names a production database and port 9090: flags override both. (A short
+        // queue-depth interval because a graceful stop waits for the sampler's current sleep.)
         let worker = try TestProcess("pgworker", ["run", "--config", Self.example, "--database-url", database.conninfo,
-                                                  "--metrics-port", "0"], removingEnvironment: Self.overriding)
+                                                  "--metrics-port", "0", "--queue-depth-interval", "1"],
+                                     removingEnvironment: Self.overriding)
         let metrics = try await worker.waitForLine { $0.contains("serving Prometheus metrics") }
         XCTAssertTrue(metrics.hasPrefix("{"), "logging.format = \"json\" in the file: \(metrics)")
         let served = try await RawHTTP.request(port: try servedPort(in: metrics), "/metrics", host: "127.0.0.1")
@@ -165,6 +167,13 @@ final class ConfigFileTests: XCTestCase {
         _ = await fromEnvironment.terminate()
     }
 
+    func testTheConfigurationPageShowsTheExampleFileAsItIs() throws {
+        let root = URL(fileURLWithPath: Self.example).deletingLastPathComponent().deletingLastPathComponent()
+        let page = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        let example = try String(contentsOf: URL(fileURLWithPath: Self.example), encoding: .utf8)
+        XCTAssertTrue(page.contains("```toml\n" + example + "```\n"), "docs/configuration.md's example differs from examples/pgworker.toml")
+    }
+
     func testEachKindOfBadFileGivesOneLineNamingTheKey() async throws {
         let cases: [(text: String, expected: String)] = [
             ("[tasks.resize]\ncommand = \"cat\"\ntimeout = \"abc\"\n",
@@ -189,6 +198,10 @@ final class ConfigFileTests: XCTestCase {
              ":1: tasks: expected a table, got \"cat\""),
             ("[tasks]\nresize = { command = \"cat\", timeout = \"abc\" }\n",
              ":2: tasks.resize.timeout: expected a number of seconds, got \"abc\""),
+            ("[worker]\ntimeout = 1e12\n",
+             ":2: worker.timeout: expected at most 1000000000 seconds, got 1000000000000.0"),
+            ("[worker]\nqueues = []\n",
+             ":2: worker.queues: expected at least one (leave the key out for all)"),
             ("[worker]\nheartbeat-interval = 10\nstale-after = 5\n",
              ":3: worker.stale-after: must be longer than worker.heartbeat-interval (10.0)"),
         ]

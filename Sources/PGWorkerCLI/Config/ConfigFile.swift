@@ -116,7 +116,7 @@ struct ConfigFile {
             ])
             worker = Worker(
                 concurrency: try section.integer("concurrency", atLeast: 1),
-                queues: try section.strings("queues"),
+                queues: try section.strings("queues", allowsEmpty: false),
                 pollInterval: try section.seconds("poll-interval"),
                 listen: try section.bool("listen"),
                 heartbeatInterval: try section.seconds("heartbeat-interval"),
@@ -138,7 +138,7 @@ struct ConfigFile {
         }
         queues = try top.namedTables("queues").map { name, section in
             try section.rejectUnknownKeys(["limit"])
-            guard !name.isEmpty, !name.contains("=") else { throw section.error(nil, "a queue name cannot be empty or contain =") }
+            guard !name.isEmpty else { throw section.error(nil, "a queue name cannot be empty") }
             return Queue(name: name, limit: try section.integer("limit", atLeast: 0))
         }
         if let section = try top.table("metrics") {

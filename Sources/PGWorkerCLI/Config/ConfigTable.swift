@@ -11,6 +11,9 @@ struct ConfigTable {
     let path: [String]
     private let table: TOMLTable
 
+    /// The longest interval a key may give: about 31 years.
+    static let maximumSeconds: Double = 1_000_000_000
+
     /// Parses a whole file's text.
     init(file: String, text: String) throws {
         self.file = file
@@ -101,13 +104,18 @@ struct ConfigTable {
         guard allowsZero ? seconds >= 0 : seconds > 0 else {
             throw error(key, "expected a \(allowsZero ? "non-negative" : "positive") number of seconds, got \(Self.describe(value))")
         }
+        // The commands turn seconds into whole milliseconds, which must fit an Int.
+        guard seconds <= Self.maximumSeconds else {
+            throw error(key, "expected at most \(Int(Self.maximumSeconds)) seconds, got \(Self.describe(value))")
+        }
         return seconds
     }
 
-    /// A list of non-empty strings.
-    func strings(_ key: String) throws -> [String]? {
+    /// A list of non-empty strings; with `allowsEmpty` false, of at least one.
+    func strings(_ key: String, allowsEmpty: Bool = true) throws -> [String]? {
         guard let value = table[key] else { return nil }
         guard let array = value.array else { throw error(key, "expected a list of strings, got \(Self.describe(value))") }
+        guard allowsEmpty || !array.isEmpty else { throw error(key, "expected at least one (leave the key out for all)") }
         return try array.map { element in
             guard let string = element.string, !string.isEmpty else {
                 throw error(key, "expected a list of non-empty strings, got \(Self.describe(element)) in it")
