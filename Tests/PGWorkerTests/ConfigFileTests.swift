@@ -76,6 +76,7 @@ final class ConfigFileTests: XCTestCase {
             [worker]
             sql-tasks = false
             serve-dashboard = true
+            queues = ["default"]
 
             [tasks.greet]
             command = "echo from-file"
@@ -89,15 +90,19 @@ final class ConfigFileTests: XCTestCase {
             token = "\(Self.token)"
             """)
         let app = try await database.connect()
-        let greet = try await addJob(app, "greet")
-        let slow = try await addJob(app, "slow", maxAttempts: 1)
-        let worker = try TestProcess("pgworker", ["run", "--config", file, "--task", "greet=echo from-flag"],
+        let greet = try await addJob(app, "greet", queue: "chosen")
+        let slow = try await addJob(app, "slow", queue: "chosen", maxAttempts: 1)
+        let leftOut = try await addJob(app, "greet", queue: "default")
+        // --queue replaces the file's list of queues; --task greet=... replaces that task's command.
+        let worker = try TestProcess("pgworker", ["run", "--config", file, "--task", "greet=echo from-flag", "--queue", "chosen"],
                                      removingEnvironment: Self.overriding)
 
         try await eventually { try await app.jobState(greet) == "succeeded" }
         let greeting = try await resultText(app, greet)
         XCTAssertEqual(greeting, "from-flag", "--task greet=... on the command line replaces the file's command")
         try await eventually { try await app.jobState(slow) == "dead" }
+        let defaultQueue = try await app.jobState(leftOut)
+        XCTAssertEqual(defaultQueue, "available", "the file's queues = [\"default\"] gave way to --queue chosen")
 
         let line = try await worker.waitForLine { $0.contains("serving the dashboard") }
         let dashboardPort = try servedPort(in: line)
