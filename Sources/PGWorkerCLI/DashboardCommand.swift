@@ -24,6 +24,8 @@ struct DashboardCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var configFile: ConfigFileOption
+
     @Option(help: "The port (0 picks a free one and logs it).")
     var port: Int = 8080
 

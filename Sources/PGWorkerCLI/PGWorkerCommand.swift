@@ -20,7 +20,9 @@ struct PGWorkerCommand: AsyncParsableCommand {
     /// non-zero status (help and version requests print in full and exit 0).
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            let arguments = try ConfigFileArguments.expand(Array(CommandLine.arguments.dropFirst()),
+                                                           environment: ProcessInfo.processInfo.environment)
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

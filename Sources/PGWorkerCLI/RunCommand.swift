@@ -24,6 +24,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var configFile: ConfigFileOption
+
     @Option(name: .customLong("task"), help: "A command task, NAME='shell command' (repeatable).")
     var tasks: [CommandTaskOption] = []
 
