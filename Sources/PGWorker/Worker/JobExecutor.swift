@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// Runs one claimed job (River's "executor"): its Swift or command handler, or its SQL task,
 /// with the task's timeout, metrics and log lines, then queues the outcome for the turn loop to
@@ -23,25 +24,24 @@ struct JobExecutor: Sendable {
     let reportProgress: @Sendable (Int64, Double, String?) -> Void
     let logger: Logger
 
-    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
-    func execute(_ job: ClaimedJob) async {
+    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome. With
+    /// `tracing`, the attempt runs in its span (``AttemptSpan``).
+    func execute(_ job: ClaimedJob, tracing: JobTracing? = nil) async {
         let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
                                  attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger,
                                  progress: reportProgress)
         let metrics = jobMetrics.metrics(for: job)
         let started = ContinuousClock.now
         WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
-        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
-        if let timeout { deadlines.start(job.id, timeout: timeout) }
-        var completion: Completion?
-        if let handler = registry.handler(for: job.task) {
-            completion = await runHandler(handler, context)
+        let attempt: Attempt
+        if let tracing {
+            let span = AttemptSpan(job, tracing: tracing)
+            attempt = await ServiceContext.withValue(span.context) { await run(job, context) }
+            span.end(attempt.outcome(job), error: attempt.completion?.error)
         } else {
-            completion = await SQLTaskRunner(pool: sqlPool, workerID: workerID).run(job, logger: context.logger)
+            attempt = await run(job, context)
         }
-        if let timeout, deadlines.finish(job.id) {
-            completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
-        }
+        let completion = attempt.completion
         // A report still pending reaches the row before the outcome can: only jobs that reported.
         await progressWriter.finish(job.id)
         let duration = ContinuousClock.now - started
@@ -61,6 +61,40 @@ struct JobExecutor: Sendable {
         let wakeLoop = state.jobEnded(job.id, outcome: completion, freedCappedSlot: freedCappedSlot, stopping: shutdown.isStopping)
         runningJobs.ended(job.id)
         if wakeLoop { state.wakeLoop() }
+    }
+
+    /// One attempt's result: its completion (nil when a SQL task recorded it itself), and what
+    /// the span reports about how it ended.
+    private struct Attempt {
+        var completion: Completion?
+        var recordedState: String?
+        var timedOut = false
+        var cancelled = false
+
+        func outcome(_ job: ClaimedJob) -> AttemptOutcome {
+            guard let completion else { return AttemptOutcome(recordedState: recordedState) }
+            return AttemptOutcome(completion, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                  timedOut: timedOut, cancelled: cancelled)
+        }
+    }
+
+    /// Runs the job's handler, or its SQL task, within the task's timeout.
+    private func run(_ job: ClaimedJob, _ context: JobContext) async -> Attempt {
+        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
+        if let timeout { deadlines.start(job.id, timeout: timeout) }
+        var attempt = Attempt()
+        if let handler = registry.handler(for: job.task) {
+            attempt.completion = await runHandler(handler, context)
+        } else {
+            let run = await SQLTaskRunner(pool: sqlPool, workerID: workerID).run(job, logger: context.logger)
+            attempt = Attempt(completion: run.completion, recordedState: run.recordedState, timedOut: run.timedOut)
+        }
+        if let timeout, deadlines.finish(job.id) {
+            attempt.completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
+            attempt.timedOut = true
+        }
+        attempt.cancelled = Task.isCancelled
+        return attempt
     }
 
     private func runHandler(_ handler: any TaskHandler, _ context: JobContext) async -> Completion {

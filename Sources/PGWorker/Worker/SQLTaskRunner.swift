@@ -21,14 +21,24 @@ struct SQLTaskRunner: Sendable {
     let pool: ConnectionPool
     let workerID: String
 
-    /// Runs one claimed job. Returns a completion when the outcome is for the engine loop to
-    /// record: procedures, timeouts, a lost connection, or a statement cancelled by shutdown.
-    func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
+    /// How one SQL-task job ran.
+    struct Run: Sendable {
+        /// The outcome for the engine loop to record: procedures, timeouts, a lost connection,
+        /// or a statement cancelled by shutdown; nil when `run_sql_job` recorded it itself.
+        var completion: Completion?
+        /// The state `run_sql_job` recorded (nil when it did not, or the job was not held).
+        var recordedState: String?
+        /// The task's timeout stopped it.
+        var timedOut = false
+    }
+
+    /// Runs one claimed job.
+    func run(_ job: ClaimedJob, logger: Logger) async -> Run {
         let workerID = self.workerID
         do {
             return try await pool.withConnection { managed in
                 let connection: PQConnection
-                let outcome: Completion?
+                let outcome: Run
                 do {
                     connection = try await managed.connection()
                     outcome = try await withTaskCancellationHandler {
@@ -44,9 +54,9 @@ struct SQLTaskRunner: Sendable {
                 return outcome
             }
         } catch let error as PQError where error.sqlState == "57014" && Task.isCancelled {
-            return .cancelledByShutdown(job.id)
+            return Run(completion: .cancelledByShutdown(job.id))
         } catch {
-            return .failure(job.id, error: "SQL task could not run: \(error)")
+            return Run(completion: .failure(job.id, error: "SQL task could not run: \(error)"))
         }
     }
 
@@ -63,7 +73,7 @@ struct SQLTaskRunner: Sendable {
     }
 
     private static func run(_ job: ClaimedJob, on connection: PQConnection, workerID: String,
-                            logger: Logger) async throws -> Completion? {
+                            logger: Logger) async throws -> Run {
         let plan = try await SQLTaskPlan.load(connection, task: job.task)
         if let plan, plan.kind == .procedure {
             return try await callProcedure(job, plan, on: connection)
@@ -78,7 +88,7 @@ struct SQLTaskRunner: Sendable {
                         .first?.decodeIfPresent("state", as: String.self)
                 }
             } catch let error as PQError where error.sqlState == "57014" && !Task.isCancelled {
-                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: true))
+                return Run(completion: .failure(job.id, error: timeoutMessage(timeout, rolledBack: true)), timedOut: true)
             }
         } else {
             // No timeout, or no longer registered (run_sql_job records that).
@@ -86,15 +96,15 @@ struct SQLTaskRunner: Sendable {
         }
         WorkerMetrics.sqlJobRecorded(job, state: state)
         logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-        return nil
+        return Run(completion: nil, recordedState: state)
     }
 
     /// CALLs a procedure outside a transaction block, with the task's timeout for this call only.
     private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan,
-                                      on connection: PQConnection) async throws -> Completion {
+                                      on connection: PQConnection) async throws -> Run {
         let timeout = plan.timeoutMilliseconds
         guard let call = plan.callStatement else {
-            return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
+            return Run(completion: .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)"))
         }
         // The procedure finds its job in pgworker.job_id (pgworker.report_progress checks it);
         // the session reset after the job clears it. One statement with the timeout, if any.
@@ -103,14 +113,14 @@ struct SQLTaskRunner: Sendable {
         do {
             try await connection.query(call, [job.payload])
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
-            return .success(job.id, result: nil)
+            return Run(completion: .success(job.id, result: nil))
         } catch let error as PQError where !error.isConnectionLoss {
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
             if error.sqlState == "57014", !Task.isCancelled, let timeout {
-                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: false))
+                return Run(completion: .failure(job.id, error: timeoutMessage(timeout, rolledBack: false)), timedOut: true)
             }
             if error.sqlState == "57014", Task.isCancelled { throw error }
-            return .failure(job.id, error: error.description)
+            return Run(completion: .failure(job.id, error: error.description))
         }
     }
 
