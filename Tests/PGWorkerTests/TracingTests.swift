@@ -208,4 +208,16 @@ final class TracingTests: XCTestCase {
         XCTAssertNil(span.parentSpanID)
         XCTAssertEqual(span.string("pgworker.job.outcome"), "succeeded")
     }
+
+    func testOtelFlagNamesTheTraitWhenBuiltWithoutIt() async throws {
+        #if OpenTelemetry
+        throw XCTSkip("built with the OpenTelemetry trait")
+        #else
+        let database = try await TestDatabase.create(for: self)
+        let run = try await runProduct("pgworker", ["run", "--database-url", database.conninfo, "--otel", "--task", "x=true"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("built without OpenTelemetry export"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("--traits OpenTelemetry"), run.stderr)
+        #endif
+    }
 }
