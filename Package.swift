@@ -12,6 +12,12 @@ let package = Package(
         .executable(name: "pgworker", targets: ["PGWorkerCLI"]),
         .executable(name: "pgworker-example", targets: ["ExampleWorker"]),
     ],
+    traits: [
+        .trait(name: "OpenTelemetry", description: """
+            `pgworker run --otel`: export job spans over OpenTelemetry (swift-otel, OTLP/HTTP). Off by \
+            default, since it adds minutes to a clean build: `swift build --traits OpenTelemetry`.
+            """),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -22,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // Reads `pgworker run/dashboard --config FILE` (TOML; docs/configuration.md).
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        // Already in the graph through Hummingbird; 1.7 brings `withTracer` (a tracer per task).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // `pgworker run --otel`, only with our trait OpenTelemetry; OTLP over HTTP only (no gRPC).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // libpq, the PostgreSQL C client library (Debian: libpq-dev).
@@ -47,6 +57,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Helpers for testing code that uses pgworker: a scoped running worker, draining the
@@ -93,6 +104,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OpenTelemetry"])),
             ]
         ),
         // An example of a worker with Swift handlers in the user's own executable; the
@@ -130,6 +142,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             // Read by path (MigrationTests), not bundled.
             exclude: ["Fixtures"]

@@ -59,13 +59,15 @@ CREATE TABLE pgworker.jobs (
     progress_message text,
     progress_at timestamp with time zone,
     notify_finished boolean DEFAULT false NOT NULL,
+    trace_context jsonb,
     CONSTRAINT jobs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts >= 1)),
     CONSTRAINT jobs_progress_check CHECK (((progress >= (0)::double precision) AND (progress <= (1)::double precision))),
     CONSTRAINT jobs_progress_message_check CHECK ((char_length(progress_message) <= 200)),
     CONSTRAINT jobs_queue_check CHECK (((char_length(queue) >= 1) AND (char_length(queue) <= 200))),
     CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['available'::text, 'running'::text, 'succeeded'::text, 'retryable'::text, 'dead'::text, 'cancelled'::text]))),
-    CONSTRAINT jobs_task_check CHECK (((char_length(task) >= 1) AND (char_length(task) <= 200)))
+    CONSTRAINT jobs_task_check CHECK (((char_length(task) >= 1) AND (char_length(task) <= 200))),
+    CONSTRAINT jobs_trace_context_check CHECK (((jsonb_typeof(trace_context) = 'object'::text) AND (octet_length((trace_context)::text) <= 4096)))
 )
 WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', fillfactor='90');
 
@@ -73,10 +75,10 @@ WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='1000',
 ALTER TABLE pgworker.jobs OWNER TO postgres;
 
 --
--- Name: add_job(text, jsonb, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
+-- Name: add_job(text, jsonb, text, timestamp with time zone, integer, integer, text, text, text, jsonb); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
 --
 
-CREATE FUNCTION pgworker.add_job(task text, payload jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 25, job_key text DEFAULT NULL::text, job_key_mode text DEFAULT 'skip'::text, lock_key text DEFAULT NULL::text) RETURNS pgworker.jobs
+CREATE FUNCTION pgworker.add_job(task text, payload jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 25, job_key text DEFAULT NULL::text, job_key_mode text DEFAULT 'skip'::text, lock_key text DEFAULT NULL::text, trace_context jsonb DEFAULT NULL::jsonb) RETURNS pgworker.jobs
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -90,10 +92,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF add_job.job_key IS NULL THEN
-        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key)
+        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key, trace_context)
         VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                 coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                coalesce(add_job.max_attempts, 25), add_job.lock_key)
+                coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.trace_context)
         RETURNING * INTO job;
         RETURN job;
     END IF;
@@ -113,10 +115,10 @@ BEGIN
     -- we conflicted with was claimed (or cancelled) before we could read it; then we insert anew.
     LOOP
         IF mode = 'skip' THEN
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
             RETURNING * INTO job;
             IF job.id IS NULL THEN
@@ -124,10 +126,10 @@ BEGIN
                 WHERE j.job_key = add_job.job_key AND j.state IN ('available', 'retryable');
             END IF;
         ELSE
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO UPDATE
             SET payload = excluded.payload,
                 run_at = CASE WHEN mode = 'replace' THEN excluded.run_at ELSE j.run_at END
@@ -141,7 +143,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) OWNER TO pgworker_enqueuer;
+ALTER FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text, trace_context jsonb) OWNER TO pgworker_enqueuer;
 
 --
 -- Name: add_jobs(jsonb); Type: FUNCTION; Schema: pgworker; Owner: pgworker_enqueuer
@@ -155,13 +157,13 @@ CREATE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
         SELECT s.*
         FROM ROWS FROM (jsonb_to_recordset(add_jobs.jobs)
                         AS (task text, payload jsonb, queue text, run_at timestamptz, priority integer,
-                            max_attempts integer, job_key text, lock_key text)) WITH ORDINALITY
-             AS s(task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, n)
+                            max_attempts integer, job_key text, lock_key text, trace_context jsonb)) WITH ORDINALITY
+             AS s(task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, trace_context, n)
     ), added AS (
-        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key)
+        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, trace_context)
         SELECT spec.task, coalesce(spec.payload, '{}'), coalesce(spec.queue, 'default'),
                coalesce(spec.run_at, now()), coalesce(spec.priority, 0), coalesce(spec.max_attempts, 25),
-               spec.job_key, spec.lock_key
+               spec.job_key, spec.lock_key, spec.trace_context
         FROM spec
         ORDER BY spec.n
         ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
@@ -2491,12 +2493,20 @@ GRANT INSERT(notify_finished),UPDATE(notify_finished) ON TABLE pgworker.jobs TO 
 
 
 --
--- Name: FUNCTION add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text); Type: ACL; Schema: pgworker; Owner: pgworker_enqueuer
+-- Name: COLUMN jobs.trace_context; Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) TO pgworker_app;
-GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text) TO pgworker_worker;
+GRANT INSERT(trace_context) ON TABLE pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT(trace_context) ON TABLE pgworker.jobs TO pgworker_app;
+
+
+--
+-- Name: FUNCTION add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text, trace_context jsonb); Type: ACL; Schema: pgworker; Owner: pgworker_enqueuer
+--
+
+REVOKE ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text, trace_context jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text, trace_context jsonb) TO pgworker_app;
+GRANT ALL ON FUNCTION pgworker.add_job(task text, payload jsonb, queue text, run_at timestamp with time zone, priority integer, max_attempts integer, job_key text, job_key_mode text, lock_key text, trace_context jsonb) TO pgworker_worker;
 
 
 --

@@ -9,6 +9,9 @@
 --                       returned and nothing is added (by default a running job does not hold
 --                       its key, so a new job may wait while it runs).
 -- lock_key: jobs with the same lock_key never run at the same time (anywhere) and run in order.
+-- trace_context: the enqueuing span's trace context, a JSON object such as
+--     '{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}' (W3C);
+-- the worker's span of each attempt is its child (docs/tracing.md). JobClient fills it in.
 -- SECURITY DEFINER, owned by pgworker_enqueuer (SQL/privileges/grants.sql): the 'replace' and
 -- 'preserve_run_at' modes update the waiting job, and no app role may update jobs itself.
 CREATE OR REPLACE FUNCTION pgworker.add_job(
@@ -20,7 +23,8 @@ CREATE OR REPLACE FUNCTION pgworker.add_job(
     max_attempts integer     DEFAULT 25,
     job_key      text        DEFAULT NULL,
     job_key_mode text        DEFAULT 'skip',
-    lock_key     text        DEFAULT NULL
+    lock_key     text        DEFAULT NULL,
+    trace_context jsonb      DEFAULT NULL
 ) RETURNS pgworker.jobs
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -36,10 +40,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF add_job.job_key IS NULL THEN
-        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key)
+        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key, trace_context)
         VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                 coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                coalesce(add_job.max_attempts, 25), add_job.lock_key)
+                coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.trace_context)
         RETURNING * INTO job;
         RETURN job;
     END IF;
@@ -59,10 +63,10 @@ BEGIN
     -- we conflicted with was claimed (or cancelled) before we could read it; then we insert anew.
     LOOP
         IF mode = 'skip' THEN
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
             RETURNING * INTO job;
             IF job.id IS NULL THEN
@@ -70,10 +74,10 @@ BEGIN
                 WHERE j.job_key = add_job.job_key AND j.state IN ('available', 'retryable');
             END IF;
         ELSE
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO UPDATE
             SET payload = excluded.payload,
                 run_at = CASE WHEN mode = 'replace' THEN excluded.run_at ELSE j.run_at END

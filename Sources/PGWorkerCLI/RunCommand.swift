@@ -23,6 +23,7 @@ struct RunCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var openTelemetry: OpenTelemetryOptions
 
     @OptionGroup var configFile: ConfigFileOption
 
@@ -155,6 +156,8 @@ struct RunCommand: AsyncParsableCommand {
             dashboard = configuration
         }
         let logger = database.bootstrapLogging()
+        // Before the worker starts: it reads the tracer once, when it starts.
+        let spanExporter = try openTelemetry.bootstrapExporter()
         let (connection, conninfo) = try await database.connect(name: "startup")
         await connection.close()
 
@@ -204,7 +207,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let worker = Worker(conninfo: conninfo, tasks: registry, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: ([worker] + services).map { .init(service: $0) },
+            // Shut down in reverse order: the span exporter last, after the worker's last spans.
+            services: ([spanExporter].compactMap { $0 } + [worker] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

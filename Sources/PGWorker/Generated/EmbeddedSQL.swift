@@ -421,6 +421,21 @@ ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS progress_at timestamptz;
 -- cluster-wide). A constant default is stored in the catalog: adding it rewrites nothing.
 ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS notify_finished boolean NOT NULL DEFAULT false;
 """##),
+        Migration(version: 12, name: "trace_context", sql: ##"""
+-- pgworker migration 012: the trace context of the span that enqueued a job (docs/tracing.md).
+--
+-- What the application's tracing instrument wrote when the job was enqueued, as a JSON object of
+-- string values: with OpenTelemetry, the W3C `traceparent` (and `tracestate` if any). The worker
+-- starts each attempt's span as a child of it, so a job can be followed from the request that
+-- enqueued it to the handler that ran it. NULL when nothing was traced; a nullable column added
+-- without a default rewrites nothing. W3C caps tracestate at 512 characters; 4 kB leaves room for
+-- other propagators while keeping the claim's rows small.
+ALTER TABLE pgworker.jobs ADD COLUMN IF NOT EXISTS trace_context jsonb
+    CHECK (jsonb_typeof(trace_context) = 'object' AND octet_length(trace_context::text) <= 4096);
+
+-- add_job takes a trace_context; its definition file creates the new signature.
+DROP FUNCTION IF EXISTS pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text);
+"""##),
     ]
 }
 
@@ -441,6 +456,9 @@ extension SchemaDefinition {
 --                       returned and nothing is added (by default a running job does not hold
 --                       its key, so a new job may wait while it runs).
 -- lock_key: jobs with the same lock_key never run at the same time (anywhere) and run in order.
+-- trace_context: the enqueuing span's trace context, a JSON object such as
+--     '{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}' (W3C);
+-- the worker's span of each attempt is its child (docs/tracing.md). JobClient fills it in.
 -- SECURITY DEFINER, owned by pgworker_enqueuer (SQL/privileges/grants.sql): the 'replace' and
 -- 'preserve_run_at' modes update the waiting job, and no app role may update jobs itself.
 CREATE OR REPLACE FUNCTION pgworker.add_job(
@@ -452,7 +470,8 @@ CREATE OR REPLACE FUNCTION pgworker.add_job(
     max_attempts integer     DEFAULT 25,
     job_key      text        DEFAULT NULL,
     job_key_mode text        DEFAULT 'skip',
-    lock_key     text        DEFAULT NULL
+    lock_key     text        DEFAULT NULL,
+    trace_context jsonb      DEFAULT NULL
 ) RETURNS pgworker.jobs
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -468,10 +487,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF add_job.job_key IS NULL THEN
-        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key)
+        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, lock_key, trace_context)
         VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                 coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                coalesce(add_job.max_attempts, 25), add_job.lock_key)
+                coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.trace_context)
         RETURNING * INTO job;
         RETURN job;
     END IF;
@@ -491,10 +510,10 @@ BEGIN
     -- we conflicted with was claimed (or cancelled) before we could read it; then we insert anew.
     LOOP
         IF mode = 'skip' THEN
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
             RETURNING * INTO job;
             IF job.id IS NULL THEN
@@ -502,10 +521,10 @@ BEGIN
                 WHERE j.job_key = add_job.job_key AND j.state IN ('available', 'retryable');
             END IF;
         ELSE
-            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key)
+            INSERT INTO pgworker.jobs AS j (task, payload, queue, run_at, priority, max_attempts, lock_key, job_key, trace_context)
             VALUES (add_job.task, coalesce(add_job.payload, '{}'), coalesce(add_job.queue, 'default'),
                     coalesce(add_job.run_at, now()), coalesce(add_job.priority, 0),
-                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key)
+                    coalesce(add_job.max_attempts, 25), add_job.lock_key, add_job.job_key, add_job.trace_context)
             ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO UPDATE
             SET payload = excluded.payload,
                 run_at = CASE WHEN mode = 'replace' THEN excluded.run_at ELSE j.run_at END
@@ -526,6 +545,7 @@ $$;
 -- "job_key" works as add_job's default mode, 'skip': a job whose key already has a job waiting
 -- (or appears earlier in the same array) is not added, and the waiting job is returned instead,
 -- so every key yields one row. Other job_key_mode values need add_job, one job at a time.
+-- "trace_context" is add_job's trace_context (a JSON object such as {"traceparent": "00-..."}).
 -- Returns the added jobs in array order, then the waiting jobs that keys matched.
 -- SECURITY DEFINER, owned by pgworker_enqueuer, like add_job.
 CREATE OR REPLACE FUNCTION pgworker.add_jobs(jobs jsonb) RETURNS SETOF pgworker.jobs
@@ -537,13 +557,13 @@ AS $$
         SELECT s.*
         FROM ROWS FROM (jsonb_to_recordset(add_jobs.jobs)
                         AS (task text, payload jsonb, queue text, run_at timestamptz, priority integer,
-                            max_attempts integer, job_key text, lock_key text)) WITH ORDINALITY
-             AS s(task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, n)
+                            max_attempts integer, job_key text, lock_key text, trace_context jsonb)) WITH ORDINALITY
+             AS s(task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, trace_context, n)
     ), added AS (
-        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key)
+        INSERT INTO pgworker.jobs (task, payload, queue, run_at, priority, max_attempts, job_key, lock_key, trace_context)
         SELECT spec.task, coalesce(spec.payload, '{}'), coalesce(spec.queue, 'default'),
                coalesce(spec.run_at, now()), coalesce(spec.priority, 0), coalesce(spec.max_attempts, 25),
-               spec.job_key, spec.lock_key
+               spec.job_key, spec.lock_key, spec.trace_context
         FROM spec
         ORDER BY spec.n
         ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND state IN ('available', 'retryable') DO NOTHING
@@ -2481,7 +2501,7 @@ GRANT USAGE ON SCHEMA pgworker TO pgworker_app, pgworker_worker, pgworker_admin,
 -- ran migrate. Changing a function's owner needs the new owner to have CREATE on the schema, so
 -- it holds that only for these statements.
 GRANT CREATE ON SCHEMA pgworker TO pgworker_stager, pgworker_enqueuer;
-ALTER FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text) OWNER TO pgworker_enqueuer;
+ALTER FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text, jsonb) OWNER TO pgworker_enqueuer;
 ALTER FUNCTION pgworker.add_jobs(jsonb) OWNER TO pgworker_enqueuer;
 ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_enqueuer;
 -- Trigger functions generated by attach_trigger, named from the attachment's id, never from text
@@ -2509,7 +2529,7 @@ GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_stager;
 
 -- pgworker_enqueuer: add_job and add_jobs, and apply_sql_task_defaults reading the SQL tasks' options.
 GRANT SELECT ON pgworker.jobs TO pgworker_enqueuer;
-GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key) ON pgworker.jobs TO pgworker_enqueuer;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key, trace_context) ON pgworker.jobs TO pgworker_enqueuer;
 GRANT UPDATE (payload, run_at) ON pgworker.jobs TO pgworker_enqueuer;
 GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_enqueuer;
 GRANT SELECT ON pgworker.sql_tasks TO pgworker_enqueuer;
@@ -2517,13 +2537,13 @@ GRANT SELECT ON pgworker.sql_tasks TO pgworker_enqueuer;
 -- pgworker_app. INSERT covers only the columns a new job may set: state, attempts, locks and
 -- outcomes are the worker's.
 GRANT SELECT ON pgworker.jobs, pgworker.workers, pgworker.queues, pgworker.migrations TO pgworker_app;
-GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key, notify_finished) ON pgworker.jobs TO pgworker_app;
+GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key, lock_key, notify_finished, trace_context) ON pgworker.jobs TO pgworker_app;
 -- Waiting on a job: the flag that makes it notify when it finishes, and nothing else.
 GRANT UPDATE (notify_finished) ON pgworker.jobs TO pgworker_app;
 GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_app;
 GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
                 pgworker.triggers, pgworker.schedule_status TO pgworker_app;
-GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
+GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text, jsonb),
                           pgworker.add_jobs(jsonb),
                           pgworker.watch_job(bigint) TO pgworker_app;
 
@@ -2539,7 +2559,7 @@ GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_worker;
 GRANT SELECT ON pgworker.queue_stats, pgworker.unhandled_tasks, pgworker.registered_sql_tasks,
                 pgworker.triggers, pgworker.schedule_status TO pgworker_worker;
 GRANT EXECUTE ON FUNCTION
-    pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text),
+    pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text, jsonb),
     pgworker.add_jobs(jsonb),
     pgworker.claim_jobs(text, text[], text[], integer, boolean),
     pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb),

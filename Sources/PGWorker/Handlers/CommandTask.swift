@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// A task handled by a shell command, so teams that write no Swift can still use pgworker.
 ///
@@ -7,6 +8,10 @@ import Foundation
 /// `PGWORKER_MAX_ATTEMPTS` in the environment. Exit status 0 is success, and stdout becomes the
 /// result: as JSON when it parses as JSON, else as a JSON string. A non-zero exit fails the attempt
 /// with an error naming the status and holding the tail of stderr.
+///
+/// **Tracing:** when the worker traces, the attempt's trace context is in the environment too,
+/// named after the propagator's keys in upper case: `TRACEPARENT` (and `TRACESTATE`) with
+/// OpenTelemetry, so a traced program continues the job's trace (docs/tracing.md).
 ///
 /// **Progress:** a line on stderr of the form `PGWORKER-PROGRESS <fraction> [message]`, e.g.
 /// `echo "PGWORKER-PROGRESS 0.5 half the rows" >&2`, reports progress as
@@ -51,6 +56,10 @@ public struct CommandTask: TaskHandler {
         environment["PGWORKER_QUEUE"] = job.queue
         environment["PGWORKER_ATTEMPT"] = String(job.attempt)
         environment["PGWORKER_MAX_ATTEMPTS"] = String(job.maxAttempts)
+        if let traceContext = ServiceContext.current {
+            let carrier = TraceContextCarrier.environment(injecting: traceContext, with: InstrumentationSystem.instrument)
+            environment.merge(carrier) { $1 }
+        }
         let child = ChildProcess(
             arguments: ["/bin/sh", "-c", command],
             environment: environment,

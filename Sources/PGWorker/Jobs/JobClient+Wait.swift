@@ -4,7 +4,8 @@ extension JobClient {
     /// The channel a job someone waits on notifies when it finishes; the payload is the job's id.
     public static let jobFinishedChannel = "pgworker_job_finished"
 
-    /// Enqueues a job (as ``add(_:json:options:)``) and waits for its outcome, without polling:
+    /// Enqueues a job (as ``add(_:json:options:)``, in a traced span when a tracer is active) and
+    /// waits for its outcome, without polling:
     /// returns the job's row once it succeeded, died or was cancelled; read ``JobRecord/state``,
     /// ``JobRecord/result`` and ``JobRecord/lastError``. Any worker, in any process, may run it.
     ///
@@ -20,17 +21,23 @@ extension JobClient {
         timeout: Duration? = nil, recheckInterval: Duration = .seconds(5)
     ) async throws -> JobRecord {
         try await listening {
-            let id: Int64 = try await connection.withTransaction { connection in
-                let id: Int64 = try connection.query(
-                    """
-                    SELECT id FROM pgworker.add_job(
-                        task => $1, payload => $2::jsonb, queue => $3, run_at => $4::timestamptz,
-                        priority => $5, max_attempts => $6, job_key => $7, job_key_mode => $8, lock_key => $9)
-                    """,
-                    [task, json, options.queue, options.runAt, options.priority, options.maxAttempts,
-                     options.jobKey, options.jobKeyMode.rawValue, options.lockKey]
-                ).rows[0].decode("id")
-                try connection.query("SELECT pgworker.watch_job($1)", [id])
+            // The enqueue span ends once the job is committed, not when it finishes.
+            let id: Int64 = try await EnqueueSpan.withSpan(task: task, queue: options.queue) { traceContext, span in
+                let id: Int64 = try await connection.withTransaction { connection in
+                    let id: Int64 = try connection.query(
+                        """
+                        SELECT id FROM pgworker.add_job(
+                            task => $1, payload => $2::jsonb, queue => $3, run_at => $4::timestamptz,
+                            priority => $5, max_attempts => $6, job_key => $7, job_key_mode => $8, lock_key => $9,
+                            trace_context => $10::jsonb)
+                        """,
+                        [task, json, options.queue, options.runAt, options.priority, options.maxAttempts,
+                         options.jobKey, options.jobKeyMode.rawValue, options.lockKey, traceContext]
+                    ).rows[0].decode("id")
+                    try connection.query("SELECT pgworker.watch_job($1)", [id])
+                    return id
+                }
+                EnqueueSpan.setJobID(id, on: span)
                 return id
             }
             return try await waitForListenedJob(id, timeout: timeout, recheckInterval: recheckInterval)

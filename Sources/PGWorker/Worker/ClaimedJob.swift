@@ -12,10 +12,13 @@ struct ClaimedJob: Sendable {
     let waitedSeconds: Double?
     /// The job has a `lock_key`: no other job of the key may run while it does.
     let hasLockKey: Bool
+    /// The trace context stored when the job was enqueued (JSON text), if any: the parent of
+    /// the attempt's span.
+    let traceContext: String?
 
     /// A claimed job from its values, as the engine's unit tests build them.
     init(id: Int64, task: String, queue: String, payload: String, attempt: Int, maxAttempts: Int,
-         waitedSeconds: Double?, hasLockKey: Bool) {
+         waitedSeconds: Double?, hasLockKey: Bool, traceContext: String? = nil) {
         self.id = id
         self.task = task
         self.queue = queue
@@ -24,6 +27,7 @@ struct ClaimedJob: Sendable {
         self.maxAttempts = maxAttempts
         self.waitedSeconds = waitedSeconds
         self.hasLockKey = hasLockKey
+        self.traceContext = traceContext
     }
 
     /// The claimed jobs of a claim's result (columns as in ``JobStatements/claimedColumns``).
@@ -35,7 +39,7 @@ struct ClaimedJob: Sendable {
 
     /// Where each column is, looked up once per result rather than by name for every row.
     private struct Columns {
-        let id, task, queue, payload, attempts, maxAttempts, waited, keyed: Int
+        let id, task, queue, payload, attempts, maxAttempts, waited, keyed, traceContext: Int
 
         init(_ columns: PQColumns) throws {
             let index = columns.position(of:)
@@ -47,6 +51,7 @@ struct ClaimedJob: Sendable {
             maxAttempts = try index("max_attempts")
             waited = try index("waited")
             keyed = try index("keyed")
+            traceContext = try index("trace_context")
         }
     }
 
@@ -59,5 +64,6 @@ struct ClaimedJob: Sendable {
         maxAttempts = try row.decode(column: columns.maxAttempts)
         waitedSeconds = try row.decodeIfPresent(column: columns.waited)
         hasLockKey = try row.decode(column: columns.keyed)
+        traceContext = try row.decodeIfPresent(column: columns.traceContext)
     }
 }

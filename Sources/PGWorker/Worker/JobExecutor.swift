@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// Runs one claimed job (River's "executor"): its Swift or command handler, or its SQL task,
 /// with the task's timeout, metrics and log lines, then queues the outcome for the turn loop to
@@ -24,33 +25,24 @@ struct JobExecutor: Sendable {
     let reportProgress: @Sendable (Int64, Double, String?) -> Void
     let logger: Logger
 
-    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome.
-    func execute(_ job: ClaimedJob) async {
-        var context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
+    /// Runs one job in its own task (see ``RunningJobs``) and queues its outcome. With
+    /// `tracing`, the attempt runs in its span (``AttemptSpan``).
+    func execute(_ job: ClaimedJob, tracing: JobTracing? = nil) async {
+        let context = JobContext(id: job.id, task: job.task, queue: job.queue, payload: job.payload,
                                  attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger,
                                  progress: reportProgress)
         let metrics = jobMetrics.metrics(for: job)
         let started = ContinuousClock.now
         WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
-        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
-        let handler = registry.handler(for: job.task)
-        if let timeout {
-            if handler is PersistentCommandTask {
-                // Its jobs may wait for a free copy of the program; the clock starts when one takes it.
-                context.startTimeout = { [deadlines] in deadlines.start(job.id, timeout: timeout) }
-            } else {
-                deadlines.start(job.id, timeout: timeout)
-            }
-        }
-        var completion: Completion?
-        if let handler {
-            completion = await runHandler(handler, context)
+        let attempt: Attempt
+        if let tracing {
+            let span = AttemptSpan(job, tracing: tracing)
+            attempt = await ServiceContext.withValue(span.context) { await run(job, context) }
+            span.end(attempt.outcome(job), error: attempt.completion?.error)
         } else {
-            completion = await sqlTasks.run(job, logger: context.logger)
+            attempt = await run(job, context)
         }
-        if let timeout, deadlines.finish(job.id) {
-            completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
-        }
+        let completion = attempt.completion
         // A report still pending reaches the row before the outcome can: only jobs that reported.
         await progressWriter.finish(job.id)
         let duration = ContinuousClock.now - started
@@ -63,7 +55,7 @@ struct JobExecutor: Sendable {
             ]) { $1 })
         } else if completion != nil {
             logger.info("job succeeded", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
-        } else if handler != nil {
+        } else if registry.handler(for: job.task) != nil {
             logger.info("job never started; given back to the queue", metadata: context.metadata)
         } else {
             logger.info("SQL job finished", metadata: context.metadata.merging(["ms": milliseconds]) { $1 })
@@ -72,6 +64,49 @@ struct JobExecutor: Sendable {
         let wakeLoop = state.jobEnded(job.id, outcome: completion, freedCappedSlot: freedCappedSlot, stopping: shutdown.isStopping)
         runningJobs.ended(job.id)
         if wakeLoop { state.wakeLoop() }
+    }
+
+    /// One attempt's result: its completion (nil when a SQL task recorded it itself, or the job
+    /// never started), and what the span reports about how it ended.
+    private struct Attempt {
+        var completion: Completion?
+        var recordedState: String?
+        var timedOut = false
+        var cancelled = false
+
+        func outcome(_ job: ClaimedJob) -> AttemptOutcome {
+            guard let completion else { return AttemptOutcome(recordedState: recordedState) }
+            return AttemptOutcome(completion, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                  timedOut: timedOut, cancelled: cancelled)
+        }
+    }
+
+    /// Runs the job's handler, or its SQL task, within the task's timeout.
+    private func run(_ job: ClaimedJob, _ context: JobContext) async -> Attempt {
+        var context = context
+        let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
+        let handler = registry.handler(for: job.task)
+        if let timeout {
+            if handler is PersistentCommandTask {
+                // Its jobs may wait for a free copy of the program; the clock starts when one takes it.
+                context.startTimeout = { [deadlines] in deadlines.start(job.id, timeout: timeout) }
+            } else {
+                deadlines.start(job.id, timeout: timeout)
+            }
+        }
+        var attempt = Attempt()
+        if let handler {
+            attempt.completion = await runHandler(handler, context)
+        } else {
+            let run = await sqlTasks.run(job, logger: context.logger)
+            attempt = Attempt(completion: run.completion, recordedState: run.recordedState, timedOut: run.timedOut)
+        }
+        if let timeout, deadlines.finish(job.id) {
+            attempt.completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
+            attempt.timedOut = true
+        }
+        attempt.cancelled = Task.isCancelled
+        return attempt
     }
 
     /// The attempt's outcome; nil for a job that never started (given back by the final flush).

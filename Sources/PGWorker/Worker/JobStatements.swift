@@ -8,7 +8,7 @@ enum JobStatements {
     static let claimedColumns = """
         id, task, queue, payload::text AS payload, attempts, max_attempts,
         extract(epoch FROM clock_timestamp() - greatest(run_at, created_at))::float8 AS waited,
-        lock_key IS NOT NULL AS keyed
+        lock_key IS NOT NULL AS keyed, trace_context::text AS trace_context
         """
 
     /// Claims up to `limit` jobs, within this process's per-queue room (`localRoom`, JSON; nil

@@ -41,10 +41,9 @@ final class SQLTaskBatcher: Sendable {
         self.batching = batching
     }
 
-    /// Runs one claimed job of a SQL task, alone or in a batch. Returns a completion when the
-    /// outcome is for the engine loop to record (see ``SQLTaskRunner/run(_:logger:)``), nil when
-    /// the job's transaction recorded it.
-    func run(_ job: ClaimedJob, logger: Logger) async -> Completion? {
+    /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
+    /// is for the engine loop to record, or the state its transaction recorded.
+    func run(_ job: ClaimedJob, logger: Logger) async -> SQLTaskRunner.Run {
         let entry = Entry(job)
         waiting.withLock { $0[job.task, default: []].append(entry) }
         // The jobs of one claim start together: let the others join before a batch is taken.
@@ -81,7 +80,7 @@ final class SQLTaskBatcher: Sendable {
                 state[task]?.remove(at: index)
                 return true
             }
-            if mine { own.resolve(.failure(own.job.id, error: "SQL task could not run: \(error)")) }
+            if mine { own.resolve(SQLTaskRunner.Run(completion: .failure(own.job.id, error: "SQL task could not run: \(error)"))) }
         }
     }
 
@@ -103,11 +102,11 @@ final class SQLTaskBatcher: Sendable {
                 states[try row.decode("job_id", as: Int64.self)] = try row.decodeIfPresent("state", as: String.self)
             }
         } catch {
-            let completion: (Int64) -> Completion = { id in
+            let completion: (Int64) -> SQLTaskRunner.Run = { id in
                 if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled {
-                    return .cancelledByShutdown(id)
+                    return SQLTaskRunner.Run(completion: .cancelledByShutdown(id))
                 }
-                return .failure(id, error: "SQL task could not run: \(error)")
+                return SQLTaskRunner.Run(completion: .failure(id, error: "SQL task could not run: \(error)"))
             }
             if !(await managed.invalidate(after: error)) { await SQLTaskRunner.resetSession(managed, logger: logger) }
             for entry in batch { entry.resolve(completion(entry.job.id)) }
@@ -123,10 +122,10 @@ final class SQLTaskBatcher: Sendable {
             case .some(let state):
                 ran += 1
                 WorkerMetrics.sqlJobRecorded(entry.job, state: state)
-                entry.resolve(nil)
+                entry.resolve(SQLTaskRunner.Run(recordedState: state))
             case .none:
                 // Not held by this worker any more (rescued meanwhile): nothing to record.
-                entry.resolve(nil)
+                entry.resolve(SQLTaskRunner.Run())
             }
         }
         recordTime(ContinuousClock.now - started, jobs: max(ran, 1), task: batch[0].job.task)
@@ -181,13 +180,13 @@ final class SQLTaskBatcher: Sendable {
     /// One job waiting for its outcome, which any driver may provide.
     private final class Entry: Sendable {
         let job: ClaimedJob
-        private let state = Mutex<(done: Bool, outcome: Completion?, waiter: CheckedContinuation<Completion?, Never>?)>(
+        private let state = Mutex<(done: Bool, outcome: SQLTaskRunner.Run?, waiter: CheckedContinuation<SQLTaskRunner.Run, Never>?)>(
             (false, nil, nil))
 
         init(_ job: ClaimedJob) { self.job = job }
 
-        func resolve(_ outcome: Completion?) {
-            let waiter = state.withLock { state -> CheckedContinuation<Completion?, Never>? in
+        func resolve(_ outcome: SQLTaskRunner.Run) {
+            let waiter = state.withLock { state -> CheckedContinuation<SQLTaskRunner.Run, Never>? in
                 guard !state.done else { return nil }
                 state.done = true
                 state.outcome = outcome
@@ -197,14 +196,14 @@ final class SQLTaskBatcher: Sendable {
             waiter?.resume(returning: outcome)
         }
 
-        func outcome() async -> Completion? {
+        func outcome() async -> SQLTaskRunner.Run {
             await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> (Bool, Completion?) in
-                    if state.done { return (true, state.outcome) }
+                let ready = state.withLock { state -> SQLTaskRunner.Run? in
+                    if state.done { return state.outcome }
                     state.waiter = continuation
-                    return (false, nil)
+                    return nil
                 }
-                if ready.0 { continuation.resume(returning: ready.1) }
+                if let ready { continuation.resume(returning: ready) }
             }
         }
     }

@@ -18,13 +18,22 @@ import PQClient
 /// setting or its role, created a temporary table, took a session advisory lock or LISTENed
 /// must not pass that on to the next job.
 enum SQLTaskRunner {
+    /// How one SQL-task job ran.
+    struct Run: Sendable {
+        /// The outcome for the engine loop to record: procedures, timeouts, a lost connection,
+        /// or a statement cancelled by shutdown; nil when `run_sql_job(s)` recorded it itself.
+        var completion: Completion?
+        /// The state `run_sql_job(s)` recorded (nil when it did not, or the job was not held).
+        var recordedState: String?
+        /// The task's timeout stopped it.
+        var timedOut = false
+    }
+
     /// Runs one claimed job on `managed` (a pool connection) and resets the session after it.
-    /// Returns a completion when the outcome is for the engine loop to record: procedures,
-    /// timeouts, a lost connection, or a statement cancelled by shutdown.
-    static func run(_ job: ClaimedJob, on managed: ManagedConnection, workerID: String, logger: Logger) async -> Completion? {
+    static func run(_ job: ClaimedJob, on managed: ManagedConnection, workerID: String, logger: Logger) async -> Run {
         do {
             let connection: PQConnection
-            let outcome: Completion?
+            let outcome: Run
             do {
                 connection = try await managed.connection()
                 outcome = try await withTaskCancellationHandler {
@@ -39,9 +48,9 @@ enum SQLTaskRunner {
             await Self.resetSession(managed, logger: logger)
             return outcome
         } catch let error as PQError where error.sqlState == "57014" && Task.isCancelled {
-            return .cancelledByShutdown(job.id)
+            return Run(completion: .cancelledByShutdown(job.id))
         } catch {
-            return .failure(job.id, error: "SQL task could not run: \(error)")
+            return Run(completion: .failure(job.id, error: "SQL task could not run: \(error)"))
         }
     }
 
@@ -58,7 +67,7 @@ enum SQLTaskRunner {
     }
 
     private static func run(_ job: ClaimedJob, on connection: PQConnection, workerID: String,
-                            logger: Logger) async throws -> Completion? {
+                            logger: Logger) async throws -> Run {
         let plan = try await SQLTaskPlan.load(connection, task: job.task)
         if let plan, plan.kind == .procedure {
             return try await callProcedure(job, plan, on: connection)
@@ -73,7 +82,7 @@ enum SQLTaskRunner {
                         .first?.decodeIfPresent("state", as: String.self)
                 }
             } catch let error as PQError where error.sqlState == "57014" && !Task.isCancelled {
-                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: true))
+                return Run(completion: .failure(job.id, error: timeoutMessage(timeout, rolledBack: true)), timedOut: true)
             }
         } else {
             // No timeout, or no longer registered (run_sql_job records that).
@@ -81,15 +90,15 @@ enum SQLTaskRunner {
         }
         WorkerMetrics.sqlJobRecorded(job, state: state)
         logger.debug("SQL task recorded its outcome", metadata: ["state": .string(state ?? "not held")])
-        return nil
+        return Run(completion: nil, recordedState: state)
     }
 
     /// CALLs a procedure outside a transaction block, with the task's timeout for this call only.
     private static func callProcedure(_ job: ClaimedJob, _ plan: SQLTaskPlan,
-                                      on connection: PQConnection) async throws -> Completion {
+                                      on connection: PQConnection) async throws -> Run {
         let timeout = plan.timeoutMilliseconds
         guard let call = plan.callStatement else {
-            return .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)")
+            return Run(completion: .failure(job.id, error: "pgworker could not build the CALL statement for task \(job.task)"))
         }
         // The procedure finds its job in pgworker.job_id (pgworker.report_progress checks it);
         // the session reset after the job clears it. One statement with the timeout, if any.
@@ -98,14 +107,14 @@ enum SQLTaskRunner {
         do {
             try await connection.query(call, [job.payload])
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
-            return .success(job.id, result: nil)
+            return Run(completion: .success(job.id, result: nil))
         } catch let error as PQError where !error.isConnectionLoss {
             if timeout != nil { try await connection.execute("RESET statement_timeout") }
             if error.sqlState == "57014", !Task.isCancelled, let timeout {
-                return .failure(job.id, error: timeoutMessage(timeout, rolledBack: false))
+                return Run(completion: .failure(job.id, error: timeoutMessage(timeout, rolledBack: false)), timedOut: true)
             }
             if error.sqlState == "57014", Task.isCancelled { throw error }
-            return .failure(job.id, error: error.description)
+            return Run(completion: .failure(job.id, error: error.description))
         }
     }
 

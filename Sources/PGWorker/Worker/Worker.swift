@@ -107,6 +107,9 @@ public final class Worker: Service, Sendable {
 
     /// Runs until stopped. Throws only when it cannot start: the database is unreachable or not
     /// migrated. Once running, lost connections are retried, never fatal.
+    ///
+    /// Each attempt gets a span when a tracer is active as this starts: one bound with
+    /// `withTracer`, or the one bootstrapped in `InstrumentationSystem` (docs/tracing.md).
     public func run() async throws {
         defer { progress.ended() }
         let connection = try await main.connection()
@@ -144,8 +147,10 @@ public final class Worker: Service, Sendable {
                 if configuration.runsSchedules {
                     group.addTask { [main, logger] in await CronScheduler(connection: main, logger: logger).run() }
                 }
+                // Read once: with no tracer, running a job costs no tracing call at all.
+                let tracing = JobTracing.active()
                 await producer.run { jobs in
-                    runningJobs.start(jobs) { job in await self.executor.execute(job) }
+                    runningJobs.start(jobs) { job in await self.executor.execute(job, tracing: tracing) }
                 }
                 // Cancels background loops and, after the grace period or a second signal, running jobs;
                 // cancelled jobs record their outcome before waitForAll returns.
