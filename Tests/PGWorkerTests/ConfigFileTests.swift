@@ -172,6 +172,44 @@ final class ConfigFileTests: XCTestCase {
         _ = await fromEnvironment.terminate()
     }
 
+    /// A task with `persistent = true`, `copies` and `pipeline` runs as a persistent program;
+    /// `copies` on a per-job task is refused with one line naming the key.
+    func testAPersistentTaskFromTheFileRunsItsProgramOnce() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect()
+        let example = URL(fileURLWithPath: Self.example).deletingLastPathComponent().appendingPathComponent("persistent_worker.py").path
+        let file = try configFile("""
+            [tasks.word_count]
+            command = "exec python3 '\(example)'"
+            persistent = true
+            copies = 1
+            pipeline = 4
+            """)
+        let worker = try TestProcess("pgworker", ["run", "--config", file, "--database-url", database.conninfo,
+                                                  "--no-sql-tasks", "--poll-interval", "0.2"],
+                                     removingEnvironment: Self.overriding)
+        defer { worker.signal(SIGKILL) }
+        var ids: [Int64] = []
+        for n in 1...3 { ids.append(try await addJob(app, "word_count", payload: #"{"text": "a b \#(n)"}"#)) }
+        try await eventually(timeout: .seconds(20)) { try await app.jobsAll(ids, in: "succeeded") }
+        var pids = Set<String>()
+        for id in ids {
+            let row = try await app.query("SELECT result->>'pid' AS pid, result->>'words' AS words FROM pgworker.jobs WHERE id = $1", [id]).rows[0]
+            XCTAssertEqual(try row.decode("words", as: String.self), "3")
+            pids.insert(try row.decode("pid", as: String.self))
+        }
+        XCTAssertEqual(pids.count, 1, "one program ran every job")
+
+        let bad = try configFile("""
+            [tasks.echo]
+            command = "cat"
+            copies = 2
+            """)
+        let output = try await runProduct("pgworker", ["run", "--config", bad], removingEnvironment: Self.overriding)
+        XCTAssertNotEqual(output.status, 0)
+        XCTAssertEqual(output.stderr, "pgworker: \(bad):3: tasks.echo.copies: applies only to a persistent task (persistent = true)\n")
+    }
+
     func testTheConfigurationPageShowsTheExampleFileAsItIs() throws {
         let root = URL(fileURLWithPath: Self.example).deletingLastPathComponent().deletingLastPathComponent()
         let page = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)

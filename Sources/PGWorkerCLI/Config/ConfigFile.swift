@@ -41,6 +41,12 @@ struct ConfigFile {
         var name: String
         var command: String
         var timeout: Double?
+        /// A persistent program fed jobs over the line protocol (`--persistent-task`).
+        var persistent: Bool = false
+        /// Copies of a persistent program (`--task-copies`).
+        var copies: Int?
+        /// Jobs given to one copy before its first answer (`--task-pipeline`).
+        var pipeline: Int?
     }
 
     /// `[queues.NAME]`: limits on one queue.
@@ -128,13 +134,20 @@ struct ConfigFile {
                 serveDashboard: try section.bool("serve-dashboard"))
         }
         tasks = try top.namedTables("tasks").map { name, section in
-            try section.rejectUnknownKeys(["command", "timeout"])
+            try section.rejectUnknownKeys(["command", "timeout", "persistent", "copies", "pipeline"])
             guard let command = try section.string("command") else {
                 throw section.error(nil, "a command task needs command = 'shell command'")
             }
             guard !command.isEmpty else { throw section.error("command", "expected a shell command, got an empty string") }
             guard !name.isEmpty, !name.contains("=") else { throw section.error(nil, "a task name cannot be empty or contain =") }
-            return CommandTask(name: name, command: command, timeout: try section.seconds("timeout"))
+            let persistent = try section.bool("persistent") ?? false
+            let copies = try section.integer("copies", atLeast: 1)
+            let pipeline = try section.integer("pipeline", atLeast: 1)
+            if !persistent, copies != nil || pipeline != nil {
+                throw section.error(copies != nil ? "copies" : "pipeline", "applies only to a persistent task (persistent = true)")
+            }
+            return CommandTask(name: name, command: command, timeout: try section.seconds("timeout"),
+                               persistent: persistent, copies: copies, pipeline: pipeline)
         }
         queues = try top.namedTables("queues").map { name, section in
             try section.rejectUnknownKeys(["limit"])

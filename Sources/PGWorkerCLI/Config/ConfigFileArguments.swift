@@ -44,9 +44,14 @@ enum ConfigFileArguments {
         flags.onOff("no-sql-tasks", worker.sqlTasks == false)
         flags.onOff("no-cron", worker.cron == false)
 
-        let namedOnCommandLine = Set(optionValues("task", in: given).map { $0.prefix { $0 != "=" } })
+        let namedOnCommandLine = Set((optionValues("task", in: given) + optionValues("persistent-task", in: given))
+            .map { $0.prefix { $0 != "=" } })
         for task in config.tasks {
-            if !namedOnCommandLine.contains(Substring(task.name)) { flags.option("task", "\(task.name)=\(task.command)") }
+            if !namedOnCommandLine.contains(Substring(task.name)) {
+                flags.option(task.persistent ? "persistent-task" : "task", "\(task.name)=\(task.command)")
+                flags.option("task-copies", task.copies.map { "\(task.name)=\($0)" })
+                flags.option("task-pipeline", task.pipeline.map { "\(task.name)=\($0)" })
+            }
             flags.option("task-timeout", task.timeout.map { "\(task.name)=\($0)" })
         }
         for queue in config.queues {
