@@ -222,7 +222,7 @@ final class ConfigFileTests: XCTestCase {
             ("[tasks.resize]\ncommand = \"cat\"\ntimeout = \"abc\"\n",
              ":3: tasks.resize.timeout: expected a number of seconds, got \"abc\""),
             ("[tasks.resize]\ncommand = \"cat\"\ntimout = 5\n",
-             ":3: tasks.resize.timout: unknown key (did you mean timeout? known here: command, timeout)"),
+             ":3: tasks.resize.timout: unknown key (did you mean timeout? known here: command, timeout, persistent, copies, pipeline)"),
             ("[workers]\nconcurrency = 4\n",
              ":1: workers: unknown key (did you mean worker? known here: database, logging, worker, tasks, queues, metrics, dashboard)"),
             ("[tasks.resize]\ntimeout = 3\n",
