@@ -81,4 +81,20 @@ final class MetricsTests: XCTestCase {
         XCTAssertTrue(reply.headers["content-type"]?.hasPrefix("text/plain") ?? false, "\(reply.headers)")
         XCTAssertEqual(TestMetrics.value(in: reply.body, "pgworker_test_probe_total"), 7, reply.body)
     }
+
+    /// SIGTERM stops a worker that serves metrics at once, not after the queue-depth sampler's
+    /// current sleep (15 s by default): found while testing the config file.
+    func testAWorkerServingMetricsStopsPromptlyOnSIGTERM() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let worker = try TestProcess("pgworker", ["run", "--database-url", database.conninfo, "--no-sql-tasks",
+                                                  "--task", "echo=cat", "--metrics-port", "0"])
+        _ = try await worker.waitForLine { $0.contains("serving Prometheus metrics") }
+        try await Task.sleep(for: .milliseconds(300))
+        let signalled = ContinuousClock.now
+        worker.signal(SIGTERM)
+        let status = try await worker.waitForExit(timeout: .seconds(30))
+        XCTAssertEqual(status, 0)
+        XCTAssertLessThan(ContinuousClock.now - signalled, .seconds(5), "the stop waited for the sampler's sleep")
+    }
+
 }

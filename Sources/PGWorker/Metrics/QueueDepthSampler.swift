@@ -38,7 +38,9 @@ public struct QueueDepthSampler: Service {
                 logger.debug("could not sample queue depth", metadata: ["error": "\(error)"])
                 await connection.invalidate(after: error)
             }
-            try? await Task.sleep(for: interval)
+            // A graceful shutdown ends the sleep: the service group stops services in reverse
+            // order, so the worker would otherwise keep claiming until this sleep is over.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         await connection.close()
     }
