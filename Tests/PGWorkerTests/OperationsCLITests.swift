@@ -62,7 +62,7 @@ final class OperationsCLITests: XCTestCase {
         XCTAssertEqual(succeeded["attempt"] as? String, "1")
         XCTAssertTrue((succeeded["worker"] as? String)?.contains(":") ?? false, "\(succeeded)")
         // Newlines, quotes, tabs and control characters in an error stay inside one JSON line.
-        let failed = try XCTUnwrap(lines.compactMap(json).first { $0["message"] as? String == "job attempt failed" })
+        let failed = try XCTUnwrap(lines.compactMap(json).first { ($0["message"] as? String)?.hasPrefix("job attempt failed") == true })
         XCTAssertEqual(failed["job"] as? String, String(failing))
         XCTAssertEqual(failed["error"] as? String, "command exited with status 3; stderr: first line\n\"second\"\t\u{01}")
     }

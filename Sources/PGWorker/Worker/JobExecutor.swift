@@ -50,7 +50,9 @@ struct JobExecutor: Sendable {
         // Metadata as autoclosures: built only when the level is enabled.
         let milliseconds = Logger.MetadataValue.stringConvertible(Int(duration / .milliseconds(1)))
         if let completion, !completion.succeeded {
-            logger.info("job attempt failed", metadata: context.metadata.merging([
+            let final = completion.discard || job.attempt >= job.maxAttempts
+            logger.info(final ? "job attempt failed; the job is dead" : "job attempt failed; it will be retried",
+                        metadata: context.metadata.merging([
                 "error": .string(completion.error ?? ""), "ms": milliseconds,
             ]) { $1 })
         } else if completion != nil {
