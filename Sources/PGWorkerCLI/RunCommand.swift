@@ -108,7 +108,7 @@ struct RunCommand: AsyncParsableCommand {
     var taskTimeouts: [TaskTimeoutOption] = []
 
     func validate() throws {
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (1...100_000).contains(concurrency) else { throw ValidationError("--concurrency must be 1...100000") }
         guard (pollInterval ?? 1) > 0 else { throw ValidationError("--poll-interval must be positive") }
         guard heartbeatInterval > 0, staleAfter > heartbeatInterval else {
             throw ValidationError("--stale-after must be longer than --heartbeat-interval (both positive)")

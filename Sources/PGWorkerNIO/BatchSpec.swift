@@ -5,10 +5,13 @@ import PGWorker
 /// names as keys. The payload is encoded in place, so the array is one bound `jsonb` value.
 struct BatchSpec: Encodable {
     let job: NewJob
+    /// The enqueue span's trace context (its injected values), stored with the job.
+    var traceContext: [String: String]?
 
     private enum CodingKeys: String, CodingKey {
         case task, payload, queue, priority
         case runAt = "run_at", maxAttempts = "max_attempts", jobKey = "job_key", lockKey = "lock_key"
+        case traceContext = "trace_context"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -21,14 +24,16 @@ struct BatchSpec: Encodable {
         try container.encode(job.options.maxAttempts, forKey: .maxAttempts)
         try container.encodeIfPresent(job.options.jobKey, forKey: .jobKey)
         try container.encodeIfPresent(job.options.lockKey, forKey: .lockKey)
+        try container.encodeIfPresent(traceContext, forKey: .traceContext)
     }
 
     /// The batch as the JSON text of one `jsonb` argument.
-    static func json(_ jobs: [NewJob]) throws -> String {
+    static func json(_ jobs: [NewJob], traceContext: String? = nil) throws -> String {
         for (index, job) in jobs.enumerated() where job.options.jobKey != nil && job.options.jobKeyMode != .skip {
             throw UnsupportedBatchJobKeyMode(index: index, mode: job.options.jobKeyMode)
         }
-        return String(decoding: try JSONEncoder().encode(jobs.map(BatchSpec.init)), as: UTF8.self)
+        let context = traceContext.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        return String(decoding: try JSONEncoder().encode(jobs.map { BatchSpec(job: $0, traceContext: context) }), as: UTF8.self)
     }
 
     /// `date` as a `timestamptz` literal in UTC with microseconds, PostgreSQL's own precision

@@ -43,15 +43,18 @@ extension PostgresConnection {
     public func addJob(
         _ task: String, json: String = "{}", options: JobOptions = JobOptions(), logger: Logger? = nil
     ) async throws -> AddedJob {
-        let query: PostgresQuery = """
-            SELECT \(unescaped: AddedJob.columns) FROM pgworker.add_job(
-                task => \(task)::text, payload => \(json)::jsonb, queue => \(options.queue)::text,
-                run_at => \(options.runAt)::timestamptz, priority => \(options.priority)::integer,
-                max_attempts => \(options.maxAttempts)::integer, job_key => \(options.jobKey)::text,
-                job_key_mode => \(options.jobKeyMode.rawValue)::text, lock_key => \(options.lockKey)::text)
-            """
-        let rows = try await self.query(query, logger: logger ?? pgworkerNIOSilentLogger).collect()
-        return try AddedJob(row: rows[0])
+        try await EnqueueTracing.withSpan(task: task, queue: options.queue, jobIDs: { [$0.id] }) { traceContext in
+            let query: PostgresQuery = """
+                SELECT \(unescaped: AddedJob.columns) FROM pgworker.add_job(
+                    task => \(task)::text, payload => \(json)::jsonb, queue => \(options.queue)::text,
+                    run_at => \(options.runAt)::timestamptz, priority => \(options.priority)::integer,
+                    max_attempts => \(options.maxAttempts)::integer, job_key => \(options.jobKey)::text,
+                    job_key_mode => \(options.jobKeyMode.rawValue)::text, lock_key => \(options.lockKey)::text,
+                    trace_context => \(traceContext)::jsonb)
+                """
+            let rows = try await self.query(query, logger: logger ?? pgworkerNIOSilentLogger).collect()
+            return try AddedJob(row: rows[0])
+        }
     }
 
     /// Enqueues many jobs in one statement (`pgworker.add_jobs`: one notification per queue).
@@ -64,10 +67,16 @@ extension PostgresConnection {
     @discardableResult
     public func addJobs(_ jobs: [NewJob], logger: Logger? = nil) async throws -> [AddedJob] {
         if jobs.isEmpty { return [] }
-        let batch = try BatchSpec.json(jobs)
-        let query: PostgresQuery = "SELECT \(unescaped: AddedJob.columns) FROM pgworker.add_jobs(\(batch)::jsonb)"
-        let rows = try await self.query(query, logger: logger ?? pgworkerNIOSilentLogger).collect()
-        return try rows.map(AddedJob.init(row:))
+        let tasks = Set(jobs.map(\.task)), queues = Set(jobs.map(\.options.queue))
+        return try await EnqueueTracing.withSpan(
+            task: tasks.count == 1 ? jobs[0].task : "batch", queue: queues.count == 1 ? jobs[0].options.queue : "several",
+            jobIDs: { $0.map(\.id) }
+        ) { traceContext in
+            let batch = try BatchSpec.json(jobs, traceContext: traceContext)
+            let query: PostgresQuery = "SELECT \(unescaped: AddedJob.columns) FROM pgworker.add_jobs(\(batch)::jsonb)"
+            let rows = try await self.query(query, logger: logger ?? pgworkerNIOSilentLogger).collect()
+            return try rows.map(AddedJob.init(row:))
+        }
     }
 
     /// Enqueues many typed jobs of one type in one statement, all with `options` or else the

@@ -5,6 +5,7 @@ import PGWorkerTesting
 import PostgresNIO
 import PQClient
 import Synchronization
+import Tracing
 import XCTest
 
 /// Enqueueing through postgres-nio (`PGWorkerNIO`) inside the app's own transaction, as a
@@ -22,6 +23,38 @@ final class PostgresNIOEnqueueTests: XCTestCase {
 
     /// The closure's error that makes `withTransaction` roll back, carrying what it enqueued.
     struct Rollback: Error { let jobIDs: [Int64] }
+
+    /// Found by an outside trial: jobs enqueued through postgres-nio carried no trace context, so
+    /// their attempts started new traces. Now the request's span is the parent of the enqueue
+    /// span, stored with the job (single and batch), and of the attempt span.
+    func testEnqueueThroughPostgresNIOCarriesTheTraceToTheAttempt() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let role = try await database.makeAppRole(for: self)
+        let tracer = W3CTestTracer()
+        var tasks = TaskRegistry()
+        tasks.register(Shipment.self) { _, _ in }
+        try await withTracer(tracer) {
+            let ids: [Int64] = try await withSpan("POST /orders") { _ in
+                try await database.withPostgresNIOClient(user: role) { client in
+                    try await client.withTransaction(logger: nioTestLogger) { connection in
+                        let single = try await connection.addJob(Shipment(orderID: 1, address: "a", lines: [], note: nil))
+                        let batch = try await connection.addJobs([Shipment(orderID: 2, address: "b", lines: [], note: nil)])
+                        return [single.id] + batch.map(\.id)
+                    }
+                }
+            }
+            _ = try await withTestWorker(database, tasks: tasks) { worker in try await worker.drain() }
+            let request = try XCTUnwrap(tracer.finished("POST /orders").first)
+            let enqueues = tracer.finished("send ship")
+            XCTAssertEqual(enqueues.count, 2)
+            XCTAssertTrue(enqueues.allSatisfy { $0.parentSpanID == request.spanID && $0.traceID == request.traceID })
+            let attempts = tracer.finished("process ship")
+            XCTAssertEqual(Set(attempts.compactMap { $0.int("pgworker.job.id") }), Set(ids))
+            XCTAssertTrue(attempts.allSatisfy { attempt in
+                attempt.traceID == request.traceID && enqueues.contains { $0.spanID == attempt.parentSpanID }
+            }, "each attempt is a child of its enqueue span")
+        }
+    }
 
     func testRolledBackTransactionEnqueuesNothing() async throws {
         let database = try await TestDatabase.create(for: self)
