@@ -128,7 +128,11 @@ final class BadInputTests: XCTestCase {
     func testWorkerWithInvalidOptionOrUnreachableDatabaseExitsWithOneLine() async throws {
         let invalid = try await runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--concurrency", "0", "--task", "a=true"])
         XCTAssertNotEqual(invalid.status, 0)
-        XCTAssertEqual(invalid.stderr, "pgworker: --concurrency must be at least 1\n")
+        XCTAssertEqual(invalid.stderr, "pgworker: --concurrency must be 1...100000\n")
+        // Found by an outside trial: a value beyond PostgreSQL's integer was accepted, and the
+        // worker then failed every claim, forever.
+        let huge = try await runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--concurrency", "3000000000", "--task", "a=true"])
+        XCTAssertEqual(huge.stderr, "pgworker: --concurrency must be 1...100000\n")
 
         let unreachable = try await runProduct("pgworker", ["run", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--task", "a=true"])
         XCTAssertNotEqual(unreachable.status, 0)
