@@ -2204,7 +2204,9 @@ CREATE TABLE pgworker.workers (
     queues text[],
     handles_sql_tasks boolean DEFAULT true NOT NULL,
     started_at timestamp with time zone DEFAULT now() NOT NULL,
-    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL
+    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    claim_turn_p99_ms double precision,
+    claim_turns integer
 );
 
 

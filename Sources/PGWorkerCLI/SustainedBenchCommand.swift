@@ -15,7 +15,7 @@ struct SustainedBenchCommand: AsyncParsableCommand {
         discussion: """
             Creates a database pgworker_bench_<random> on the configured server, runs each phase for \
             --duration seconds on a fresh table, prints a line every --report-every seconds (jobs \
-            finished per second, backlog, table and claim index size, dead rows) and drops the database. \
+            finished per second, backlog, table and claim index size, dead rows, claim-turn p99) and drops the database. \
             The last line has a fixed form for scripts:
             sustained R jobs/s offered: worker W jobs/s = X x offered, bare SQL B jobs/s; pinned snapshot P jobs/s = Y x; size S MB
             Rates are over the last half of each phase; Y compares the pinned run with the worker's.
@@ -93,7 +93,7 @@ struct SustainedBenchCommand: AsyncParsableCommand {
         print("pgworker bench-sustained: \(rate) jobs/s offered in INSERTs of \(batch) rows from \(producers) producers, "
               + "\(duration) s per phase, \(processes) worker process(es) of concurrency \(concurrency), "
               + "succeeded jobs kept \(keepSucceeded) s")
-        var csvLines = csv == nil ? nil : ["phase,elapsed_s,done_per_s,backlog,table_mb,claim_index_mb,dead_rows"]
+        var csvLines = csv == nil ? nil : ["phase,elapsed_s,done_per_s,backlog,table_mb,claim_index_mb,dead_rows,claim_p99_ms"]
         var outcomes: [String: Outcome] = [:]
         for phase in phaseList {
             let outcome = try await runPhase(phase, bench: bench, control: control, csv: &csvLines)
@@ -129,9 +129,10 @@ struct SustainedBenchCommand: AsyncParsableCommand {
         }
         var workers: WorkerProcesses?
         var bareConsumer: Task<Void, any Error>?
+        let bareClaimTimes = SustainedLoad.ClaimTimes()
         if phase == "sql" {
             let connection = try await bench.connect("bench-sustained-bare-sql")
-            bareConsumer = Task { try await SustainedLoad.consume(connection, batch: concurrency) }
+            bareConsumer = Task { try await SustainedLoad.consume(connection, batch: concurrency, claimTimes: bareClaimTimes) }
         } else {
             workers = try WorkerProcesses(count: processes, conninfo: bench.conninfo, task: SustainedLoad.task,
                                           concurrency: concurrency)
@@ -153,12 +154,13 @@ struct SustainedBenchCommand: AsyncParsableCommand {
             let elapsed = sample.serverTime - started
             outcome.maxBacklogSeconds = max(outcome.maxBacklogSeconds, Double(sample.backlog) / Double(rate))
             outcome.maxTableBytes = max(outcome.maxTableBytes, sample.tableBytes)
+            let claimP99 = phase == "sql" ? bareClaimTimes.takeP99() : sample.workerClaimP99
             print("  \(phase) \(Int(elapsed)) s: \(Int(sample.donePerSecond)) jobs/s done, backlog \(sample.backlog), "
                   + "table \(sample.tableBytes / 1_048_576) MB, claim index \(sample.claimIndexBytes / 1_048_576) MB, "
-                  + "dead rows \(sample.deadRows)")
+                  + "dead rows \(sample.deadRows), claim p99 \(claimP99.map { format($0) + " ms" } ?? "-")")
             fflush(nil)
             csv?.append("\(phase),\(format(elapsed)),\(Int(sample.donePerSecond)),\(sample.backlog),"
-                        + "\(format(Double(sample.tableBytes) / 1_048_576)),\(format(Double(sample.claimIndexBytes) / 1_048_576)),\(sample.deadRows)")
+                        + "\(format(Double(sample.tableBytes) / 1_048_576)),\(format(Double(sample.claimIndexBytes) / 1_048_576)),\(sample.deadRows),\(claimP99.map(format) ?? "")")
         }
         let finished = try await SustainedLoad.serverTime(control)
         outcome.rate = try await SustainedLoad.finishedRate(control, from: started + (finished - started) / 2, to: finished)

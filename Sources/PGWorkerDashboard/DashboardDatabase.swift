@@ -1,3 +1,4 @@
+import PGWorker
 import PQClient
 
 /// The dashboard's one database connection, opened on first use and reopened after it is lost.
@@ -17,6 +18,16 @@ actor DashboardDatabase {
         } catch let error as PQError where error.isConnectionLoss {
             await drop()
             return try await connection().query(sql, parameters)
+        }
+    }
+
+    /// The claim's health (``QueueHealth``), reconnecting once if the connection was lost.
+    func health() async throws -> QueueHealth {
+        do {
+            return try await QueueHealth.read(connection())
+        } catch let error as PQError where error.isConnectionLoss {
+            await drop()
+            return try await QueueHealth.read(connection())
         }
     }
 

@@ -30,6 +30,8 @@ struct DashboardQueries: Sendable {
         var startedAt: String
         var heartbeatAgeSeconds: Double
         var running: Int
+        /// Its claim turns' 99th percentile over its last heartbeat interval, in milliseconds.
+        var claimTurnP99Milliseconds: Double?
     }
 
     /// A job in the browser's list.
@@ -109,20 +111,27 @@ struct DashboardQueries: Sendable {
         return byQueue.keys.sorted().map { byQueue[$0]! }
     }
 
+    /// Dead rows, the claim index, the oldest open snapshot and the slowest claim turns.
+    func health() async throws -> QueueHealth {
+        try await database.health()
+    }
+
     func workers() async throws -> [WorkerSummary] {
         try await database.query("""
             SELECT w.id, w.host, w.pid, array_to_string(w.tasks, ', ') AS tasks,
                    coalesce(array_to_string(w.queues, ', '), 'all') AS queues,
                    w.started_at::timestamptz(0)::text AS started_at,
                    extract(epoch FROM now() - w.heartbeat_at)::float8 AS age,
-                   (SELECT count(*) FROM pgworker.jobs j WHERE j.state = 'running' AND j.locked_by = w.id) AS running
+                   (SELECT count(*) FROM pgworker.jobs j WHERE j.state = 'running' AND j.locked_by = w.id) AS running,
+                   w.claim_turn_p99_ms
             FROM pgworker.workers w
             ORDER BY w.host, w.id
             """).rows.map { row in
             WorkerSummary(
                 id: try row.decode("id"), host: try row.decode("host"), pid: try row.decode("pid"),
                 tasks: try row.decode("tasks"), queues: try row.decode("queues"), startedAt: try row.decode("started_at"),
-                heartbeatAgeSeconds: try row.decode("age"), running: try row.decode("running"))
+                heartbeatAgeSeconds: try row.decode("age"), running: try row.decode("running"),
+                claimTurnP99Milliseconds: try row.decodeIfPresent("claim_turn_p99_ms"))
         }
     }
 

@@ -67,7 +67,7 @@ enum Pages {
         form.filters{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin-bottom:12px}
         label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
         input,select,button{font:inherit;padding:4px 8px}button{cursor:pointer}
-        .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}
+        .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}.warning{padding:8px 12px;background:#fef3f2;border:1px solid #fecdca;margin-bottom:12px}
         .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
         .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
         td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
@@ -108,7 +108,7 @@ enum Pages {
     }
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
-                         schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
+                         health: QueueHealth? = nil, schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
                          csrf: String, notice: String? = nil) -> HTML {
         let states = QueueStatus.countColumns
         let header: [HTML] = states.map { "<th class=\"n\">\($0)</th>" }
@@ -138,20 +138,44 @@ enum Pages {
             let ageCell: HTML = worker.heartbeatAgeSeconds > staleAfterSeconds ? "<td class=\"stale\">\(age) (stale)</td>" : "<td>\(age)</td>"
             return """
                 <tr><td>\(worker.id)</td><td>\(worker.host)</td><td class="n">\(worker.pid)</td><td>\(worker.tasks)</td>\
-                <td>\(worker.queues)</td><td class="n">\(worker.running)</td><td>\(worker.startedAt)</td>\(ageCell)</tr>
+                <td>\(worker.queues)</td><td class="n">\(worker.running)</td>\
+                <td class="n">\(worker.claimTurnP99Milliseconds.map { QueueHealth.formattedMilliseconds($0) + " ms" } ?? "-")</td>\
+                <td>\(worker.startedAt)</td>\(ageCell)</tr>
                 """
         }
         let workerTable: HTML = workers.isEmpty ? "<p class=\"muted\" id=\"no-workers\">No workers registered.</p>" : """
             <table id="workers"><thead><tr><th>id</th><th>host</th><th>pid</th><th>tasks</th><th>queues</th><th>running</th>\
-            <th>started</th><th>heartbeat</th></tr></thead><tbody>\(workerRows)</tbody></table>
+            <th title="99th percentile of its claim turns' round trips over its last heartbeat interval">claim p99</th><th>started</th><th>heartbeat</th></tr></thead><tbody>\(workerRows)</tbody></table>
             """
         let scheduleSection: HTML = schedules.map { scheduleTable($0.schedules, now: $0.now) } ?? ""
         let noticeBox: HTML = notice.map { "<p class=\"notice\" id=\"notice\">\($0)</p>" } ?? ""
         return layout(title: "Overview", current: "/", """
             <h1>Queues</h1>\(noticeBox)\(queueTable)
             <h2>Workers</h2>\(workerTable)
+            \(health.map(healthSection) ?? "")
             \(scheduleSection)
             """)
+    }
+
+    /// The claim's health: what slows claims before it bites (docs/operations.md), with the
+    /// warning when a snapshot held open is slowing them.
+    private static func healthSection(_ health: QueueHealth) -> HTML {
+        let snapshot = health.oldestSnapshotSeconds.map { "\(Int($0)) s (\(health.oldestSnapshotHolder ?? "?"))" }
+            ?? (health.seesAllSessions ? "none" : "not visible to this role (needs pg_read_all_stats)")
+        let claims = health.claimTurnP99Milliseconds.map {
+            "\(QueueHealth.formattedMilliseconds($0)) ms (\(health.slowestClaimingWorker ?? "?"))"
+        } ?? "no report yet"
+        let warning: HTML = health.warning().map { "<p class=\"warning\" id=\"health-warning\">\($0)</p>" } ?? ""
+        return """
+            <h2>Health</h2>\(warning)
+            <table id="health"><tbody>\
+            <tr><th>Oldest open transaction</th><td>\(snapshot)</td></tr>\
+            <tr><th>Claim turns, p99 (slowest worker)</th><td>\(claims)</td></tr>\
+            <tr><th>Dead rows in the jobs table</th><td class="n">\(health.deadRows)</td></tr>\
+            <tr><th>Live rows</th><td class="n">\(health.liveRows)</td></tr>\
+            <tr><th>Claim index</th><td class="n">\(health.claimIndexBytes / 1024) kB</td></tr>\
+            </tbody></table>
+            """
     }
 
     /// A queue's state: paused, capped, both, or neither.

@@ -29,6 +29,8 @@ final class DashboardTests: XCTestCase {
             INSERT INTO pgworker.jobs (task, queue, run_at) VALUES ('resize', 'images', now() + interval '1 hour') RETURNING id
             """).rows[0].decode("id")
         try await app.query("SELECT pgworker.register_worker('host-a:42:beef', 'host-a', 42, ARRAY['resize'], NULL, true)")
+        // What its heartbeat writes: the claim-turn p99 of its last interval.
+        try await app.query("UPDATE pgworker.workers SET claim_turns = 120, claim_turn_p99_ms = 4.2 WHERE id = 'host-a:42:beef'")
         return (succeeded, dead, available)
     }
 
@@ -93,6 +95,14 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue(overview.contains("data-queue=\"mail\""), overview)
         XCTAssertTrue(overview.contains("host-a:42:beef"), "the worker and its heartbeat are listed")
         XCTAssertTrue(overview.contains("<table id=\"workers\""))
+        let workers = try XCTUnwrap(overview.firstMatch(of: /<table id="workers">.*?<\/table>/.dotMatchesNewlines())?.0).description
+        XCTAssertTrue(workers.contains("claim p99</th>") && workers.contains(">4.2 ms<"), "the worker's claim-turn p99: \(workers)")
+        // The claim's health: dead rows, the oldest open transaction, the slowest claims.
+        let health = try XCTUnwrap(overview.firstMatch(of: /<table id="health">.*?<\/table>/.dotMatchesNewlines())?.0).description
+        for header in ["Oldest open transaction", "Claim turns, p99 (slowest worker)", "Dead rows in the jobs table", "Claim index"] {
+            XCTAssertTrue(health.contains("<th>\(header)</th>"), header)
+        }
+        XCTAssertTrue(health.contains("4.2 ms (host-a:42:beef)"), health)
 
         let deadJobs = try await Chromium.dumpDOM(base + "/jobs?state=dead&error=DISK")
         XCTAssertTrue(deadJobs.contains("data-job=\"\(ids.dead)\""), deadJobs)
@@ -152,7 +162,7 @@ final class DashboardTests: XCTestCase {
         let layout = try await measureOverview(base, width: 1400)
         XCTAssertLessThanOrEqual(try XCTUnwrap(layout["pageWidth"] as? Int), 1400, "\(layout)")
         let tables = try XCTUnwrap(layout["tables"] as? [String: [String: Int]])
-        XCTAssertEqual(Set(tables.keys), ["queues", "workers", "schedules"])
+        XCTAssertEqual(Set(tables.keys), ["queues", "workers", "health", "schedules"])
         for (id, box) in tables { XCTAssertLessThanOrEqual(box["right"] ?? .max, 1400 - 24, "table \(id)") }
         let nextTicks = try XCTUnwrap(layout["nextTicks"] as? [[String: Int]])
         XCTAssertEqual(nextTicks.count, 3, "every enabled schedule's next tick")

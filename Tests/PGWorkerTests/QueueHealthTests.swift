@@ -42,4 +42,66 @@ final class QueueHealthTests: XCTestCase {
         let status = try await QueueStatus.read(admin)
         XCTAssertNotNil(status.health)
     }
+
+    /// Each heartbeat writes the worker's claim-turn p99; status, metrics and the warning read the
+    /// slowest live worker's, so slow claims under a pinned snapshot show where operators look.
+    func testWorkersReportTheirClaimTurnsAndSlowClaimsUnderAPinnedSnapshotWarn() async throws {
+        let registry = TestMetrics.registry
+        let database = try await TestDatabase.create(for: self)
+        let admin = try await database.connect("admin")
+        var tasks = TaskRegistry()
+        tasks.register("health_noop", payload: [String: Int].self) { _, _ in }
+        try await withTestWorker(database, tasks: tasks, configure: {
+            $0.workerID = "health-worker"
+            $0.heartbeatInterval = .milliseconds(200)
+        }) { _ in
+            let report = try await PQConnection.connect(database.conninfo, name: "slow-report")
+            try await report.execute("SET application_name = 'slow-report'; BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try await report.query("SELECT count(*) FROM pgworker.jobs")
+
+            let app = try await database.connect("app")
+            _ = try await JobClient(connection: app).addMany("health_noop", jsonPayloads: Array(repeating: "{}", count: 200))
+            try await eventually { try await app.jobCount(state: "succeeded") == 200 }
+            var health = try await QueueHealth.read(admin)
+            try await eventually("a heartbeat wrote the claim turns") {
+                health = try await QueueHealth.read(admin)
+                return health.claimTurnP99Milliseconds != nil
+            }
+            XCTAssertEqual(health.slowestClaimingWorker, "health-worker")
+            let row = try await admin.query("SELECT claim_turns, claim_turn_p99_ms FROM pgworker.workers WHERE id = 'health-worker'").rows[0]
+            XCTAssertNotNil(try row.decodeIfPresent("claim_turn_p99_ms", as: Double.self))
+            XCTAssertGreaterThanOrEqual(try row.decodeIfPresent("claim_turns", as: Int.self) ?? -1, 0)
+            XCTAssertGreaterThan(try XCTUnwrap(TestMetrics.value(in: registry.emitToString(), "pgworker_claim_turn_seconds_count")), 0,
+                                 "every claim turn is timed")
+
+            // A snapshot open for longer than the threshold while claims are slower than theirs warns,
+            // naming the holder and the slowest worker, even before dead rows pile up.
+            let p99 = try XCTUnwrap(health.claimTurnP99Milliseconds)
+            let warning = try XCTUnwrap(health.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99))
+            XCTAssertTrue(warning.contains("slow-report") && warning.contains("claim turns take")
+                          && warning.contains("health-worker"), warning)
+            XCTAssertNil(health.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99 + 1000),
+                         "claims faster than the threshold and few dead rows: no warning")
+            XCTAssertNil(health.warning(snapshotAge: 1e9, deadRows: 0, claimTurnMilliseconds: 0), "no snapshot that old")
+
+            // pgworker status shows it, and the metrics sampler reports it.
+            let status = try await runProduct("pgworker", ["status", "--database-url", database.conninfo])
+            XCTAssertEqual(status.status, 0, status.text)
+            XCTAssertTrue(status.stdout.contains("claim turns: p99 ") && status.stdout.contains("(slowest live worker: health-worker)"),
+                          status.stdout)
+            XCTAssertTrue(status.stdout.contains("oldest open transaction: ") && status.stdout.contains("slow-report"), status.stdout)
+            let sampler = QueueDepthSampler(conninfo: database.conninfo, interval: .milliseconds(100))
+            let sampling = Task { try await sampler.run() }
+            defer { sampling.cancel() }
+            try await eventually("the sampler reports the pinned snapshot") {
+                let text = registry.emitToString()
+                return (TestMetrics.value(in: text, "pgworker_oldest_snapshot_seconds") ?? 0) > 0
+                    && (TestMetrics.value(in: text, "pgworker_claim_turn_p99_seconds") ?? 0) > 0
+                    && TestMetrics.value(in: text, "pgworker_claim_index_bytes") != nil
+                    && TestMetrics.value(in: text, "pgworker_jobs_dead_rows") != nil
+            }
+            try await report.execute("ROLLBACK")
+            await report.close()
+        }
+    }
 }

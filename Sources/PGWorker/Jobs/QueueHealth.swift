@@ -1,7 +1,8 @@
 import PQClient
 
-/// How healthy the jobs table is for claiming: its dead rows, the size of the claim index, and
-/// the oldest snapshot held open anywhere on the server.
+/// How healthy the jobs table is for claiming: its dead rows, the size of the claim index, the
+/// oldest snapshot held open anywhere on the server, and how long the slowest live worker's claim
+/// turns take.
 ///
 /// A claim walks `jobs_claim_idx` from the front, past every entry of a job that is no longer
 /// runnable until vacuum removes it. A snapshot held open anywhere (a report, a client idle in a
@@ -22,6 +23,11 @@ public struct QueueHealth: Sendable, Codable, Equatable {
     public var oldestSnapshotHolder: String?
     /// Whether this role could see every session's snapshot (`pg_read_all_stats`).
     public var seesAllSessions: Bool
+    /// The 99th percentile of claim-turn round trips, in milliseconds, of the live worker whose
+    /// turns were slowest over its last heartbeat interval; nil when no live worker has reported.
+    public var claimTurnP99Milliseconds: Double?
+    /// That worker's id.
+    public var slowestClaimingWorker: String?
 
     /// Reads the health figures. Any role that can read `pgworker.jobs` may call it; without
     /// `pg_read_all_stats` it sees only its own sessions' snapshots.
@@ -31,7 +37,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
                    coalesce((SELECT s.n_dead_tup FROM pg_stat_all_tables s WHERE s.relid = 'pgworker.jobs'::regclass), 0) AS dead,
                    pg_relation_size('pgworker.jobs_claim_idx') AS index_bytes,
                    pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all,
-                   oldest.seconds, oldest.holder
+                   oldest.seconds, oldest.holder, claims.p99_ms, claims.worker
             FROM (SELECT NULL) AS one
             LEFT JOIN LATERAL (
                 SELECT extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS seconds,
@@ -41,22 +47,44 @@ public struct QueueHealth: Sendable, Codable, Equatable {
                 ORDER BY age(a.backend_xmin) DESC
                 LIMIT 1
             ) AS oldest ON true
+            LEFT JOIN LATERAL (
+                SELECT w.claim_turn_p99_ms AS p99_ms, w.id AS worker
+                FROM pgworker.workers w
+                WHERE w.claim_turn_p99_ms IS NOT NULL AND w.heartbeat_at > now() - interval '30 seconds'
+                ORDER BY w.claim_turn_p99_ms DESC
+                LIMIT 1
+            ) AS claims ON true
             """).rows[0]
         return QueueHealth(
             liveRows: try row.decode("live"), deadRows: try row.decode("dead"),
             claimIndexBytes: try row.decode("index_bytes"),
             oldestSnapshotSeconds: try row.decodeIfPresent("seconds"),
             oldestSnapshotHolder: try row.decodeIfPresent("holder"),
-            seesAllSessions: try row.decode("sees_all"))
+            seesAllSessions: try row.decode("sees_all"),
+            claimTurnP99Milliseconds: try row.decodeIfPresent("p99_ms"),
+            slowestClaimingWorker: try row.decodeIfPresent("worker"))
     }
 
-    /// A warning when a snapshot has been open for at least `snapshotAge` while the table holds
-    /// at least `deadRows` dead rows: vacuum cannot remove them, and every claim walks past those
-    /// that were runnable. Nil when all is well.
-    public func warning(snapshotAge: Double = 60, deadRows minimumDead: Int = 100_000) -> String? {
-        guard let seconds = oldestSnapshotSeconds, seconds >= snapshotAge,
-              deadRows >= minimumDead else { return nil }
+    /// A warning when a snapshot has been open for at least `snapshotAge` seconds while the table
+    /// holds at least `deadRows` dead rows, or while the slowest worker's claim turns take at least
+    /// `claimTurnMilliseconds` at the 99th percentile: vacuum cannot remove the rows that died
+    /// after the snapshot began, and every claim walks past those that were runnable. Nil when all
+    /// is well.
+    public func warning(snapshotAge: Double = 60, deadRows minimumDead: Int = 100_000,
+                        claimTurnMilliseconds: Double = 20) -> String? {
+        guard let seconds = oldestSnapshotSeconds, seconds >= snapshotAge else { return nil }
+        let slowClaims = claimTurnP99Milliseconds.map { $0 >= claimTurnMilliseconds } ?? false
+        guard deadRows >= minimumDead || slowClaims else { return nil }
+        var effect = "claims slow down while it stays open"
+        if let p99 = claimTurnP99Milliseconds {
+            effect = "claim turns take \(Self.formattedMilliseconds(p99)) ms at p99 (\(slowestClaimingWorker ?? "a worker")) and slow down while it stays open"
+        }
         return "a transaction open for \(Int(seconds)) s (\(oldestSnapshotHolder ?? "another session")) keeps vacuum "
-            + "from removing \(deadRows) dead job rows; claims slow down while it stays open: end it (docs/operations.md)"
+            + "from removing \(deadRows) dead job rows; \(effect): end it (docs/operations.md)"
+    }
+
+    /// A latency in milliseconds, with one decimal below 10 ms.
+    public static func formattedMilliseconds(_ value: Double) -> String {
+        value < 10 ? "\((value * 10).rounded() / 10)" : String(Int(value.rounded()))
     }
 }

@@ -4,7 +4,9 @@ import PQClient
 import ServiceLifecycle
 
 /// Samples job counts per queue and state from `pgworker.queue_stats` at a modest interval and
-/// reports them as the `pgworker_queue_depth` gauge (dimensions `queue`, `state`).
+/// reports them as the `pgworker_queue_depth` gauge (dimensions `queue`, `state`), along with the
+/// claim's health (``QueueHealth``): the oldest open snapshot's age, the jobs table's dead rows,
+/// the claim index's size and the slowest live worker's claim-turn p99.
 ///
 /// Counts are table-wide, so one sampler per deployment is enough; `pgworker run --metrics-port`
 /// starts one. A queue/state pair that empties is reported as 0 rather than left at its last value.
@@ -64,6 +66,11 @@ public struct QueueDepthSampler: Service {
         for gone in previouslyReported.subtracting(seen) {
             gauge(gone).record(0)
         }
+        let health = try await QueueHealth.read(connection)
+        Gauge(label: WorkerMetrics.Name.oldestSnapshot).record(health.oldestSnapshotSeconds ?? 0)
+        Gauge(label: WorkerMetrics.Name.deadRows).record(health.deadRows)
+        Gauge(label: WorkerMetrics.Name.claimIndexBytes).record(health.claimIndexBytes)
+        Gauge(label: WorkerMetrics.Name.claimTurnP99).record((health.claimTurnP99Milliseconds ?? 0) / 1000)
         return seen
     }
 

@@ -19,7 +19,12 @@ import Metrics
 /// | `pgworker_notifications_received_total` | counter | — |
 /// | `pgworker_polls_total` | counter | — |
 /// | `pgworker_reconnects_total` (lost connections) | counter | connection |
+/// | `pgworker_claim_turn_seconds` (a claim turn's round trip: ``ClaimTurnTimes``) | timer | — |
 /// | `pgworker_queue_depth` (sampled by ``QueueDepthSampler``) | gauge | queue, state |
+/// | `pgworker_oldest_snapshot_seconds` (sampled: ``QueueHealth``) | gauge | — |
+/// | `pgworker_jobs_dead_rows` (sampled: ``QueueHealth``) | gauge | — |
+/// | `pgworker_claim_index_bytes` (sampled: ``QueueHealth``) | gauge | — |
+/// | `pgworker_claim_turn_p99_seconds` (sampled: the slowest live worker's) | gauge | — |
 public enum WorkerMetrics {
     /// The metric names, for backends and dashboards that configure them (histogram buckets, say).
     public enum Name {
@@ -45,6 +50,16 @@ public enum WorkerMetrics {
         public static let reconnects = "pgworker_reconnects_total"
         /// Jobs per queue and state, as last sampled from the database.
         public static let queueDepth = "pgworker_queue_depth"
+        /// The round trip of one claim turn (write outcomes, claim), as this worker measured it.
+        public static let claimTurn = "pgworker_claim_turn_seconds"
+        /// Age of the oldest snapshot held open on the server (0 when none), as last sampled.
+        public static let oldestSnapshot = "pgworker_oldest_snapshot_seconds"
+        /// Dead rows of `pgworker.jobs` that vacuum has not removed yet, as last sampled.
+        public static let deadRows = "pgworker_jobs_dead_rows"
+        /// The size of the claim index `jobs_claim_idx`, as last sampled.
+        public static let claimIndexBytes = "pgworker_claim_index_bytes"
+        /// The slowest live worker's claim-turn 99th percentile over its last heartbeat interval.
+        public static let claimTurnP99 = "pgworker_claim_turn_p99_seconds"
     }
 
     /// A job's `task` and `queue` dimensions, through ``MetricLabelCap/shared``.

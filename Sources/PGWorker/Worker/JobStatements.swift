@@ -74,6 +74,14 @@ enum JobStatements {
         )
     }
 
+    /// Writes the claim-turn latency of the last heartbeat interval to the worker's row.
+    static func reportClaimTurns(_ connection: PQConnection, workerID: String, turns: Int,
+                                 p99Milliseconds: Double?) async throws {
+        try await connection.queryPrepared(
+            "UPDATE pgworker.workers SET claim_turns = $2, claim_turn_p99_ms = $3 WHERE id = $1",
+            [workerID, turns, p99Milliseconds])
+    }
+
     static func deregister(_ connection: PQConnection, workerID: String) async throws {
         try await connection.query("DELETE FROM pgworker.workers WHERE id = $1", [workerID])
     }

@@ -22,6 +22,7 @@ struct Producer: Sendable {
     let limitedQueues: LimitedQueues
     let localQueueLimits: LocalQueueLimits
     let progress: WorkerProgress
+    let claimTurnTimes: ClaimTurnTimes
     let logger: Logger
 
     /// Takes turns until the worker is stopped and holds nothing, or must cancel its running
@@ -51,9 +52,11 @@ struct Producer: Sendable {
             var jobs: [ClaimedJob] = []
             if claims && !batch.isEmpty {
                 do {
+                    let sent = ContinuousClock.now
                     jobs = try await JobStatements.completeAndClaim(
                         connection, workerID: workerID, batch, tasks: taskNames, queues: configuration.queues,
                         limit: free, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+                    claimTurnTimes.record(ContinuousClock.now - sent)
                     state.outcomesAwaitCommit(batch.count, on: connection)
                 } catch let error as PQError where error.kind == .server && !error.isConnectionLoss {
                     // The server rejected the batch (nothing was written or claimed): write it the careful way.
@@ -135,9 +138,12 @@ struct Producer: Sendable {
     }
 
     private func claim(_ connection: PQConnection, limit: Int) async throws -> [ClaimedJob] {
-        try await JobStatements.claim(
+        let sent = ContinuousClock.now
+        let jobs = try await JobStatements.claim(
             connection, workerID: workerID, tasks: taskNames, queues: configuration.queues,
             limit: limit, includeSQLTasks: configuration.handlesSQLTasks, localRoom: localQueueLimits.roomJSON())
+        claimTurnTimes.record(ContinuousClock.now - sent)
+        return jobs
     }
 
     /// Re-registers and gives back jobs this worker holds without knowing (see

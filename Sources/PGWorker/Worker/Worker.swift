@@ -27,6 +27,7 @@ public final class Worker: Service, Sendable {
     private let state: EngineState
     private let shutdown = ShutdownState()
     private let progress: WorkerProgress
+    private let claimTurnTimes: ClaimTurnTimes
     private let runningJobs: RunningJobs
     private let deadlines: JobDeadlines
     private let limitedQueues = LimitedQueues()
@@ -72,11 +73,13 @@ public final class Worker: Service, Sendable {
         pacer = TurnPacer(state: state, shutdown: shutdown, concurrency: configuration.concurrency)
         trailingClaims = TrailingClaims(state: state)
         let completer = Completer(workerID: workerID, logger: logger)
+        let claimTurnTimes = ClaimTurnTimes()
+        self.claimTurnTimes = claimTurnTimes
         producer = Producer(
             workerID: workerID, taskNames: taskNames, configuration: configuration, registry: tasks, main: main,
             state: state, shutdown: shutdown, pacer: pacer, completer: completer, registration: registration,
             recovery: ConnectionRecovery(state: state, logger: logger), limitedQueues: limitedQueues,
-            localQueueLimits: localQueueLimits, progress: progress, logger: logger)
+            localQueueLimits: localQueueLimits, progress: progress, claimTurnTimes: claimTurnTimes, logger: logger)
         let progressWriter = JobProgressWriter(workerID: workerID, connection: main,
                                                interval: configuration.progressInterval, logger: logger)
         self.progressWriter = progressWriter
@@ -130,9 +133,9 @@ public final class Worker: Service, Sendable {
                 group.addTask { [configuration, state, shutdown, logger] in
                     await Poller(configuration: configuration, state: state, shutdown: shutdown, logger: logger).run()
                 }
-                group.addTask { [configuration, main, registration, state, logger] in
+                group.addTask { [configuration, main, registration, state, claimTurnTimes, logger] in
                     await Heartbeat(configuration: configuration, main: main, registration: registration,
-                                    state: state, logger: logger).run()
+                                    state: state, claimTurnTimes: claimTurnTimes, logger: logger).run()
                 }
                 group.addTask { await self.pacer.runBatchingTimer() }
                 group.addTask { await self.deadlines.run() }

@@ -1,5 +1,6 @@
 import Foundation
 import PQClient
+import Synchronization
 
 /// The parts of a sustained run: producers inserting at a fixed offered rate, the bare SQL
 /// consumer to compare with, a transaction that pins a snapshot, and the sampler that reports.
@@ -30,15 +31,34 @@ enum SustainedLoad {
         }
     }
 
+    /// Round trips of the bare SQL consumer's claims, in milliseconds, since the sampler last took
+    /// them (a worker writes its own to `pgworker.workers` at every heartbeat).
+    final class ClaimTimes: Sendable {
+        private let milliseconds = Mutex<[Double]>([])
+
+        func record(_ duration: Duration) {
+            let value = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+            milliseconds.withLock { $0.append(value) }
+        }
+
+        /// The 99th percentile since the last call; nil when there were no claims.
+        func takeP99() -> Double? {
+            let taken = milliseconds.withLock { samples in defer { samples = [] }; return samples }
+            return taken.isEmpty ? nil : Percentiles(taken).p99
+        }
+    }
+
     /// The bare SQL consumer (``BaselineQueue``'s two statements, one transaction per batch),
     /// claiming and completing until cancelled; it waits 1 ms when nothing is runnable.
-    static func consume(_ connection: PQConnection, batch: Int) async throws {
+    static func consume(_ connection: PQConnection, batch: Int, claimTimes: ClaimTimes) async throws {
         // A prepared statement switches to a generic plan after five runs, and a generic plan
         // guesses the LIMIT and sorts every runnable row: as the backlog grew, each claim got
         // slower (383 jobs/s at 2,000 offered). Custom plans see LIMIT 100 and walk the index.
         try await connection.execute("SET plan_cache_mode = force_custom_plan")
         while !Task.isCancelled {
+            let sent = ContinuousClock.now
             let claimed = try await connection.queryPrepared(BaselineQueue.claimSQL, [batch, task, "bare-sql"])
+            claimTimes.record(ContinuousClock.now - sent)
             if claimed.rows.isEmpty {
                 try await Task.sleep(for: .milliseconds(1))
                 continue
@@ -62,6 +82,8 @@ enum SustainedLoad {
         var claimIndexBytes: Int
         /// Dead rows of `pgworker.jobs` as the statistics last counted them.
         var deadRows: Int
+        /// The slowest worker's claim-turn p99 over its last heartbeat interval, in milliseconds.
+        var workerClaimP99: Double?
     }
 
     /// The server's clock, in seconds since 1970: the sampler measures with the same clock that
@@ -82,14 +104,16 @@ enum SustainedLoad {
                    (SELECT count(*) FROM pgworker.jobs WHERE state IN ('available', 'retryable')) AS backlog,
                    pg_total_relation_size('pgworker.jobs') AS table_bytes,
                    pg_relation_size('pgworker.jobs_claim_idx') AS index_bytes,
-                   coalesce((SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = 'pgworker.jobs'::regclass), 0) AS dead
+                   coalesce((SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = 'pgworker.jobs'::regclass), 0) AS dead,
+                   (SELECT max(claim_turn_p99_ms) FROM pgworker.workers) AS claim_p99
             FROM clock
             """, [since]).rows[0]
         let now: Double = try row.decode("now")
         let done: Int = try row.decode("done")
         return Sample(serverTime: now, donePerSecond: Double(done) / max(now - since, 0.001),
                       backlog: try row.decode("backlog"), tableBytes: try row.decode("table_bytes"),
-                      claimIndexBytes: try row.decode("index_bytes"), deadRows: try row.decode("dead"))
+                      claimIndexBytes: try row.decode("index_bytes"), deadRows: try row.decode("dead"),
+                      workerClaimP99: try row.decodeIfPresent("claim_p99"))
     }
 
     /// Jobs finished per second between two instants of the server's clock (seconds since 1970).
