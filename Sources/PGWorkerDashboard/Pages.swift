@@ -67,7 +67,7 @@ enum Pages {
         form.filters{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin-bottom:12px}
         label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
         input,select,button{font:inherit;padding:4px 8px}button{cursor:pointer}
-        .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}.warning{padding:8px 12px;background:#fef3f2;border:1px solid #fecdca;margin-bottom:12px}
+        .actions{display:flex;gap:8px;margin:12px 0}.notice{padding:8px 12px;background:#dcfae6;border:1px solid #abefc6;margin-bottom:12px}.warning{padding:8px 12px;background:#fef3f2;border:1px solid #fecdca;margin-bottom:12px}table#health{width:auto;min-width:520px}table#health th{text-transform:none;font-size:inherit;letter-spacing:0;padding-right:32px}
         .error{padding:8px 12px;background:#fee4e2;border:1px solid #fecdca;margin-bottom:12px}
         .muted{color:var(--muted)}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{color:var(--muted)}dd{margin:0}
         td pre{margin:0;border:0;padding:0;background:none;max-height:none}.stale{color:var(--bad)}a.action{display:inline-block;padding:4px 12px;border:1px solid var(--line);border-radius:6px;background:#fff;text-decoration:none}
