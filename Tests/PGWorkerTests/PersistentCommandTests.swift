@@ -347,6 +347,46 @@ final class PersistentCommandTests: XCTestCase {
         XCTAssertGreaterThan(gaps.last ?? 0, gaps[gaps.count - 2], "still growing: \(gaps)")
     }
 
+    /// A worker that stops while its program crash-loops gives back at once every job that never
+    /// reached a program -- those waiting for a copy and the one handed to a copy still waiting
+    /// out its restart delay --, starts no copy, and does not wait out its grace period (found by
+    /// an outside trial: a job never run was recorded as an attempt and went dead).
+    func testStoppingDuringACrashLoopGivesBackJobsThatNeverReachedAProgram() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-crashstop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let starts = folder.appendingPathComponent("starts").path
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "echo x >> '\(starts)'; exit 7"))
+        var ids: [Int64] = []
+        var stopped = ContinuousClock.now
+        try await withTestWorker(database, tasks: tasks, configure: {
+            $0.concurrency = 10
+            $0.shutdownGracePeriod = .seconds(30)
+        }) { worker in
+            // Five crashes take one job each (1 attempt: dead); the restart delay is then 1.6 s.
+            let first = try await JobClient(connection: app).addMany("job", jsonPayloads: Array(repeating: "{}", count: 5),
+                                                                      options: JobOptions(maxAttempts: 1))
+            try await eventually(timeout: .seconds(15)) { try await app.jobsAll(first, in: "dead") }
+            ids = try await JobClient(connection: app).addMany("job", jsonPayloads: Array(repeating: "{}", count: 6),
+                                                               options: JobOptions(maxAttempts: 1))
+            try await eventually { try await app.jobsAll(ids, in: "running") }
+            stopped = .now
+            worker.stop()
+        }
+        XCTAssertLessThan(ContinuousClock.now - stopped, .seconds(10), "nothing ran, so nothing used the 30 s grace period")
+        let startCount = try String(contentsOfFile: starts, encoding: .utf8).split(separator: "\n").count
+        XCTAssertEqual(startCount, 5, "no copy started after the stop")
+        let rows = try await app.query("SELECT state, attempts FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [ids]).rows
+        XCTAssertEqual(rows.count, 6)
+        for row in rows {
+            XCTAssertEqual(try row.decode("state", as: String.self), "available", "never reached a program")
+            XCTAssertEqual(try row.decode("attempts", as: Int.self), 0)
+        }
+    }
+
     /// A job's timeout starts when a copy takes it, not while it waits for one; jobs that never
     /// reached a copy when the worker stops are given back with their attempt uncounted.
     func testWaitingForACopyCountsNeitherTowardsTheTimeoutNorAsAnAttempt() async throws {

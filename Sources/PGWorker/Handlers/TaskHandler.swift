@@ -19,6 +19,12 @@ public protocol TaskHandler: Sendable {
     /// running limit always wait for the commit, whatever this says.
     var needsCommittedClaim: Bool { get }
 
+    /// Called once when a worker that runs this handler begins to stop (``Worker/stop()`` or a
+    /// graceful shutdown), while its running jobs still have their grace period: jobs that wait
+    /// inside the handler and have not started may be given back now, by throwing from
+    /// ``handle(_:)`` (``PersistentCommandTask`` does, for jobs waiting for a copy of its program).
+    func workerStopping()
+
     /// Called once when a worker that runs this handler stops, after its last job ended: release
     /// what the handler holds across jobs (``PersistentCommandTask`` stops its programs).
     func workerStopped() async
@@ -27,6 +33,9 @@ public protocol TaskHandler: Sendable {
 extension TaskHandler {
     /// False: the job may start while its claim is committing (see the requirement).
     public var needsCommittedClaim: Bool { false }
+
+    /// Does nothing.
+    public func workerStopping() {}
 
     /// Does nothing.
     public func workerStopped() async {}

@@ -101,6 +101,7 @@ public final class Worker: Service, Sendable {
     public func stop() {
         let again = shutdown.requestStop()
         logger.info(again ? "stop requested again: cancelling running jobs" : "stopping: no new jobs will be claimed")
+        if !again { for handler in handlers { handler.workerStopping() } }
         notifier.interrupt()
         state.wakeLoop()
     }

@@ -89,8 +89,15 @@ public struct PersistentCommandTask: TaskHandler {
             program.terminate()
         }
         pool.checkIn(program)
+        // Stopped during its restart delay (the worker is stopping): the job never reached it.
+        guard let outcome else { throw JobNotStarted() }
         if Task.isCancelled { throw CancellationError() }
         return try outcome.get()
+    }
+
+    /// Gives back the jobs waiting for a copy, and stops copies that have not started yet.
+    public func workerStopping() {
+        pool.close()
     }
 
     /// Stops the idle copies and waits until they are gone.

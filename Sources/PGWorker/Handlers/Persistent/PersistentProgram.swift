@@ -24,7 +24,7 @@ final class PersistentProgram: Sendable {
     private struct Request: Sendable {
         var jobID: Int64
         var progress: @Sendable (Double, String?) -> Void
-        var continuation: CheckedContinuation<Outcome, Never>
+        var continuation: CheckedContinuation<Outcome?, Never>
     }
 
     private struct State {
@@ -35,6 +35,8 @@ final class PersistentProgram: Sendable {
         /// The program's stdin while open; -1 before the spawn and once closed. Written and closed
         /// only under the lock, so a write never reaches a descriptor number reused by another file.
         var stdin: Int32 = -1
+        /// The program was spawned (its delay is over and it did not fail to start).
+        var spawned = false
         var terminateRequested = false
         var stopRequested = false
         var exited = false
@@ -72,6 +74,9 @@ final class PersistentProgram: Sendable {
         close(wakeWrite)
     }
 
+    /// Whether the program was spawned: false while it waits out its restart delay.
+    var hasStarted: Bool { state.withLock { $0.spawned } }
+
     /// Whether the program exited on its own, not stopped by the worker: what a crash loop is made of.
     var exitedByItself: Bool { state.withLock { $0.exitedByItself } }
 
@@ -82,23 +87,24 @@ final class PersistentProgram: Sendable {
 
     /// Hands the program one job and waits for its outcome. Progress lines call `progress`, on the
     /// program's thread. If the program exits or breaks the protocol first, the job fails, once the
-    /// program's whole process group is gone.
-    func run(_ line: [UInt8], jobID: Int64, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
+    /// program's whole process group is gone. Nil when the program was stopped before it started
+    /// (during its restart delay): the job never reached it.
+    func run(_ line: [UInt8], jobID: Int64, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome? {
         await withCheckedContinuation { continuation in
-            let (accepted, wakeThread) = state.withLock { state -> (Bool, Bool) in
-                guard !state.exited, !state.terminateRequested, !state.stopRequested else { return (false, false) }
+            let (accepted, wakeThread, spawned) = state.withLock { state -> (Bool, Bool, Bool) in
+                guard !state.exited, !state.terminateRequested, !state.stopRequested else { return (false, false, state.spawned) }
                 state.inFlight.append(Request(jobID: jobID, progress: progress, continuation: continuation))
                 var written = 0
                 if state.unwritten.isEmpty && state.stdin >= 0 {
                     written = line.withUnsafeBytes { write(state.stdin, $0.baseAddress!, $0.count) }
                     written = max(0, written)
                 }
-                guard written < line.count else { return (true, false) }
+                guard written < line.count else { return (true, false, state.spawned) }
                 state.unwritten.append(contentsOf: line[written...])
-                return (true, true)
+                return (true, true, state.spawned)
             }
             if !accepted {
-                continuation.resume(returning: .failure(.retry("the persistent program is not running")))
+                continuation.resume(returning: spawned ? .failure(.retry("the persistent program is not running")) : nil)
             } else if wakeThread {
                 wake()
             }
@@ -161,7 +167,7 @@ final class PersistentProgram: Sendable {
         _ = signal(SIGPIPE, SIG_IGN)
         if settings.delay > .zero { waitForWake(upTo: settings.delay) }
         if state.withLock({ $0.stopRequested || $0.terminateRequested }) {
-            finish(Session(), failure: "the persistent program was stopped")
+            finish(Session(), failure: nil)
             return
         }
         let group: SpawnedGroup
@@ -173,7 +179,10 @@ final class PersistentProgram: Sendable {
         }
         settings.logger.debug("persistent program started", metadata: ["pid": .stringConvertible(group.pid)])
         _ = fcntl(group.stdin, F_SETFL, O_NONBLOCK)
-        state.withLock { $0.stdin = group.stdin }
+        state.withLock { state in
+            state.stdin = group.stdin
+            state.spawned = true
+        }
         wake() // lines handed over before the spawn wait in `unwritten`
         let exitDescriptor = pgw_exit_descriptor(group.pid)
         var session = Session()
@@ -412,10 +421,11 @@ final class PersistentProgram: Sendable {
         }
     }
 
-    /// The program is gone: fails the jobs it had and wakes `stop()`.
-    private func finish(_ session: Session, failure: String) {
+    /// The program is gone: fails the jobs it had and wakes `stop()`. A nil `failure`: it was
+    /// stopped before it started, so its jobs never reached it.
+    private func finish(_ session: Session, failure: String?) {
         let stderr = sanitizedText(session.stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
-        let message = failure + (stderr.isEmpty ? "" : "; stderr: \(stderr)")
+        let message = failure.map { $0 + (stderr.isEmpty ? "" : "; stderr: \(stderr)") }
         let (requests, waiters) = state.withLock { state in
             state.exited = true
             if state.stdin >= 0 { close(state.stdin) }
@@ -427,6 +437,10 @@ final class PersistentProgram: Sendable {
             return result
         }
         for (index, request) in requests.enumerated() {
+            guard let message else {
+                request.continuation.resume(returning: nil)
+                continue
+            }
             // Only the oldest job was running; the others waited in the pipe behind it.
             let text = index == 0 ? message : "\(message) (this job was waiting behind job \(requests[0].jobID))"
             request.continuation.resume(returning: .failure(.retry(text)))

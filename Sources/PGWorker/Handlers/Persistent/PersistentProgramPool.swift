@@ -9,6 +9,7 @@ import Synchronization
 /// the next job starts a new one. Copies that keep exiting by themselves within a second of
 /// starting are restarted after a growing delay (0.1 s, doubling, up to 30 s), so a broken program
 /// does not spin; copies the worker stopped (timeouts, cancels, broken protocol) do not count.
+/// Once the worker begins to stop (``close()``), no copy starts and no waiting job gets one.
 final class PersistentProgramPool: Sendable {
     private struct Waiter {
         var id: Int
@@ -26,6 +27,8 @@ final class PersistentProgramPool: Sendable {
         var nextWaiterID = 0
         /// Copies in a row that died within a second of starting.
         var earlyDeaths = 0
+        /// The worker is stopping: jobs not handed to a copy yet are given back.
+        var closed = false
     }
 
     private let state = Mutex(State())
@@ -50,6 +53,7 @@ final class PersistentProgramPool: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let (ready, cancelled) = state.withLock { state -> (PersistentProgram?, Bool) in
+                    if state.closed { return (nil, true) }
                     if let program = take(&state) { return (program, false) }
                     if Task.isCancelled { return (nil, true) }
                     state.waiters.append(Waiter(id: waiterID, continuation: continuation))
@@ -85,12 +89,29 @@ final class PersistentProgramPool: Sendable {
         for (waiter, program) in handOffs { waiter.continuation.resume(returning: program) }
     }
 
+    /// The worker begins to stop: jobs waiting for a copy are given back (their ``checkOut()``
+    /// throws), copies still waiting out their restart delay are stopped before they start (their
+    /// jobs never reached a program: ``PersistentProgram/run(_:jobID:progress:)`` returns nil),
+    /// and no copy starts from now on. Copies running jobs keep them for the grace period.
+    func close() {
+        let (waiters, unstarted) = state.withLock { state -> ([Waiter], [PersistentProgram]) in
+            state.closed = true
+            let waiters = state.waiters
+            state.waiters = []
+            return (waiters, state.copies.map(\.program).filter { !$0.hasStarted })
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: CancellationError()) }
+        for program in unstarted { program.terminate() }
+    }
+
     /// Stops every copy that has no job (end of file on stdin, then signals) and waits until they
     /// are gone. Copies with jobs are left alone: the worker cancels those jobs first, which stops them.
+    /// The pool opens again, for a worker that runs the same handler next.
     func stopIdle() async {
         let idle = state.withLock { state -> [PersistentProgram] in
             let idle = state.copies.filter { $0.jobs == 0 }.map(\.program)
             state.copies.removeAll { $0.jobs == 0 }
+            state.closed = false
             return idle
         }
         await withTaskGroup(of: Void.self) { group in
@@ -111,7 +132,7 @@ final class PersistentProgramPool: Sendable {
             state.copies[index].jobs += 1
             return state.copies[index].program
         }
-        guard state.copies.count < maxCopies else { return nil }
+        guard state.copies.count < maxCopies, !state.closed else { return nil }
         let delay = state.earlyDeaths == 0 ? Duration.zero
             : min(.seconds(30), .milliseconds(100) * (1 << min(state.earlyDeaths - 1, 9)))
         let program = makeProgram(delay)
