@@ -77,7 +77,8 @@ enum StatusTable {
             lines.append("jobs table: \(health.liveRows) live rows, \(health.deadRows) dead rows; claim index "
                 + "\(health.claimIndexBytes / 1024) kB; oldest open transaction: \(snapshot)")
             if let p99 = health.claimTurnP99Milliseconds {
-                lines.append("claim turns: p99 \(QueueHealth.formattedMilliseconds(p99)) ms (slowest live worker: \(health.slowestClaimingWorker ?? "?"))")
+                lines.append("claim turns: p99 \(QueueHealth.formattedMilliseconds(p99)) ms over \(health.claimTurns ?? 0) turns "
+                    + "(slowest live worker: \(health.slowestClaimingWorker ?? "?"))")
             }
             if let warning = health.warning() { lines.append("WARNING: " + warning) }
         }

@@ -163,9 +163,9 @@ enum Pages {
         let snapshot = health.oldestSnapshotSeconds.map { "\(Int($0)) s (\(health.oldestSnapshotHolder ?? "?"))" }
             ?? (health.seesAllSessions ? "none" : "not visible to this role (needs pg_read_all_stats)")
         let claims = health.claimTurnP99Milliseconds.map {
-            "\(QueueHealth.formattedMilliseconds($0)) ms (\(health.slowestClaimingWorker ?? "?"))"
+            "\(QueueHealth.formattedMilliseconds($0)) ms over \(health.claimTurns ?? 0) turns (\(health.slowestClaimingWorker ?? "?"))"
         } ?? "no report yet"
-        let warning: HTML = health.warning().map { "<p class=\"warning\" id=\"health-warning\">\($0)</p>" } ?? ""
+        let warning: HTML = health.warning().map { "<p class=\"warning\" id=\"health-warning\">Warning: \($0)</p>" } ?? ""
         return """
             <h2>Health</h2>\(warning)
             <table id="health"><tbody>\

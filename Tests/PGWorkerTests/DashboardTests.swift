@@ -102,7 +102,7 @@ final class DashboardTests: XCTestCase {
         for header in ["Oldest open transaction", "Claim turns, p99 (slowest worker)", "Dead rows in the jobs table", "Claim index"] {
             XCTAssertTrue(health.contains("<th>\(header)</th>"), header)
         }
-        XCTAssertTrue(health.contains("4.2 ms (host-a:42:beef)"), health)
+        XCTAssertTrue(health.contains("4.2 ms over 120 turns (host-a:42:beef)"), health)
 
         let deadJobs = try await Chromium.dumpDOM(base + "/jobs?state=dead&error=DISK")
         XCTAssertTrue(deadJobs.contains("data-job=\"\(ids.dead)\""), deadJobs)

@@ -77,17 +77,24 @@ final class QueueHealthTests: XCTestCase {
             // A snapshot open for longer than the threshold while claims are slower than theirs warns,
             // naming the holder and the slowest worker, even before dead rows pile up.
             let p99 = try XCTUnwrap(health.claimTurnP99Milliseconds)
-            let warning = try XCTUnwrap(health.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99))
+            XCTAssertNotNil(health.claimTurns)
+            var many = health
+            many.claimTurns = QueueHealth.minimumTurns
+            let warning = try XCTUnwrap(many.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99))
             XCTAssertTrue(warning.contains("slow-report") && warning.contains("claim turns take")
                           && warning.contains("health-worker"), warning)
-            XCTAssertNil(health.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99 + 1000),
+            XCTAssertNil(many.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: p99 + 1000),
                          "claims faster than the threshold and few dead rows: no warning")
-            XCTAssertNil(health.warning(snapshotAge: 1e9, deadRows: 0, claimTurnMilliseconds: 0), "no snapshot that old")
+            XCTAssertNil(many.warning(snapshotAge: 1e9, deadRows: 0, claimTurnMilliseconds: 0), "no snapshot that old")
+            var few = health
+            few.claimTurns = QueueHealth.minimumTurns - 1
+            XCTAssertNil(few.warning(snapshotAge: 0, deadRows: .max, claimTurnMilliseconds: 0),
+                         "a p99 of a handful of turns (an outside trial saw a paused queue's) makes no warning")
 
             // pgworker status shows it, and the metrics sampler reports it.
             let status = try await runProduct("pgworker", ["status", "--database-url", database.conninfo])
             XCTAssertEqual(status.status, 0, status.text)
-            XCTAssertTrue(status.stdout.contains("claim turns: p99 ") && status.stdout.contains("(slowest live worker: health-worker)"),
+            XCTAssertTrue(status.stdout.contains("claim turns: p99 ") && status.stdout.contains(" turns (slowest live worker: health-worker)"),
                           status.stdout)
             XCTAssertTrue(status.stdout.contains("oldest open transaction: ") && status.stdout.contains("slow-report"), status.stdout)
             let sampler = QueueDepthSampler(conninfo: database.conninfo, interval: .milliseconds(100))
@@ -103,5 +110,31 @@ final class QueueHealthTests: XCTestCase {
             try await report.execute("ROLLBACK")
             await report.close()
         }
+    }
+
+    /// What holds back vacuum on the jobs table is what is reported: a transaction that wrote and
+    /// was left open (it has an xid but may hold no snapshot), and not a snapshot held in another
+    /// database, which does not (both found by an outside trial).
+    func testAnIdleWritingTransactionIsReportedAndOtherDatabasesAreNot() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let admin = try await database.connect("admin")
+        try await admin.execute("CREATE TABLE app_orders (id int)")
+
+        let leaked = try await PQConnection.connect(database.conninfo, name: "leaked")
+        try await leaked.execute("SET application_name = 'leaked-writer'; BEGIN; INSERT INTO app_orders VALUES (1)")
+        var health = try await QueueHealth.read(admin)
+        XCTAssertTrue(health.oldestSnapshotHolder?.contains("leaked-writer") == true, "\(String(describing: health.oldestSnapshotHolder))")
+        XCTAssertNotNil(health.oldestSnapshotSeconds)
+        try await leaked.execute("COMMIT")
+        await leaked.close()
+
+        let elsewhere = try await PQConnection.connect(TestCluster.conninfo(database: "postgres"), name: "elsewhere")
+        try await elsewhere.execute("SET application_name = 'other-db-report'; BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try await elsewhere.query("SELECT count(*) FROM pg_class")
+        health = try await QueueHealth.read(admin)
+        XCTAssertFalse(health.oldestSnapshotHolder?.contains("other-db-report") == true,
+                       "a snapshot in another database does not hold back this table: \(String(describing: health.oldestSnapshotHolder))")
+        try await elsewhere.execute("ROLLBACK")
+        await elsewhere.close()
     }
 }
