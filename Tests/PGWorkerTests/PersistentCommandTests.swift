@@ -436,6 +436,15 @@ final class PersistentCommandTests: XCTestCase {
                 sys.stdout.write('{"id": %d, "result": \\xff}\\n' % job["id"])
                 sys.stdout.flush()
                 continue
+            if payload.get("nul"):
+                reply({"id": job["id"], "result": "a\\u0000b"})
+                continue
+            if payload.get("discard"):
+                reply({"id": job["id"], "discard": True})
+                continue
+            if payload.get("badprogress"):
+                reply({"id": job["id"], "progress": "abc"})
+                continue
             reply({"id": job["id"], "result": 1})
             reply({"id": job["id"], "result": 2})
             if payload.get("last"):
@@ -452,7 +461,21 @@ final class PersistentCommandTests: XCTestCase {
             let broken = try await add(app, "job", #"{"broken": true}"#)
             try await eventually { try await app.jobState(broken) == "dead" }
             let error = try await row(app, broken).lastError ?? ""
-            XCTAssertTrue(error.hasPrefix("the persistent program wrote an answer that is not a JSON object"), error)
+            XCTAssertTrue(error.hasPrefix("the persistent program wrote an answer that is not valid JSON"), error)
+            // Found by an outside trial: a result jsonb cannot store was recorded as a success with no
+            // result, a discard without an error as a success, and a bad progress blamed the id.
+            let nul = try await add(app, "job", #"{"nul": true}"#)
+            try await eventually { try await app.jobState(nul) == "dead" }
+            let nulError = try await row(app, nul).lastError
+            XCTAssertEqual(nulError, "the program's result contains \\u0000, which PostgreSQL's jsonb cannot store")
+            let discarded = try await add(app, "job", #"{"discard": true}"#, maxAttempts: 5)
+            try await eventually { try await app.jobState(discarded) == "dead" }
+            let discardError = try await row(app, discarded).lastError
+            XCTAssertEqual(discardError, "discarded by the program (it gave no error)")
+            let badProgress = try await add(app, "job", #"{"badprogress": true}"#)
+            try await eventually { try await app.jobState(badProgress) == "dead" }
+            let progressError = try await row(app, badProgress).lastError ?? ""
+            XCTAssertTrue(progressError.hasPrefix("the persistent program wrote an answer whose \"progress\" is not a number"), progressError)
             let closing = try await add(app, "job", #"{"close": true}"#)
             try await eventually { try await app.jobState(closing) == "dead" }
             let closed = try await row(app, closing).lastError ?? ""

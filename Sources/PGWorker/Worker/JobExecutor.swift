@@ -118,7 +118,9 @@ struct JobExecutor: Sendable {
             // recording it as cancelled would run it again.
             let result = try await handler.handle(context)
             if let result, !isStorableJSON(result) {
-                return .failure(context.id, error: "handler returned a result that is not valid JSON: \(result.prefix(200))")
+                let why = result.contains("\\u0000") || result.contains("\u{0}")
+                    ? "a result with \\u0000, which PostgreSQL's jsonb cannot store" : "a result that is not valid JSON"
+                return .failure(context.id, error: "handler returned \(why): \(sanitizedText(Array(result.prefix(200).utf8)))")
             }
             return .success(context.id, result: result)
         } catch is JobNotStarted {

@@ -357,12 +357,15 @@ final class PersistentProgram: Sendable {
             case .other:
                 if PersistentProtocol.looksLikeAnswer(session.stdoutLine) {
                     // An answer that does not parse would leave its job waiting forever.
-                    violation = "the persistent program wrote an answer that is not a JSON object with an integer id "
-                        + "(or not UTF-8): \(sanitizedText(Array(session.stdoutLine.prefix(200))))"
+                    violation = "the persistent program wrote an answer that is not valid JSON (or not UTF-8): "
+                        + sanitizedText(Array(session.stdoutLine.prefix(200)))
                 } else if !session.stdoutLine.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
                     settings.logger.warning("persistent program wrote a line that is not part of the protocol",
                                             metadata: ["line": .string(sanitizedText(Array(session.stdoutLine.prefix(200))))])
                 }
+            case .malformed(let reason):
+                violation = "the persistent program wrote an answer whose \(reason): "
+                    + sanitizedText(Array(session.stdoutLine.prefix(200)))
             case .progress(let id, let fraction, let text):
                 guard let request = state.withLock({ $0.inFlight.first { $0.jobID == id } }) else {
                     violation = notGiven(id)

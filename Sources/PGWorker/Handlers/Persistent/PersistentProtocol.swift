@@ -52,6 +52,9 @@ enum PersistentProtocol {
         case succeeded(id: Int64, result: String?)
         /// `{"id": N, "error": "…", "discard": true|false}`: job N failed.
         case failed(id: Int64, error: String, discard: Bool)
+        /// A JSON object meant as an answer that cannot be one: `reason` says what is wrong
+        /// (`"id" is not an integer`). It breaks the protocol.
+        case malformed(reason: String)
         /// Anything else: not part of the protocol (a stray print, say).
         case other
 
@@ -59,7 +62,7 @@ enum PersistentProtocol {
         var jobID: Int64? {
             switch self {
             case .progress(let id, _, _), .succeeded(let id, _), .failed(let id, _, _): id
-            case .other: nil
+            case .malformed, .other: nil
             }
         }
     }
@@ -67,21 +70,34 @@ enum PersistentProtocol {
     /// Reads one stdout line (without its newline).
     static func parse(_ line: [UInt8]) -> Message {
         guard line.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "{"),
-              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-              let idNumber = object["id"] as? NSNumber, !isBoolean(idNumber),
-              idNumber.doubleValue == Double(idNumber.int64Value)
+              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
         else { return .other }
+        guard let idValue = object["id"] else { return .other }
+        guard let idNumber = idValue as? NSNumber, !isBoolean(idNumber),
+              idNumber.doubleValue == Double(idNumber.int64Value)
+        else { return .malformed(reason: "\"id\" is not an integer") }
         let id = idNumber.int64Value
         if let error = object["error"], !(error is NSNull) {
-            let text = (error as? String) ?? jsonText(error) ?? "error"
+            var text = (error as? String) ?? jsonText(error) ?? "error"
+            if text.isEmpty { text = "the program reported an empty error" }
             return .failed(id: id, error: text, discard: (object["discard"] as? Bool) ?? false)
         }
+        if (object["discard"] as? Bool) == true {
+            // Asking to discard is failing: never a success, whatever else the line says.
+            return .failed(id: id, error: "discarded by the program (it gave no error)", discard: true)
+        }
         if let progress = object["progress"] {
-            guard let fraction = (progress as? NSNumber)?.doubleValue, fraction.isFinite else { return .other }
+            guard let fraction = (progress as? NSNumber).flatMap({ isBoolean($0) ? nil : $0.doubleValue }), fraction.isFinite else {
+                return .malformed(reason: "\"progress\" is not a number")
+            }
             return .progress(id: id, fraction: fraction, message: object["message"] as? String)
         }
         guard let result = object["result"], !(result is NSNull) else { return .succeeded(id: id, result: nil) }
-        return .succeeded(id: id, result: jsonText(result))
+        guard let text = jsonText(result) else {
+            return .failed(id: id, error: "the program's result contains \\u0000, which PostgreSQL's jsonb cannot store",
+                           discard: false)
+        }
+        return .succeeded(id: id, result: text)
     }
 
     /// Whether a line that did not parse as a message was meant as one: it starts with `{` and
