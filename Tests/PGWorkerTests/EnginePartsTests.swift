@@ -4,6 +4,18 @@ import XCTest
 
 /// The engine's parts, each tested alone, without a database.
 final class EnginePartsTests: XCTestCase {
+    /// Simple commands replace the shell (dash does not exec them itself); anything else runs as written.
+    func testSimpleCommandsAreExecutedInPlaceOfTheShell() {
+        XCTAssertEqual(ShellCommand.execIfSimple("php worker.php"), "exec php worker.php")
+        XCTAssertEqual(ShellCommand.execIfSimple("  python3 'my job.py' --fast"), "exec python3 'my job.py' --fast")
+        XCTAssertEqual(ShellCommand.arguments("cat"), ["/bin/sh", "-c", "exec cat"])
+        for asWritten in ["exec php w.php", "cd /srv && php w.php", "php w.php; echo done", "php w.php | tee log",
+                          "php w.php > out", "FOO=1 php w.php", "php $SCRIPT", "echo hi", "(php w.php)", "php w.php &",
+                          "php *.php", "php w.php # comment", "'my tool' x", "php `which x`", "a\nb"] {
+            XCTAssertEqual(ShellCommand.execIfSimple(asWritten), asWritten, asWritten)
+        }
+    }
+
     func testJobDeadlinesFireEarliestFirstAndAnEarlierOneRearmsTheTimer() async throws {
         let expired = Mutex<[Int64]>([])
         let deadlines = JobDeadlines { ids in expired.withLock { $0 += ids } }

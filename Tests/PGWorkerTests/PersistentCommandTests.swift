@@ -483,6 +483,28 @@ final class PersistentCommandTests: XCTestCase {
         }
     }
 
+    /// A program started without `exec` replaces the shell all the same, so closing its stdout is
+    /// noticed at once rather than at the job's timeout (found by an outside trial: dash kept the
+    /// pipe open as the program's parent).
+    func testAProgramStartedWithoutExecHoldsItsOwnPipes() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            os.close(1)
+            time.sleep(30)
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: program.command), timeout: .seconds(20))
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let started = ContinuousClock.now
+            let id = try await add(app, "job")
+            try await eventually { try await app.jobState(id) == "dead" }
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(8), "not the 20 s timeout")
+            let error = try await row(app, id).lastError
+            XCTAssertEqual(error, "the persistent program closed its stdout")
+        }
+    }
+
     /// kill -9 of the worker: its persistent program, which ignores SIGTERM, and the program's
     /// child are gone within a second.
     func testKilledWorkerTakesItsPersistentProgramWithIt() async throws {

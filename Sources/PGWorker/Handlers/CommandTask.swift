@@ -3,9 +3,9 @@ import Tracing
 
 /// A task handled by a shell command, so teams that write no Swift can still use pgworker.
 ///
-/// Each attempt runs `/bin/sh -c COMMAND` with the payload as JSON on stdin and
-/// `PGWORKER_JOB_ID`, `PGWORKER_TASK`, `PGWORKER_QUEUE`, `PGWORKER_ATTEMPT` and
-/// `PGWORKER_MAX_ATTEMPTS` in the environment. Exit status 0 is success, and stdout becomes the
+/// Each attempt runs `/bin/sh -c COMMAND` (`exec COMMAND` for a simple command: ``ShellCommand``)
+/// with the payload as JSON on stdin and `PGWORKER_JOB_ID`, `PGWORKER_TASK`, `PGWORKER_QUEUE`,
+/// `PGWORKER_ATTEMPT` and `PGWORKER_MAX_ATTEMPTS` in the environment. Exit status 0 is success, and stdout becomes the
 /// result: as JSON when it parses as JSON, else as a JSON string. A non-zero exit fails the attempt
 /// with an error naming the status and holding the tail of stderr.
 ///
@@ -61,7 +61,7 @@ public struct CommandTask: TaskHandler {
             environment.merge(carrier) { $1 }
         }
         let child = ChildProcess(
-            arguments: ["/bin/sh", "-c", command],
+            arguments: ShellCommand.arguments(command),
             environment: environment,
             input: Array(job.payload.utf8),
             stdoutLimit: maxOutputBytes,

@@ -4,8 +4,8 @@ import Logging
 /// A command task whose program starts once and runs many jobs, one after another, so a PHP,
 /// Python or Ruby handler pays its start-up and builds its state (connections, loaded code) once.
 ///
-/// The program (`/bin/sh -c COMMAND`) runs as up to ``copies`` copies; each copy gets one job at
-/// a time (or up to ``pipeline``), as one line of JSON on stdin:
+/// The program (`/bin/sh -c COMMAND`, `exec COMMAND` for a simple command: ``ShellCommand``)
+/// runs as up to ``copies`` copies; each copy gets one job at a time (or up to ``pipeline``), as one line of JSON on stdin:
 ///
 ///     {"id":42,"task":"resize","queue":"default","attempt":1,"max_attempts":25,"payload":{"w":800}}
 ///

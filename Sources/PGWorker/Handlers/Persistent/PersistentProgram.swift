@@ -172,7 +172,7 @@ final class PersistentProgram: Sendable {
         }
         let group: SpawnedGroup
         do {
-            group = try SpawnedGroup.spawn(arguments: ["/bin/sh", "-c", settings.command], environment: settings.environment)
+            group = try SpawnedGroup.spawn(arguments: ShellCommand.arguments(settings.command), environment: settings.environment)
         } catch {
             finish(Session(), failure: "\(error)")
             return
