@@ -137,4 +137,22 @@ final class QueueHealthTests: XCTestCase {
         try await elsewhere.execute("ROLLBACK")
         await elsewhere.close()
     }
+
+    /// A killed worker's running jobs are flagged while nobody has put them back, and status says
+    /// whether a live worker will (found by an outside trial: they just showed as running).
+    func testStatusFlagsRunningJobsOfAWorkerThatStoppedHeartbeating() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let admin = try await database.connect("admin")
+        try await admin.execute("""
+            INSERT INTO pgworker.workers (id, host, pid, tasks, heartbeat_at) VALUES ('gone-worker', 'h', 1, '{x}', now() - interval '2 minutes');
+            INSERT INTO pgworker.jobs (task, state, attempts, locked_by, locked_at) VALUES ('x', 'running', 1, 'gone-worker', now());
+            INSERT INTO pgworker.jobs (task) VALUES ('x');
+            """)
+        let status = try await QueueStatus.read(admin)
+        XCTAssertEqual(status.runningWithSilentWorker, 1)
+        let output = try await runProduct("pgworker", ["status", "--database-url", database.conninfo])
+        XCTAssertEqual(output.status, 0, output.text)
+        XCTAssertTrue(output.stdout.contains("WARNING: 1 running job belongs to a worker that stopped heartbeating; "
+                                             + "no live worker can put them back: start one"), output.stdout)
+    }
 }
