@@ -483,6 +483,32 @@ final class PersistentCommandTests: XCTestCase {
         }
     }
 
+    /// A job's duration (log line and `pgworker_job_duration_seconds`) starts when a copy takes
+    /// it, not while it waits for one (found by an outside trial: jobs that ran at once behind a
+    /// 30 s job logged 29 s).
+    func testDurationStartsWhenACopyTakesTheJob() async throws {
+        let registry = TestMetrics.registry
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            time.sleep(payload.get("sleep", 0))
+            reply({"id": job["id"]})
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("duration_job", handler: PersistentCommandTask(name: "duration_job", command: program.command))
+        try await withTestWorker(database, tasks: tasks, configure: { $0.concurrency = 5 }) { _ in
+            let ids = try await JobClient(connection: app).addMany(
+                "duration_job", jsonPayloads: [#"{"sleep": 1.5}"#, "{}", "{}"], options: JobOptions(maxAttempts: 1))
+            try await eventually(timeout: .seconds(15)) { try await app.jobsAll(ids, in: "succeeded") }
+        }
+        let text = registry.emitToString()
+        let count = TestMetrics.value(in: text, "pgworker_job_duration_seconds_count", ["task": "duration_job", "queue": "default"])
+        let sum = try XCTUnwrap(TestMetrics.value(in: text, "pgworker_job_duration_seconds_sum", ["task": "duration_job", "queue": "default"]))
+        XCTAssertEqual(count, 3)
+        XCTAssertGreaterThanOrEqual(sum, 1.4)
+        XCTAssertLessThan(sum, 2.5, "the two quick jobs waited 1.5 s for the copy, which is not their run time")
+    }
+
     /// A program started without `exec` replaces the shell all the same, so closing its stdout is
     /// noticed at once rather than at the job's timeout (found by an outside trial: dash kept the
     /// pipe open as the program's parent).

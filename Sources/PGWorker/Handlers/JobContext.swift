@@ -18,9 +18,10 @@ public struct JobContext: Sendable {
     private let baseLogger: Logger
     /// Where progress reports go; nil outside a worker (reports are then dropped).
     private let progressSink: (@Sendable (Int64, Double, String?) -> Void)?
-    /// Set by the worker for handlers that start the attempt's timeout themselves, when their
-    /// job really starts (``PersistentCommandTask``: once a copy of its program takes the job).
-    var startTimeout: (@Sendable () -> Void)?
+    /// Set by the worker for handlers whose job may wait inside the handler before it really
+    /// starts (``PersistentCommandTask``: until a copy of its program takes the job). Called then,
+    /// it starts the attempt's timeout and the clock of its logged duration.
+    var startsRunning: (@Sendable () -> Void)?
 
     /// Creates a context; workers do this for each attempt. `logger` is the worker's logger; the
     /// context adds the job's metadata.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Tracing
 
 /// Runs one claimed job (River's "executor"): its Swift or command handler, or its SQL task,
@@ -32,20 +33,20 @@ struct JobExecutor: Sendable {
                                  attempt: job.attempt, maxAttempts: job.maxAttempts, logger: logger,
                                  progress: reportProgress)
         let metrics = jobMetrics.metrics(for: job)
-        let started = ContinuousClock.now
+        let started = AttemptClock()
         WorkerMetrics.jobStarted(job, metrics, inFlight: jobMetrics.inFlight)
         let attempt: Attempt
         if let tracing {
             let span = AttemptSpan(job, tracing: tracing)
-            attempt = await ServiceContext.withValue(span.context) { await run(job, context) }
+            attempt = await ServiceContext.withValue(span.context) { await run(job, context, started: started) }
             span.end(attempt.outcome(job), error: attempt.completion?.error)
         } else {
-            attempt = await run(job, context)
+            attempt = await run(job, context, started: started)
         }
         let completion = attempt.completion
         // A report still pending reaches the row before the outcome can: only jobs that reported.
         await progressWriter.finish(job.id)
-        let duration = ContinuousClock.now - started
+        let duration = started.elapsed
         WorkerMetrics.jobFinished(job, completion, after: duration, metrics, inFlight: jobMetrics.inFlight)
         // Metadata as autoclosures: built only when the level is enabled.
         let milliseconds = Logger.MetadataValue.stringConvertible(Int(duration / .milliseconds(1)))
@@ -84,17 +85,19 @@ struct JobExecutor: Sendable {
     }
 
     /// Runs the job's handler, or its SQL task, within the task's timeout.
-    private func run(_ job: ClaimedJob, _ context: JobContext) async -> Attempt {
+    private func run(_ job: ClaimedJob, _ context: JobContext, started: AttemptClock) async -> Attempt {
         var context = context
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
-        if let timeout {
-            if handler is PersistentCommandTask {
-                // Its jobs may wait for a free copy of the program; the clock starts when one takes it.
-                context.startTimeout = { [deadlines] in deadlines.start(job.id, timeout: timeout) }
-            } else {
-                deadlines.start(job.id, timeout: timeout)
+        if handler is PersistentCommandTask {
+            // Its jobs may wait for a free copy of the program; the timeout and the logged
+            // duration start when one takes it.
+            context.startsRunning = { [deadlines] in
+                started.restart()
+                if let timeout { deadlines.start(job.id, timeout: timeout) }
             }
+        } else if let timeout {
+            deadlines.start(job.id, timeout: timeout)
         }
         var attempt = Attempt()
         if let handler {
@@ -134,6 +137,16 @@ struct JobExecutor: Sendable {
             return .failure(context.id, error: sanitizedText(Array(String(describing: error).utf8)))
         }
     }
+}
+
+/// When an attempt started, for its logged duration: when it was handed to its handler, or later,
+/// when a job that waited inside the handler starts running (`JobContext.startsRunning`).
+private final class AttemptClock: Sendable {
+    private let start = Mutex(ContinuousClock.now)
+
+    func restart() { start.withLock { $0 = .now } }
+
+    var elapsed: Duration { ContinuousClock.now - start.withLock { $0 } }
 }
 
 /// "1.5 s", "30 s".

@@ -80,7 +80,7 @@ public struct PersistentCommandTask: TaskHandler {
         } catch {
             throw JobNotStarted()
         }
-        job.startTimeout?()
+        job.startsRunning?()
         let outcome = await withTaskCancellationHandler {
             await program.run(PersistentProtocol.jobLine(job), jobID: job.id) { fraction, message in
                 job.reportProgress(fraction, message: message)
