@@ -19,6 +19,10 @@ struct WorkerMaintenance: Sendable {
     func run() async {
         let managed = connection
         var lastPrune: ContinuousClock.Instant?
+        // A pass that stopped at its budget is continued at the next tick (Retention).
+        var pruneBehind = false
+        var prunedSinceLog = 0
+        var lastPruneLog = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 let connection = try await managed.connection()
@@ -37,10 +41,17 @@ struct WorkerMaintenance: Sendable {
                 ).rows.map { try $0.decode("queue") }
                 limitedQueues.update(Set(limited))
                 progress.queueCapsRead()
-                if let interval = configuration.pruneInterval, lastPrune.map({ .now - $0 >= interval }) ?? true {
-                    lastPrune = .now
-                    let deleted = try await Retention.prune(connection)
-                    if deleted > 0 { logger.info("pruned finished jobs past their retention", metadata: ["jobs": "\(deleted)"]) }
+                if let interval = configuration.pruneInterval, pruneBehind || lastPrune.map({ .now - $0 >= interval }) ?? true {
+                    if !pruneBehind { lastPrune = .now }
+                    let pass = try await Retention.prune(connection)
+                    pruneBehind = pass.more
+                    prunedSinceLog += pass.deleted
+                    // One line per interval at most, however many passes it took.
+                    if prunedSinceLog > 0 && (!pass.more || .now - lastPruneLog >= interval) {
+                        logger.info("pruned finished jobs past their retention", metadata: ["jobs": "\(prunedSinceLog)"])
+                        prunedSinceLog = 0
+                        lastPruneLog = .now
+                    }
                 }
             } catch {
                 if !(await managed.invalidate(after: error)) {

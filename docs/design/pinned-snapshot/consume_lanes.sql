@@ -1,0 +1,1 @@
+SELECT pgw.consume_lanes(100, '{t0,t1}');
