@@ -145,11 +145,15 @@ struct SustainedBenchCommand: AsyncParsableCommand {
 
         let started = try await SustainedLoad.serverTime(control)
         var previous = started
+        // (server time, jobs finished since the previous sample): counted when they finished, so a
+        // retention shorter than the phase cannot prune them from the count first.
+        var finishes: [(at: Double, jobs: Double)] = []
         var outcome = Outcome(rate: 0, maxBacklogSeconds: 0, maxTableBytes: 0)
         let end = ContinuousClock.now + .seconds(duration)
         while ContinuousClock.now < end {
             try await Task.sleep(for: .seconds(min(reportEvery, max((end - ContinuousClock.now) / .seconds(1), 0.01))))
             let sample = try await SustainedLoad.sample(control, since: previous)
+            finishes.append((sample.serverTime, sample.donePerSecond * (sample.serverTime - previous)))
             previous = sample.serverTime
             let elapsed = sample.serverTime - started
             outcome.maxBacklogSeconds = max(outcome.maxBacklogSeconds, Double(sample.backlog) / Double(rate))
@@ -163,7 +167,11 @@ struct SustainedBenchCommand: AsyncParsableCommand {
                         + "\(format(Double(sample.tableBytes) / 1_048_576)),\(format(Double(sample.claimIndexBytes) / 1_048_576)),\(sample.deadRows),\(claimP99.map(format) ?? "")")
         }
         let finished = try await SustainedLoad.serverTime(control)
-        outcome.rate = try await SustainedLoad.finishedRate(control, from: started + (finished - started) / 2, to: finished)
+        // Over the samples that end in the second half (from the first of them to the end).
+        let half = started + (finished - started) / 2
+        let secondHalf = finishes.filter { $0.at > half }
+        let windowStart = finishes.last(where: { $0.at <= half })?.at ?? started
+        outcome.rate = secondHalf.map(\.jobs).reduce(0, +) / max(finishes.last.map { $0.at - windowStart } ?? 0, 0.001)
 
         producing.cancel()
         _ = try? await producing.value

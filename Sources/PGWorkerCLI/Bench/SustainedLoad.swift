@@ -115,13 +115,4 @@ enum SustainedLoad {
                       claimIndexBytes: try row.decode("index_bytes"), deadRows: try row.decode("dead"),
                       workerClaimP99: try row.decodeIfPresent("claim_p99"))
     }
-
-    /// Jobs finished per second between two instants of the server's clock (seconds since 1970).
-    static func finishedRate(_ connection: PQConnection, from: Double, to: Double) async throws -> Double {
-        let done: Int = try await connection.query("""
-            SELECT count(*) AS n FROM pgworker.jobs
-            WHERE state IN ('succeeded', 'dead', 'cancelled') AND finished_at > to_timestamp($1) AND finished_at <= to_timestamp($2)
-            """, [from, to]).rows[0].decode("n")
-        return Double(done) / max(to - from, 0.001)
-    }
 }
