@@ -69,7 +69,7 @@ CREATE TABLE pgworker.jobs (
     CONSTRAINT jobs_task_check CHECK (((char_length(task) >= 1) AND (char_length(task) <= 200))),
     CONSTRAINT jobs_trace_context_check CHECK (((jsonb_typeof(trace_context) = 'object'::text) AND (octet_length((trace_context)::text) <= 4096)))
 )
-WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', fillfactor='90');
+WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', fillfactor='90', autovacuum_vacuum_cost_delay='0');
 
 
 ALTER TABLE pgworker.jobs OWNER TO postgres;
