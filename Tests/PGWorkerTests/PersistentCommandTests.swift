@@ -442,6 +442,12 @@ final class PersistentCommandTests: XCTestCase {
             if payload.get("discard"):
                 reply({"id": job["id"], "discard": True})
                 continue
+            if payload.get("loosediscard"):
+                reply({"id": job["id"], "discard": "yes"})
+                continue
+            if payload.get("blankerror"):
+                reply({"id": job["id"], "error": "   "})
+                continue
             if payload.get("badprogress"):
                 reply({"id": job["id"], "progress": "abc"})
                 continue
@@ -472,6 +478,14 @@ final class PersistentCommandTests: XCTestCase {
             try await eventually { try await app.jobState(discarded) == "dead" }
             let discardError = try await row(app, discarded).lastError
             XCTAssertEqual(discardError, "discarded by the program (it gave no error)")
+            let looseDiscard = try await add(app, "job", #"{"loosediscard": true}"#)
+            try await eventually { try await app.jobState(looseDiscard) == "dead" }
+            let looseError = try await row(app, looseDiscard).lastError ?? ""
+            XCTAssertTrue(looseError.hasPrefix("the persistent program wrote an answer whose \"discard\" is not true or false"), looseError)
+            let blank = try await add(app, "job", #"{"blankerror": true}"#)
+            try await eventually { try await app.jobState(blank) == "dead" }
+            let blankError = try await row(app, blank).lastError
+            XCTAssertEqual(blankError, "the program reported an empty error")
             let badProgress = try await add(app, "job", #"{"badprogress": true}"#)
             try await eventually { try await app.jobState(badProgress) == "dead" }
             let progressError = try await row(app, badProgress).lastError ?? ""
@@ -481,6 +495,28 @@ final class PersistentCommandTests: XCTestCase {
             let closed = try await row(app, closing).lastError ?? ""
             XCTAssertEqual(closed, "the persistent program closed its stdout")
         }
+    }
+
+    /// A job that failed and is retried on the same copy gets its second answer heard: it is not
+    /// a duplicate of the first (found by an outside trial: the retry hung in `running` forever).
+    func testARetryOnTheSameCopyIsAnsweredAgain() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        let program = try Program.make(for: self, handle: """
+            if job["attempt"] == 1:
+                reply({"id": job["id"], "error": "boom"})
+            else:
+                reply({"id": job["id"], "result": {"attempt": job["attempt"], "pid": os.getpid()}})
+            """)
+        var tasks = TaskRegistry()
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: program.command))
+        try await withTestWorker(database, tasks: tasks) { _ in
+            let id = try await add(app, "job", maxAttempts: 2)
+            try await eventually(timeout: .seconds(15)) { try await app.jobState(id) == "succeeded" }
+            let result = try await row(app, id).result ?? ""
+            XCTAssertTrue(result.contains("\"attempt\": 2"), result)
+        }
+        XCTAssertEqual(program.recorded.count, 1, "both attempts ran in the one copy")
     }
 
     /// A job's duration (log line and `pgworker_job_duration_seconds`) starts when a copy takes

@@ -348,7 +348,9 @@ final class PersistentProgram: Sendable {
             defer { session.stdoutLine.removeAll(keepingCapacity: true) }
             guard session.stdoutLine.count <= settings.maxLineBytes, violation == nil, session.failure == nil else { continue }
             let message = PersistentProtocol.parse(session.stdoutLine)
-            if let id = message.jobID, session.answered.contains(id) {
+            // A job answered before and given again (its retry, on this copy) is not a duplicate.
+            if let id = message.jobID, session.answered.contains(id),
+               !state.withLock({ $0.inFlight.contains { $0.jobID == id } }) {
                 settings.logger.warning("persistent program wrote again for a job it had answered; ignored",
                                         metadata: ["answered_job": .stringConvertible(id)])
                 continue

@@ -77,12 +77,19 @@ enum PersistentProtocol {
               idNumber.doubleValue == Double(idNumber.int64Value)
         else { return .malformed(reason: "\"id\" is not an integer") }
         let id = idNumber.int64Value
+        var discard = false
+        if let flag = object["discard"], !(flag is NSNull) {
+            guard let number = flag as? NSNumber, isBoolean(number) else {
+                return .malformed(reason: "\"discard\" is not true or false")
+            }
+            discard = number.boolValue
+        }
         if let error = object["error"], !(error is NSNull) {
             var text = (error as? String) ?? jsonText(error) ?? "error"
-            if text.isEmpty { text = "the program reported an empty error" }
-            return .failed(id: id, error: text, discard: (object["discard"] as? Bool) ?? false)
+            if text.allSatisfy(\.isWhitespace) { text = "the program reported an empty error" }
+            return .failed(id: id, error: text, discard: discard)
         }
-        if (object["discard"] as? Bool) == true {
+        if discard {
             // Asking to discard is failing: never a success, whatever else the line says.
             return .failed(id: id, error: "discarded by the program (it gave no error)", discard: true)
         }
