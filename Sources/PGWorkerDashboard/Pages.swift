@@ -108,7 +108,7 @@ enum Pages {
     }
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
-                         health: QueueHealth? = nil, schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
+                         health: QueueHealth? = nil, runningWithSilentWorker: Int = 0, schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
                          csrf: String, notice: String? = nil) -> HTML {
         let states = QueueStatus.countColumns
         let header: [HTML] = states.map { "<th class=\"n\">\($0)</th>" }
@@ -152,20 +152,29 @@ enum Pages {
         return layout(title: "Overview", current: "/", """
             <h1>Queues</h1>\(noticeBox)\(queueTable)
             <h2>Workers</h2>\(workerTable)
-            \(health.map(healthSection) ?? "")
+            \(health.map { healthSection($0, runningWithSilentWorker: runningWithSilentWorker) } ?? "")
             \(scheduleSection)
             """)
     }
 
     /// The claim's health: what slows claims before it bites (docs/operations.md), with the
     /// warning when a snapshot held open is slowing them.
-    private static func healthSection(_ health: QueueHealth) -> HTML {
+    private static func healthSection(_ health: QueueHealth, runningWithSilentWorker silent: Int) -> HTML {
         let snapshot = health.oldestSnapshotSeconds.map { "\(Int($0)) s (\(health.oldestSnapshotHolder ?? "?"))" }
             ?? (health.seesAllSessions ? "none" : "not visible to this role (needs pg_read_all_stats)")
         let claims = health.claimTurnP99Milliseconds.map {
             "\(QueueHealth.formattedMilliseconds($0)) ms over \(health.claimTurns ?? 0) turns (\(health.slowestClaimingWorker ?? "?"))"
         } ?? "no report yet"
-        let warning: HTML = health.warning().map { "<p class=\"warning\" id=\"health-warning\">Warning: \($0)</p>" } ?? ""
+        var warnings: [HTML] = []
+        if let text = health.warning() { warnings.append("<p class=\"warning\" id=\"health-warning\">Warning: \(text)</p>") }
+        if silent > 0 {
+            warnings.append("""
+                <p class="warning" id="silent-workers-warning">Warning: \(silent) running job\(silent == 1 ? "" : "s") \
+                belong\(silent == 1 ? "s" : "") to a worker that stopped heartbeating; a live worker puts them back \
+                once their worker counts as stale, and with none they stay running.</p>
+                """)
+        }
+        let warning = HTML.join(warnings)
         return """
             <h2>Health</h2>\(warning)
             <table id="health"><tbody>\
@@ -174,6 +183,7 @@ enum Pages {
             <tr><th>Dead rows in the jobs table</th><td class="n">\(health.deadRows)</td></tr>\
             <tr><th>Live rows</th><td class="n">\(health.liveRows)</td></tr>\
             <tr><th>Claim index</th><td class="n">\(health.claimIndexBytes / 1024) kB</td></tr>\
+            <tr><th>Running jobs of silent workers</th><td class="n">\(silent)</td></tr>\
             </tbody></table>
             """
     }

@@ -85,9 +85,16 @@ final class DashboardTests: XCTestCase {
         let app = try await database.connect("app")
         let ids = try await seed(app)
         try await seedSchedulesAndQueueControls(app)
+        // A worker killed while running a job: nobody has put the job back yet.
+        try await app.execute("""
+            INSERT INTO pgworker.workers (id, host, pid, tasks, heartbeat_at) VALUES ('gone:1', 'gone', 1, '{resize}', now() - interval '5 minutes');
+            INSERT INTO pgworker.jobs (task, queue, state, attempts, locked_by, locked_at) VALUES ('resize', 'images', 'running', 1, 'gone:1', now());
+            """)
         let base = try await serve(database)
 
         let overview = try await Chromium.dumpDOM(base + "/")
+        XCTAssertTrue(overview.contains("id=\"silent-workers-warning\">Warning: 1 running job belongs to a worker that stopped heartbeating"),
+                      "found by an outside trial: only status said so")
         XCTAssertTrue(overview.contains("<table id=\"schedules\""), overview)
         XCTAssertTrue(overview.contains("nightly-&lt;report&gt;"), "schedule rows, escaped")
         XCTAssertTrue(overview.contains("<table id=\"queues\""), overview)

@@ -28,7 +28,7 @@ final class QueueHealthTests: XCTestCase {
         XCTAssertTrue(health.oldestSnapshotHolder?.contains("slow-report") == true, "\(String(describing: health.oldestSnapshotHolder))")
         XCTAssertTrue(health.seesAllSessions)
         let warning = try XCTUnwrap(health.warning(snapshotAge: 0, deadRows: 100))
-        XCTAssertTrue(warning.contains("slow-report") && warning.contains("dead job rows"), warning)
+        XCTAssertTrue(warning.contains("slow-report") && warning.contains("died since it began") && warning.contains("dead rows"), warning)
         XCTAssertNil(health.warning(), "below the default thresholds: 60 s, 100,000 dead rows")
 
         // Once the snapshot ends, vacuum removes the rows and the warning goes.

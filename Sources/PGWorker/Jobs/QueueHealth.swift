@@ -104,7 +104,8 @@ public struct QueueHealth: Sendable, Codable, Equatable {
             effect = "claim turns take \(Self.formattedMilliseconds(p99)) ms at p99 (\(slowestClaimingWorker ?? "a worker")) and slow down while it stays open"
         }
         return "a transaction open for \(Int(seconds)) s (\(oldestSnapshotHolder ?? "another session")) keeps vacuum "
-            + "from removing \(deadRows) dead job rows; \(effect): end it (docs/operations.md)"
+            + "from removing the job rows that died since it began (the table has \(deadRows) dead rows); \(effect): "
+            + "end it (docs/operations.md)"
     }
 
     /// A latency in milliseconds, with one decimal below 10 ms.
