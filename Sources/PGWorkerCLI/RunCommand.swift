@@ -27,13 +27,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var configFile: ConfigFileOption
 
-    @Option(name: .customLong("task"), help: "A command task, NAME='shell command' (repeatable).")
+    @Option(name: .customLong("task"), help: "A command task, NAME='shell command' (repeatable).",
+            transform: CommandTaskOption.parse)
     var tasks: [CommandTaskOption] = []
 
     @Flag(help: "Every --task is a persistent program that runs many jobs over a line protocol, not one process per job.")
     var persistent = false
 
-    @Option(name: .customLong("persistent-task"), help: "A persistent command task, NAME='shell command' (repeatable).")
+    @Option(name: .customLong("persistent-task"), help: "A persistent command task, NAME='shell command' (repeatable).",
+            transform: CommandTaskOption.parse)
     var persistentTasks: [CommandTaskOption] = []
 
     @Option(name: .customLong("task-copies"), help: "How many copies of a persistent task's program run at once, NAME=N (repeatable; default 1).")
@@ -239,6 +241,14 @@ struct CommandTaskOption: ExpressibleByArgument {
     }
 
     static var defaultValueDescription: String { "NAME=COMMAND" }
+
+    /// Parses the option's value, or says what was expected.
+    static func parse(_ argument: String) throws -> CommandTaskOption {
+        guard let option = CommandTaskOption(argument: argument) else {
+            throw ValidationError("expected NAME='shell command' (a task name, '=', then the command)")
+        }
+        return option
+    }
 }
 
 /// `NAME=SECONDS`.

@@ -133,6 +133,11 @@ final class BadInputTests: XCTestCase {
         // worker then failed every claim, forever.
         let huge = try await runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--concurrency", "3000000000", "--task", "a=true"])
         XCTAssertEqual(huge.stderr, "pgworker: --concurrency must be 1...100000\n")
+        // Found by an outside trial: a --task without NAME= said only that the value was invalid.
+        let noName = try await runProduct("pgworker", ["run", "--database-url", "host=/nonexistent", "--task", "php worker.php"])
+        XCTAssertEqual(noName.status, 64)
+        XCTAssertEqual(noName.stderr, "pgworker: The value 'php worker.php' is invalid for '--task <task>': "
+                       + "expected NAME='shell command' (a task name, '=', then the command)\n")
 
         let unreachable = try await runProduct("pgworker", ["run", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--task", "a=true"])
         XCTAssertNotEqual(unreachable.status, 0)
