@@ -63,7 +63,7 @@ enum StatusTable {
         if status.queues.isEmpty { lines.append("(no jobs)") }
         lines.append("")
         lines.append("live workers: \(status.liveWorkers)")
-        if let silent = status.runningWithSilentWorker, silent > 0 {
+        if let silent = status.health?.runningWithSilentWorker, silent > 0 {
             let rescue = status.liveWorkers > 0 ? "a live worker puts them back once their worker counts as stale"
                 : "no live worker can put them back: start one"
             lines.append("WARNING: \(silent) running job\(silent == 1 ? "" : "s") belong\(silent == 1 ? "s" : "") to a worker "

@@ -129,7 +129,7 @@ struct SustainedBenchCommand: AsyncParsableCommand {
         }
         var workers: WorkerProcesses?
         var bareConsumer: Task<Void, any Error>?
-        let bareClaimTimes = SustainedLoad.ClaimTimes()
+        let bareClaimTimes = ClaimTurnTimes()
         if phase == "sql" {
             let connection = try await bench.connect("bench-sustained-bare-sql")
             bareConsumer = Task { try await SustainedLoad.consume(connection, batch: concurrency, claimTimes: bareClaimTimes) }
@@ -158,7 +158,7 @@ struct SustainedBenchCommand: AsyncParsableCommand {
             let elapsed = sample.serverTime - started
             outcome.maxBacklogSeconds = max(outcome.maxBacklogSeconds, Double(sample.backlog) / Double(rate))
             outcome.maxTableBytes = max(outcome.maxTableBytes, sample.tableBytes)
-            let claimP99 = phase == "sql" ? bareClaimTimes.takeP99() : sample.workerClaimP99
+            let claimP99 = phase == "sql" ? bareClaimTimes.takeInterval().p99Milliseconds : sample.workerClaimP99
             print("  \(phase) \(Int(elapsed)) s: \(Int(sample.donePerSecond)) jobs/s done, backlog \(sample.backlog), "
                   + "table \(sample.tableBytes / 1_048_576) MB, claim index \(sample.claimIndexBytes / 1_048_576) MB, "
                   + "dead rows \(sample.deadRows), claim p99 \(claimP99.map { format($0) + " ms" } ?? "-")")

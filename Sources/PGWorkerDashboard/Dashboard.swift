@@ -127,8 +127,7 @@ struct DashboardRoutes: Sendable {
                 }
                 return Pages.response(Pages.overview(
                     queues: try await queries.queues(), workers: try await queries.workers(),
-                    health: try await queries.health(), runningWithSilentWorker: try await queries.runningWithSilentWorker(),
-                    schedules: try await queries.schedules(), staleAfterSeconds: staleAfterSeconds,
+                    health: try await queries.health(), schedules: try await queries.schedules(), staleAfterSeconds: staleAfterSeconds,
                     csrf: access.csrfSecret, notice: notice))
             }
         }

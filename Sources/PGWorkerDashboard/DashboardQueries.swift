@@ -116,16 +116,6 @@ struct DashboardQueries: Sendable {
         try await database.health()
     }
 
-    /// Running jobs whose worker has not heartbeated for 30 s (as `pgworker status` counts them).
-    func runningWithSilentWorker() async throws -> Int {
-        try await database.query("""
-            SELECT count(*) AS jobs FROM pgworker.jobs j
-            WHERE j.state = 'running'
-              AND NOT EXISTS (SELECT 1 FROM pgworker.workers w
-                              WHERE w.id = j.locked_by AND w.heartbeat_at > now() - interval '30 seconds')
-            """).rows[0].decode("jobs")
-    }
-
     func workers() async throws -> [WorkerSummary] {
         try await database.query("""
             SELECT w.id, w.host, w.pid, array_to_string(w.tasks, ', ') AS tasks,

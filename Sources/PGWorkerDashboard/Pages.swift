@@ -108,7 +108,7 @@ enum Pages {
     }
 
     static func overview(queues: [DashboardQueries.QueueSummary], workers: [DashboardQueries.WorkerSummary],
-                         health: QueueHealth? = nil, runningWithSilentWorker: Int = 0, schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
+                         health: QueueHealth? = nil, schedules: (now: Date, schedules: [DashboardQueries.ScheduleSummary])?, staleAfterSeconds: Double,
                          csrf: String, notice: String? = nil) -> HTML {
         let states = QueueStatus.countColumns
         let header: [HTML] = states.map { "<th class=\"n\">\($0)</th>" }
@@ -152,14 +152,15 @@ enum Pages {
         return layout(title: "Overview", current: "/", """
             <h1>Queues</h1>\(noticeBox)\(queueTable)
             <h2>Workers</h2>\(workerTable)
-            \(health.map { healthSection($0, runningWithSilentWorker: runningWithSilentWorker) } ?? "")
+            \(health.map(healthSection) ?? "")
             \(scheduleSection)
             """)
     }
 
     /// The claim's health: what slows claims before it bites (docs/operations.md), with the
     /// warning when a snapshot held open is slowing them.
-    private static func healthSection(_ health: QueueHealth, runningWithSilentWorker silent: Int) -> HTML {
+    private static func healthSection(_ health: QueueHealth) -> HTML {
+        let silent = health.runningWithSilentWorker ?? 0
         let snapshot = health.oldestSnapshotSeconds.map { "\(Int($0)) s (\(health.oldestSnapshotHolder ?? "?"))" }
             ?? (health.seesAllSessions ? "none" : "not visible to this role (needs pg_read_all_stats)")
         let claims = health.claimTurnP99Milliseconds.map {

@@ -4,6 +4,26 @@ import XCTest
 
 /// The engine's parts, each tested alone, without a database.
 final class EnginePartsTests: XCTestCase {
+    /// A heartbeat interval's claim turns: how many, and the nearest-rank 99th percentile; the
+    /// next interval starts empty.
+    func testClaimTurnTimesGiveTheP99OfEachInterval() {
+        let times = ClaimTurnTimes()
+        XCTAssertEqual(times.takeInterval().turns, 0)
+        XCTAssertNil(times.takeInterval().p99Milliseconds)
+        for milliseconds in (1...200).shuffled() { times.record(.milliseconds(milliseconds)) }
+        let interval = times.takeInterval()
+        XCTAssertEqual(interval.turns, 200)
+        XCTAssertEqual(interval.p99Milliseconds, 198)
+        times.record(.microseconds(1500))
+        XCTAssertEqual(times.takeInterval().p99Milliseconds, 1.5)
+        // Beyond its capacity it keeps the latest turns, and still counts them all.
+        for _ in 0..<ClaimTurnTimes.capacity { times.record(.milliseconds(50)) }
+        for _ in 0..<100 { times.record(.milliseconds(2)) }
+        let full = times.takeInterval()
+        XCTAssertEqual(full.turns, ClaimTurnTimes.capacity + 100)
+        XCTAssertEqual(full.p99Milliseconds, 50)
+    }
+
     /// Simple commands replace the shell (dash does not exec them itself); anything else runs as written.
     func testSimpleCommandsAreExecutedInPlaceOfTheShell() {
         XCTAssertEqual(ShellCommand.execIfSimple("php worker.php"), "exec php worker.php")

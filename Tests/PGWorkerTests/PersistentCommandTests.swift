@@ -81,6 +81,16 @@ final class PersistentCommandTests: XCTestCase {
         try await JobClient(connection: app).add(task, json: json, options: JobOptions(maxAttempts: maxAttempts)).id
     }
 
+    /// A persistent command that exits with status 7 at once, after appending `line` (shell
+    /// text) to a file; and that file, one line per start.
+    private func crashingCommand(appending line: String) throws -> (command: String, starts: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-crashloop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let starts = folder.appendingPathComponent("starts").path
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        return ("\(line) >> '\(starts)'; exit 7", starts)
+    }
+
     private func pid(inResult result: String?) -> Int? {
         guard let result, let object = try? JSONSerialization.jsonObject(with: Data(result.utf8)) as? [String: Any] else { return nil }
         return object["pid"] as? Int
@@ -329,12 +339,9 @@ final class PersistentCommandTests: XCTestCase {
     func testACrashLoopBacksOffMoreAndMore() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-crashloop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let starts = folder.appendingPathComponent("starts").path
-        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let (command, starts) = try crashingCommand(appending: "date +%s.%N")
         var tasks = TaskRegistry()
-        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "date +%s.%N >> '\(starts)'; exit 7"))
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: command))
         try await withTestWorker(database, tasks: tasks) { _ in
             _ = try await JobClient(connection: app).addMany("job", jsonPayloads: Array(repeating: "{}", count: 7),
                                                               options: JobOptions(maxAttempts: 1))
@@ -354,12 +361,9 @@ final class PersistentCommandTests: XCTestCase {
     func testStoppingDuringACrashLoopGivesBackJobsThatNeverReachedAProgram() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pgw-crashstop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let starts = folder.appendingPathComponent("starts").path
-        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let (command, starts) = try crashingCommand(appending: "echo x")
         var tasks = TaskRegistry()
-        tasks.register("job", handler: PersistentCommandTask(name: "job", command: "echo x >> '\(starts)'; exit 7"))
+        tasks.register("job", handler: PersistentCommandTask(name: "job", command: command))
         var ids: [Int64] = []
         var stopped = ContinuousClock.now
         try await withTestWorker(database, tasks: tasks, configure: {

@@ -32,6 +32,11 @@ public struct QueueHealth: Sendable, Codable, Equatable {
     /// first: a p99 of a handful of turns says little.
     public var claimTurns: Int?
 
+    /// Running jobs whose worker has not heartbeated for 30 s (killed, or cut off): a live worker
+    /// rescues them once their worker counts as stale; with none, they stay `running`. Nil in JSON
+    /// written before this field existed.
+    public var runningWithSilentWorker: Int?
+
     /// Claim turns a worker's p99 must be over to make the warning (a paused queue's worker, say,
     /// takes a few slow turns that mean nothing).
     public static let minimumTurns = 20
@@ -44,6 +49,10 @@ public struct QueueHealth: Sendable, Codable, Equatable {
                    coalesce((SELECT s.n_dead_tup FROM pg_stat_all_tables s WHERE s.relid = 'pgworker.jobs'::regclass), 0) AS dead,
                    pg_relation_size('pgworker.jobs_claim_idx') AS index_bytes,
                    pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all,
+                   (SELECT count(*) FROM pgworker.jobs j
+                    WHERE j.state = 'running'
+                      AND NOT EXISTS (SELECT 1 FROM pgworker.workers w
+                                      WHERE w.id = j.locked_by AND w.heartbeat_at > now() - interval '30 seconds')) AS silent,
                    oldest.seconds, oldest.holder, claims.p99_ms, claims.worker, claims.turns
             FROM (SELECT NULL) AS one
             LEFT JOIN LATERAL (
@@ -86,7 +95,8 @@ public struct QueueHealth: Sendable, Codable, Equatable {
             seesAllSessions: try row.decode("sees_all"),
             claimTurnP99Milliseconds: try row.decodeIfPresent("p99_ms"),
             slowestClaimingWorker: try row.decodeIfPresent("worker"),
-            claimTurns: try row.decodeIfPresent("turns"))
+            claimTurns: try row.decodeIfPresent("turns"),
+            runningWithSilentWorker: try row.decode("silent"))
     }
 
     /// A warning when a snapshot has been open for at least `snapshotAge` seconds while the table

@@ -49,10 +49,6 @@ public struct QueueStatus: Sendable, Codable {
     public var controls: [QueueControl]?
     /// Dead rows, claim index size and the oldest open snapshot (optional so older JSON still decodes).
     public var health: QueueHealth?
-    /// Running jobs whose worker has not heartbeated for 30 s (killed, or cut off): a live worker
-    /// rescues them once their worker is stale; with none, they stay `running` (optional so older
-    /// JSON still decodes).
-    public var runningWithSilentWorker: Int?
 
     /// Reads the status.
     public static func read(_ connection: PQConnection) async throws -> QueueStatus {
@@ -66,12 +62,6 @@ public struct QueueStatus: Sendable, Codable {
             "SELECT count(*) AS live FROM pgworker.workers WHERE heartbeat_at > now() - interval '30 seconds'")
         let controls = try await connection.query(
             "SELECT queue, paused, max_running FROM pgworker.queues WHERE paused OR max_running IS NOT NULL ORDER BY queue")
-        let silent = try await connection.query("""
-            SELECT count(*) AS jobs FROM pgworker.jobs j
-            WHERE j.state = 'running'
-              AND NOT EXISTS (SELECT 1 FROM pgworker.workers w
-                              WHERE w.id = j.locked_by AND w.heartbeat_at > now() - interval '30 seconds')
-            """)
         return QueueStatus(
             queues: byQueue.keys.sorted().map { QueueCounts(queue: $0, counts: byQueue[$0]!) },
             unhandled: try unhandled.rows.map { Unhandled(task: try $0.decode("task"), queue: try $0.decode("queue"), jobs: try $0.decode("jobs")) },
@@ -79,8 +69,7 @@ public struct QueueStatus: Sendable, Codable {
             controls: try controls.rows.map {
                 QueueControl(queue: try $0.decode("queue"), paused: try $0.decode("paused"), maxRunning: try $0.decodeIfPresent("max_running"))
             },
-            health: try await QueueHealth.read(connection),
-            runningWithSilentWorker: try silent.rows[0].decode("jobs")
+            health: try await QueueHealth.read(connection)
         )
     }
 }

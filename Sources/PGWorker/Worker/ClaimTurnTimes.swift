@@ -8,8 +8,9 @@ import Synchronization
 /// reported as the `pgworker_claim_turn_seconds` timer.
 ///
 /// A claim that slows down while a snapshot is held open is the first sign of the trap that
-/// ``QueueHealth`` describes.
-final class ClaimTurnTimes: Sendable {
+/// ``QueueHealth`` describes. Public so other claim loops (`pgworker bench-sustained`'s bare SQL
+/// consumer) measure theirs the same way.
+public final class ClaimTurnTimes: Sendable {
     /// At most this many turns are kept between two beats (the latest ones); at a few hundred
     /// turns a second and a beat every few seconds that is all of them.
     static let capacity = 4096
@@ -22,8 +23,11 @@ final class ClaimTurnTimes: Sendable {
 
     private let samples = Mutex(Samples())
 
+    /// An empty record.
+    public init() {}
+
     /// Records one claim turn's round trip.
-    func record(_ duration: Duration) {
+    public func record(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         // Looked up per turn, as the engine's other metrics are, so a backend bootstrapped after the
@@ -43,7 +47,7 @@ final class ClaimTurnTimes: Sendable {
 
     /// The turns recorded since the last call: how many, and their 99th percentile in
     /// milliseconds (nil when there were none). Starts a new interval.
-    func takeInterval() -> (turns: Int, p99Milliseconds: Double?) {
+    public func takeInterval() -> (turns: Int, p99Milliseconds: Double?) {
         let taken = samples.withLock { samples in
             defer { samples = Samples() }
             return samples

@@ -1,6 +1,6 @@
 import Foundation
+import PGWorker
 import PQClient
-import Synchronization
 
 /// The parts of a sustained run: producers inserting at a fixed offered rate, the bare SQL
 /// consumer to compare with, a transaction that pins a snapshot, and the sampler that reports.
@@ -31,26 +31,10 @@ enum SustainedLoad {
         }
     }
 
-    /// Round trips of the bare SQL consumer's claims, in milliseconds, since the sampler last took
-    /// them (a worker writes its own to `pgworker.workers` at every heartbeat).
-    final class ClaimTimes: Sendable {
-        private let milliseconds = Mutex<[Double]>([])
-
-        func record(_ duration: Duration) {
-            let value = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
-            milliseconds.withLock { $0.append(value) }
-        }
-
-        /// The 99th percentile since the last call; nil when there were no claims.
-        func takeP99() -> Double? {
-            let taken = milliseconds.withLock { samples in defer { samples = [] }; return samples }
-            return taken.isEmpty ? nil : Percentiles(taken).p99
-        }
-    }
-
     /// The bare SQL consumer (``BaselineQueue``'s two statements, one transaction per batch),
-    /// claiming and completing until cancelled; it waits 1 ms when nothing is runnable.
-    static func consume(_ connection: PQConnection, batch: Int, claimTimes: ClaimTimes) async throws {
+    /// claiming and completing until cancelled; it waits 1 ms when nothing is runnable. Its claims'
+    /// round trips go to `claimTimes`, as a worker's go to its own (written at every heartbeat).
+    static func consume(_ connection: PQConnection, batch: Int, claimTimes: ClaimTurnTimes) async throws {
         // A prepared statement switches to a generic plan after five runs, and a generic plan
         // guesses the LIMIT and sorts every runnable row: as the backlog grew, each claim got
         // slower (383 jobs/s at 2,000 offered). Custom plans see LIMIT 100 and walk the index.

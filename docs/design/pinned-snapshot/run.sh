@@ -1,6 +1,6 @@
 #!/bin/bash
-# usage: run.sh design(naive|floor|lanes) pin(0|1) rate_jobs_per_s duration_s
-D=$1; PIN=$2; RATE=$3; DUR=$4; TAG=${D}_pin${PIN}_r${RATE}_d${DUR}
+# usage: [SUFFIX=_v2] run.sh design(naive|floor|lanes) pin(0|1) rate_jobs_per_s duration_s
+D=$1; PIN=$2; RATE=$3; DUR=$4; TAG=${D}_pin${PIN}_r${RATE}_d${DUR}${SUFFIX}
 OUT=/work/proto13/results/$TAG; mkdir -p $OUT
 P="psql -h /tmp/proto13 -p 5610 -U postgres -X -q"
 PB="pgbench -h /tmp/proto13 -p 5610 -U postgres -n postgres"
