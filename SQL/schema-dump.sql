@@ -492,10 +492,10 @@ $$;
 ALTER FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], queues text[], max_jobs integer, include_sql_tasks boolean, local_room jsonb) OWNER TO postgres;
 
 --
--- Name: claim_runnable(text, text[], text[], text[], integer, boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: claim_runnable(text, text[], text[], text[], integer, boolean, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
-CREATE FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) RETURNS SETOF pgworker.jobs
+CREATE FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean, floor_priority integer DEFAULT '-2147483648'::integer, floor_run_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone, floor_id bigint DEFAULT '-9223372036854775808'::bigint) RETURNS SETOF pgworker.jobs
     LANGUAGE plpgsql
     SET jit TO 'off'
     AS $$
@@ -505,6 +505,8 @@ BEGIN
         SELECT j.id
         FROM pgworker.jobs j
         WHERE j.state IN ('available', 'retryable')
+          AND (j.priority, j.run_at, j.id) >= (claim_runnable.floor_priority, claim_runnable.floor_run_at,
+                                               claim_runnable.floor_id)
           AND j.run_at <= now()
           AND j.task = ANY (claim_runnable.tasks)
           AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))
@@ -531,7 +533,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) OWNER TO postgres;
+ALTER FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean, floor_priority integer, floor_run_at timestamp with time zone, floor_id bigint) OWNER TO postgres;
 
 --
 -- Name: complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -549,6 +551,16 @@ DECLARE
     capped text[] := '{}';
     guarded boolean := true;
     runnable_tasks text[] := tasks;
+    -- The floor: the front of the claim index unless the session's pgworker.claim_floor applies.
+    floor_priority integer := -2147483648;
+    floor_run_at timestamptz := '-infinity';
+    floor_id bigint := -9223372036854775808;
+    floor_setting text[];
+    floor_scope text;
+    swept_at timestamptz := now();
+    previous_snapshot pg_snapshot;
+    this_snapshot pg_snapshot;
+    rewind record;
 BEGIN
     IF max_jobs > 0 THEN
         PERFORM pgworker.move_staged_jobs();
@@ -575,7 +587,7 @@ BEGIN
                 WHERE next_jobs.queue = ANY (capped));
         END IF;
     END IF;
-    IF guarded OR false = ANY (succeeded) OR local_room IS NOT NULL THEN
+    IF guarded OR local_room IS NOT NULL THEN
         IF cardinality(ids) > 0 THEN
             PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
         END IF;
@@ -588,7 +600,9 @@ BEGIN
     -- The outcomes. Without results (no-op jobs, handlers that return nothing) the rows are
     -- found by their ids alone; joining unnest(ids, results) cost as much again.
     IF cardinality(ids) > 0 THEN
-        IF array_remove(results, NULL) = '{}' THEN
+        IF false = ANY (succeeded) THEN
+            PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
+        ELSIF array_remove(results, NULL) = '{}' THEN
             UPDATE pgworker.jobs j
             SET state = 'succeeded', result = NULL, finished_at = now(), locked_by = NULL, locked_at = NULL
             WHERE j.id = ANY (ids) AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
@@ -599,11 +613,69 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
-    -- false), instead of racing for jobs_lock_key_running_idx.
+    IF max_jobs <= 0 THEN
+        RETURN;
+    END IF;
+    -- 1. The floor, lowered to the rewinds committed since the previous turn.
+    this_snapshot := pg_current_snapshot();
+    floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
+    floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
+    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
+       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+        floor_priority := floor_setting[2]::integer;
+        -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
+        floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
+                             ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
+        floor_id := floor_setting[4]::bigint;
+        previous_snapshot := floor_setting[5]::pg_snapshot;
+        swept_at := to_timestamp(floor_setting[7]::double precision);
+        SELECT w.priority, w.run_at, w.id INTO rewind
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
+              UNION ALL
+              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
+        WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+        ORDER BY w.priority, w.run_at, w.id
+        LIMIT 1;
+        IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
+            floor_priority := rewind.priority;
+            floor_run_at := rewind.run_at;
+            floor_id := rewind.id;
+        END IF;
+    END IF;
+    -- 2. The claim. A lock-key job committed after the check above is left to the guarded path
+    -- (lock_keys false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
     SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
-                                          paused || capped, max_jobs, false);
+                                          paused || capped, max_jobs, false,
+                                          floor_priority, floor_run_at, floor_id);
+    -- 3. The first job still runnable at or after the floor, due or not, that this turn could
+    -- claim. No upper bound: btree stops a row comparison only on its first column, so a bound
+    -- would walk on to the end of the index whenever nothing is found.
+    SELECT j.priority, j.run_at, j.id INTO floor_priority, floor_run_at, floor_id
+    FROM pgworker.jobs j
+    WHERE j.state IN ('available', 'retryable')
+      AND (j.priority, j.run_at, j.id) >= (floor_priority, floor_run_at, floor_id)
+      AND j.task = ANY (runnable_tasks)
+      AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
+      AND j.queue <> ALL (paused || capped)
+      AND j.lock_key IS NULL
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        floor_priority := 2147483647;
+        floor_run_at := 'infinity';
+        floor_id := 9223372036854775807;
+    END IF;
+    PERFORM set_config('pgworker.claim_floor',
+                       concat_ws('|', floor_scope, floor_priority,
+                                 CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
+                                      ELSE floor_run_at::text END,
+                                 floor_id, this_snapshot,
+                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                       false);
 END
 $$;
 
@@ -956,6 +1028,38 @@ $$;
 
 
 ALTER FUNCTION pgworker.pause_queue(queue text) OWNER TO postgres;
+
+--
+-- Name: prune_claim_rewinds(); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.prune_claim_rewinds() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    horizon xid8;
+    deleted integer := 0;
+BEGIN
+    SELECT max(h.oldest_xid) INTO horizon
+    FROM pgworker.claim_rewind_horizons h
+    WHERE h.taken_at < now() - interval '3 minutes';
+    IF horizon IS NOT NULL THEN
+        DELETE FROM pgworker.claim_rewinds r WHERE r.txid < horizon;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        -- Each horizon is used once: the next call has nothing to do until another one is old.
+        DELETE FROM pgworker.claim_rewind_horizons h WHERE h.taken_at < now() - interval '3 minutes';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pgworker.claim_rewind_horizons h WHERE h.taken_at > now() - interval '30 seconds') THEN
+        INSERT INTO pgworker.claim_rewind_horizons (taken_at, oldest_xid)
+        VALUES (now(), pg_snapshot_xmin(pg_current_snapshot()))
+        ON CONFLICT (taken_at) DO NOTHING;
+    END IF;
+    RETURN deleted;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.prune_claim_rewinds() OWNER TO postgres;
 
 --
 -- Name: prune_jobs(integer); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -1317,6 +1421,45 @@ $$;
 
 
 ALTER FUNCTION pgworker.retry_job(job_id bigint) OWNER TO postgres;
+
+--
+-- Name: rewind_claims_after_insert(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_stager
+--
+
+CREATE FUNCTION pgworker.rewind_claims_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id)
+    SELECT n.priority, n.run_at, n.id
+    FROM new_jobs n
+    WHERE n.state IN ('available', 'retryable')
+    ORDER BY n.priority, n.run_at, n.id
+    LIMIT 1;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.rewind_claims_after_insert() OWNER TO pgworker_stager;
+
+--
+-- Name: rewind_claims_after_update(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_stager
+--
+
+CREATE FUNCTION pgworker.rewind_claims_after_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id) VALUES (NEW.priority, NEW.run_at, NEW.id);
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.rewind_claims_after_update() OWNER TO pgworker_stager;
 
 --
 -- Name: run_sql_job(bigint, text); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -1986,6 +2129,32 @@ CREATE TABLE pgworker.cancel_requests (
 ALTER TABLE pgworker.cancel_requests OWNER TO postgres;
 
 --
+-- Name: claim_rewind_horizons; Type: TABLE; Schema: pgworker; Owner: postgres
+--
+
+CREATE TABLE pgworker.claim_rewind_horizons (
+    taken_at timestamp with time zone NOT NULL,
+    oldest_xid xid8 NOT NULL
+);
+
+
+ALTER TABLE pgworker.claim_rewind_horizons OWNER TO postgres;
+
+--
+-- Name: claim_rewinds; Type: TABLE; Schema: pgworker; Owner: postgres
+--
+
+CREATE TABLE pgworker.claim_rewinds (
+    txid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    priority integer NOT NULL,
+    run_at timestamp with time zone NOT NULL,
+    id bigint NOT NULL
+);
+
+
+ALTER TABLE pgworker.claim_rewinds OWNER TO postgres;
+
+--
 -- Name: jobs_id_seq; Type: SEQUENCE; Schema: pgworker; Owner: postgres
 --
 
@@ -2240,6 +2409,14 @@ ALTER TABLE ONLY pgworker.cancel_requests
 
 
 --
+-- Name: claim_rewind_horizons claim_rewind_horizons_pkey; Type: CONSTRAINT; Schema: pgworker; Owner: postgres
+--
+
+ALTER TABLE ONLY pgworker.claim_rewind_horizons
+    ADD CONSTRAINT claim_rewind_horizons_pkey PRIMARY KEY (taken_at);
+
+
+--
 -- Name: jobs jobs_pkey; Type: CONSTRAINT; Schema: pgworker; Owner: postgres
 --
 
@@ -2312,6 +2489,13 @@ ALTER TABLE ONLY pgworker.workers
 
 
 --
+-- Name: claim_rewinds_txid_idx; Type: INDEX; Schema: pgworker; Owner: postgres
+--
+
+CREATE INDEX claim_rewinds_txid_idx ON pgworker.claim_rewinds USING btree (txid);
+
+
+--
 -- Name: jobs_claim_idx; Type: INDEX; Schema: pgworker; Owner: postgres
 --
 
@@ -2379,6 +2563,20 @@ CREATE TRIGGER jobs_left_running BEFORE UPDATE ON pgworker.jobs FOR EACH ROW WHE
 --
 
 CREATE TRIGGER jobs_notify AFTER INSERT ON pgworker.jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION pgworker.notify_new_jobs();
+
+
+--
+-- Name: jobs jobs_rewind_claims_after_insert; Type: TRIGGER; Schema: pgworker; Owner: postgres
+--
+
+CREATE TRIGGER jobs_rewind_claims_after_insert AFTER INSERT ON pgworker.jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION pgworker.rewind_claims_after_insert();
+
+
+--
+-- Name: jobs jobs_rewind_claims_after_update; Type: TRIGGER; Schema: pgworker; Owner: postgres
+--
+
+CREATE TRIGGER jobs_rewind_claims_after_update AFTER UPDATE ON pgworker.jobs FOR EACH ROW WHEN (((new.state = ANY (ARRAY['available'::text, 'retryable'::text])) AND ((old.state <> ALL (ARRAY['available'::text, 'retryable'::text])) OR (ROW(new.priority, new.run_at, new.id) < ROW(old.priority, old.run_at, old.id)) OR (new.task <> old.task) OR (new.queue <> old.queue) OR (new.lock_key IS DISTINCT FROM old.lock_key)))) EXECUTE FUNCTION pgworker.rewind_claims_after_update();
 
 
 --
@@ -2566,11 +2764,11 @@ GRANT ALL ON FUNCTION pgworker.claim_jobs_within(worker_id text, tasks text[], q
 
 
 --
--- Name: FUNCTION claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean); Type: ACL; Schema: pgworker; Owner: postgres
+-- Name: FUNCTION claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean, floor_priority integer, floor_run_at timestamp with time zone, floor_id bigint); Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean) TO pgworker_worker;
+REVOKE ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean, floor_priority integer, floor_run_at timestamp with time zone, floor_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.claim_runnable(worker_id text, tasks text[], queues text[], excluded_queues text[], max_jobs integer, lock_keys boolean, floor_priority integer, floor_run_at timestamp with time zone, floor_id bigint) TO pgworker_worker;
 
 
 --
@@ -2675,6 +2873,14 @@ REVOKE ALL ON FUNCTION pgworker.notify_new_jobs() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION pgworker.pause_queue(queue text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgworker.pause_queue(queue text) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION prune_claim_rewinds(); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.prune_claim_rewinds() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.prune_claim_rewinds() TO pgworker_worker;
 
 
 --
@@ -2783,6 +2989,20 @@ GRANT ALL ON FUNCTION pgworker.retry_delay(attempt integer) TO pgworker_worker;
 
 REVOKE ALL ON FUNCTION pgworker.retry_job(job_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgworker.retry_job(job_id bigint) TO pgworker_admin;
+
+
+--
+-- Name: FUNCTION rewind_claims_after_insert(); Type: ACL; Schema: pgworker; Owner: pgworker_stager
+--
+
+REVOKE ALL ON FUNCTION pgworker.rewind_claims_after_insert() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION rewind_claims_after_update(); Type: ACL; Schema: pgworker; Owner: pgworker_stager
+--
+
+REVOKE ALL ON FUNCTION pgworker.rewind_claims_after_update() FROM PUBLIC;
 
 
 --
@@ -2940,6 +3160,43 @@ GRANT ALL ON FUNCTION pgworker.watch_job(job_id bigint) TO pgworker_app;
 
 GRANT SELECT,DELETE ON TABLE pgworker.cancel_requests TO pgworker_worker;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.cancel_requests TO pgworker_admin;
+
+
+--
+-- Name: TABLE claim_rewind_horizons; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE pgworker.claim_rewind_horizons TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.claim_rewind_horizons TO pgworker_admin;
+
+
+--
+-- Name: TABLE claim_rewinds; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT,DELETE ON TABLE pgworker.claim_rewinds TO pgworker_worker;
+GRANT SELECT ON TABLE pgworker.claim_rewinds TO pgworker_admin;
+
+
+--
+-- Name: COLUMN claim_rewinds.priority; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(priority) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+
+
+--
+-- Name: COLUMN claim_rewinds.run_at; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(run_at) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+
+
+--
+-- Name: COLUMN claim_rewinds.id; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(id) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
 
 
 --

@@ -5,6 +5,8 @@
 -- `lock_keys` false, jobs with a lock_key are left alone; with it true, such a job is taken only
 -- if no job of its key is running and none comes before it in claim order and is due (the unique
 -- index jobs_lock_key_running_idx backs this up; claim_jobs_within catches its violation).
+-- The scan starts at the floor (floor_priority, floor_run_at, floor_id): the caller knows no job
+-- it may claim lies below it (complete_and_claim keeps one; the default is the front).
 --
 -- complete_and_claim (the usual turn) and claim_jobs_within (the guarded claim, when no queue is
 -- capped) both claim through it, with the plan settings of their own: complete_and_claim's
@@ -16,7 +18,10 @@ CREATE OR REPLACE FUNCTION pgworker.claim_runnable(
     queues          text[],
     excluded_queues text[],
     max_jobs        integer,
-    lock_keys       boolean
+    lock_keys       boolean,
+    floor_priority  integer     DEFAULT -2147483648,
+    floor_run_at    timestamptz DEFAULT '-infinity',
+    floor_id        bigint      DEFAULT -9223372036854775808
 ) RETURNS SETOF pgworker.jobs
 LANGUAGE plpgsql
 -- A generic plan prices the lock-key subplans for every candidate, far above jit_above_cost, so
@@ -29,6 +34,8 @@ BEGIN
         SELECT j.id
         FROM pgworker.jobs j
         WHERE j.state IN ('available', 'retryable')
+          AND (j.priority, j.run_at, j.id) >= (claim_runnable.floor_priority, claim_runnable.floor_run_at,
+                                               claim_runnable.floor_id)
           AND j.run_at <= now()
           AND j.task = ANY (claim_runnable.tasks)
           AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))

@@ -25,6 +25,23 @@
 -- sequential scans are ruled out as well, which leaves every statement an index scan whatever
 -- the statistics; and JIT is off, since a plan priced with ruled-out scans looks expensive enough
 -- to compile on every call.
+--
+-- The claim starts at this session's floor (SQL/migrations/015, docs/design/pinned-snapshot/):
+-- the claim key below which no job of this turn's tasks and queues is runnable, kept in the
+-- session setting pgworker.claim_floor with the snapshot the turn began in. So a claim does not
+-- walk the index entries of finished jobs that a snapshot held open elsewhere keeps vacuum from
+-- removing. Each turn
+--   1. lowers the floor to the rewinds of the transactions that committed since the previous
+--      turn began (in progress in its snapshot or above its xmax, and visible in this one);
+--   2. claims from the floor;
+--   3. moves the floor to the first job still runnable at or after it (a job another worker is
+--      claiming, one not yet due, ...; none: nothing is left, so the next rewind sets it).
+-- A job that becomes runnable after step 1 without being visible to it has its rewind read by the
+-- next turn. Setting the floor is transactional: a turn that rolls back leaves the previous one.
+-- The floor is dropped, and the claim starts at the front, on a new session, when the tasks,
+-- queues, paused or capped queues change, when the previous turn is more than a minute old
+-- (prune_claim_rewinds keeps rewinds long enough for that), and once a minute regardless, for
+-- jobs made runnable by a path that fires no trigger (session_replication_role = replica).
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -49,6 +66,16 @@ DECLARE
     capped text[] := '{}';
     guarded boolean := true;
     runnable_tasks text[] := tasks;
+    -- The floor: the front of the claim index unless the session's pgworker.claim_floor applies.
+    floor_priority integer := -2147483648;
+    floor_run_at timestamptz := '-infinity';
+    floor_id bigint := -9223372036854775808;
+    floor_setting text[];
+    floor_scope text;
+    swept_at timestamptz := now();
+    previous_snapshot pg_snapshot;
+    this_snapshot pg_snapshot;
+    rewind record;
 BEGIN
     IF max_jobs > 0 THEN
         PERFORM pgworker.move_staged_jobs();
@@ -75,7 +102,7 @@ BEGIN
                 WHERE next_jobs.queue = ANY (capped));
         END IF;
     END IF;
-    IF guarded OR false = ANY (succeeded) OR local_room IS NOT NULL THEN
+    IF guarded OR local_room IS NOT NULL THEN
         IF cardinality(ids) > 0 THEN
             PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
         END IF;
@@ -88,7 +115,9 @@ BEGIN
     -- The outcomes. Without results (no-op jobs, handlers that return nothing) the rows are
     -- found by their ids alone; joining unnest(ids, results) cost as much again.
     IF cardinality(ids) > 0 THEN
-        IF array_remove(results, NULL) = '{}' THEN
+        IF false = ANY (succeeded) THEN
+            PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
+        ELSIF array_remove(results, NULL) = '{}' THEN
             UPDATE pgworker.jobs j
             SET state = 'succeeded', result = NULL, finished_at = now(), locked_by = NULL, locked_at = NULL
             WHERE j.id = ANY (ids) AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
@@ -99,10 +128,68 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
-    -- false), instead of racing for jobs_lock_key_running_idx.
+    IF max_jobs <= 0 THEN
+        RETURN;
+    END IF;
+    -- 1. The floor, lowered to the rewinds committed since the previous turn.
+    this_snapshot := pg_current_snapshot();
+    floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
+    floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
+    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
+       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+        floor_priority := floor_setting[2]::integer;
+        -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
+        floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
+                             ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
+        floor_id := floor_setting[4]::bigint;
+        previous_snapshot := floor_setting[5]::pg_snapshot;
+        swept_at := to_timestamp(floor_setting[7]::double precision);
+        SELECT w.priority, w.run_at, w.id INTO rewind
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
+              UNION ALL
+              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
+        WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+        ORDER BY w.priority, w.run_at, w.id
+        LIMIT 1;
+        IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
+            floor_priority := rewind.priority;
+            floor_run_at := rewind.run_at;
+            floor_id := rewind.id;
+        END IF;
+    END IF;
+    -- 2. The claim. A lock-key job committed after the check above is left to the guarded path
+    -- (lock_keys false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
     SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
-                                          paused || capped, max_jobs, false);
+                                          paused || capped, max_jobs, false,
+                                          floor_priority, floor_run_at, floor_id);
+    -- 3. The first job still runnable at or after the floor, due or not, that this turn could
+    -- claim. No upper bound: btree stops a row comparison only on its first column, so a bound
+    -- would walk on to the end of the index whenever nothing is found.
+    SELECT j.priority, j.run_at, j.id INTO floor_priority, floor_run_at, floor_id
+    FROM pgworker.jobs j
+    WHERE j.state IN ('available', 'retryable')
+      AND (j.priority, j.run_at, j.id) >= (floor_priority, floor_run_at, floor_id)
+      AND j.task = ANY (runnable_tasks)
+      AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
+      AND j.queue <> ALL (paused || capped)
+      AND j.lock_key IS NULL
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        floor_priority := 2147483647;
+        floor_run_at := 'infinity';
+        floor_id := 9223372036854775807;
+    END IF;
+    PERFORM set_config('pgworker.claim_floor',
+                       concat_ws('|', floor_scope, floor_priority,
+                                 CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
+                                      ELSE floor_run_at::text END,
+                                 floor_id, this_snapshot,
+                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                       false);
 END
 $$;

@@ -455,7 +455,8 @@ final class AttackTests: XCTestCase {
             SELECT p.proname || ':' || pg_get_userbyid(p.proowner) AS d FROM pg_proc p
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef ORDER BY 1
             """).rows.map { try $0.decode("d") }
-        XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_enqueuer"])
+        XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_enqueuer",
+                                  "rewind_claims_after_insert:pgworker_stager", "rewind_claims_after_update:pgworker_stager"])
         let unpinned: [String] = try await owner.query("""
             SELECT p.proname AS n FROM pg_proc p
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef

@@ -460,6 +460,43 @@ ALTER TABLE pgworker.workers ADD COLUMN IF NOT EXISTS claim_turns integer;
 -- always in need of vacuum; its vacuum should not wait. Other tables keep the server's setting.
 ALTER TABLE pgworker.jobs SET (autovacuum_vacuum_cost_delay = 0);
 """##),
+        Migration(version: 15, name: "claim_floor", sql: ##"""
+-- pgworker migration 015: claims start from a floor, not from the front of the claim index.
+--
+-- While a snapshot is held open anywhere in the database (a report, an idle transaction, a
+-- pg_dump), vacuum cannot remove the claim index's entries for jobs that finished after it, and a
+-- claim that starts at the front of jobs_claim_idx walks all of them, a heap visit each: at
+-- 15,000 jobs/s a worker fell to 1,500 jobs/s within three minutes. So the usual turn keeps a
+-- floor, the claim key (priority, run_at, id) below which it knows there is nothing to claim, and
+-- starts its index scan there (complete_and_claim; design and measurements in
+-- docs/design/pinned-snapshot/REPORT.md).
+--
+-- A job that becomes runnable with a key below some worker's floor (a transaction that began
+-- earlier and commits later, a past run_at, a retry or rescue that keeps its old run_at, a lower
+-- priority number) leaves a rewind: its key, tagged with its transaction's id. A worker reads the
+-- rewinds of the transactions that committed since its previous turn (PgQ's rule: those in
+-- progress in the previous snapshot or above its xmax, and visible in the current one) and lowers
+-- its floor to them. One row per INSERT statement (its smallest runnable key) and one per UPDATE
+-- that makes a row runnable or moves it earlier.
+CREATE TABLE IF NOT EXISTS pgworker.claim_rewinds (
+    txid     xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    priority integer     NOT NULL,
+    run_at   timestamptz NOT NULL,
+    id       bigint      NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claim_rewinds_txid_idx ON pgworker.claim_rewinds (txid);
+
+-- When rewinds may go: prune_claim_rewinds records the oldest running transaction from time to
+-- time, and deletes the rewinds of transactions that had ended when a horizon it recorded long
+-- enough ago was taken (long after any floor still in use was last brought up to date).
+CREATE TABLE IF NOT EXISTS pgworker.claim_rewind_horizons (
+    taken_at timestamptz PRIMARY KEY,
+    oldest_xid xid8      NOT NULL
+);
+
+-- claim_runnable takes the floor (three more arguments); the old signature goes.
+DROP FUNCTION IF EXISTS pgworker.claim_runnable(text, text[], text[], text[], integer, boolean);
+"""##),
     ]
 }
 
@@ -928,6 +965,8 @@ $$;
 -- `lock_keys` false, jobs with a lock_key are left alone; with it true, such a job is taken only
 -- if no job of its key is running and none comes before it in claim order and is due (the unique
 -- index jobs_lock_key_running_idx backs this up; claim_jobs_within catches its violation).
+-- The scan starts at the floor (floor_priority, floor_run_at, floor_id): the caller knows no job
+-- it may claim lies below it (complete_and_claim keeps one; the default is the front).
 --
 -- complete_and_claim (the usual turn) and claim_jobs_within (the guarded claim, when no queue is
 -- capped) both claim through it, with the plan settings of their own: complete_and_claim's
@@ -939,7 +978,10 @@ CREATE OR REPLACE FUNCTION pgworker.claim_runnable(
     queues          text[],
     excluded_queues text[],
     max_jobs        integer,
-    lock_keys       boolean
+    lock_keys       boolean,
+    floor_priority  integer     DEFAULT -2147483648,
+    floor_run_at    timestamptz DEFAULT '-infinity',
+    floor_id        bigint      DEFAULT -9223372036854775808
 ) RETURNS SETOF pgworker.jobs
 LANGUAGE plpgsql
 -- A generic plan prices the lock-key subplans for every candidate, far above jit_above_cost, so
@@ -952,6 +994,8 @@ BEGIN
         SELECT j.id
         FROM pgworker.jobs j
         WHERE j.state IN ('available', 'retryable')
+          AND (j.priority, j.run_at, j.id) >= (claim_runnable.floor_priority, claim_runnable.floor_run_at,
+                                               claim_runnable.floor_id)
           AND j.run_at <= now()
           AND j.task = ANY (claim_runnable.tasks)
           AND (claim_runnable.queues IS NULL OR j.queue = ANY (claim_runnable.queues))
@@ -1005,6 +1049,23 @@ $$;
 -- sequential scans are ruled out as well, which leaves every statement an index scan whatever
 -- the statistics; and JIT is off, since a plan priced with ruled-out scans looks expensive enough
 -- to compile on every call.
+--
+-- The claim starts at this session's floor (SQL/migrations/015, docs/design/pinned-snapshot/):
+-- the claim key below which no job of this turn's tasks and queues is runnable, kept in the
+-- session setting pgworker.claim_floor with the snapshot the turn began in. So a claim does not
+-- walk the index entries of finished jobs that a snapshot held open elsewhere keeps vacuum from
+-- removing. Each turn
+--   1. lowers the floor to the rewinds of the transactions that committed since the previous
+--      turn began (in progress in its snapshot or above its xmax, and visible in this one);
+--   2. claims from the floor;
+--   3. moves the floor to the first job still runnable at or after it (a job another worker is
+--      claiming, one not yet due, ...; none: nothing is left, so the next rewind sets it).
+-- A job that becomes runnable after step 1 without being visible to it has its rewind read by the
+-- next turn. Setting the floor is transactional: a turn that rolls back leaves the previous one.
+-- The floor is dropped, and the claim starts at the front, on a new session, when the tasks,
+-- queues, paused or capped queues change, when the previous turn is more than a minute old
+-- (prune_claim_rewinds keeps rewinds long enough for that), and once a minute regardless, for
+-- jobs made runnable by a path that fires no trigger (session_replication_role = replica).
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -1029,6 +1090,16 @@ DECLARE
     capped text[] := '{}';
     guarded boolean := true;
     runnable_tasks text[] := tasks;
+    -- The floor: the front of the claim index unless the session's pgworker.claim_floor applies.
+    floor_priority integer := -2147483648;
+    floor_run_at timestamptz := '-infinity';
+    floor_id bigint := -9223372036854775808;
+    floor_setting text[];
+    floor_scope text;
+    swept_at timestamptz := now();
+    previous_snapshot pg_snapshot;
+    this_snapshot pg_snapshot;
+    rewind record;
 BEGIN
     IF max_jobs > 0 THEN
         PERFORM pgworker.move_staged_jobs();
@@ -1055,7 +1126,7 @@ BEGIN
                 WHERE next_jobs.queue = ANY (capped));
         END IF;
     END IF;
-    IF guarded OR false = ANY (succeeded) OR local_room IS NOT NULL THEN
+    IF guarded OR local_room IS NOT NULL THEN
         IF cardinality(ids) > 0 THEN
             PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
         END IF;
@@ -1068,7 +1139,9 @@ BEGIN
     -- The outcomes. Without results (no-op jobs, handlers that return nothing) the rows are
     -- found by their ids alone; joining unnest(ids, results) cost as much again.
     IF cardinality(ids) > 0 THEN
-        IF array_remove(results, NULL) = '{}' THEN
+        IF false = ANY (succeeded) THEN
+            PERFORM 1 FROM pgworker.complete_jobs(worker_id, ids, succeeded, results, errors, discard);
+        ELSIF array_remove(results, NULL) = '{}' THEN
             UPDATE pgworker.jobs j
             SET state = 'succeeded', result = NULL, finished_at = now(), locked_by = NULL, locked_at = NULL
             WHERE j.id = ANY (ids) AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
@@ -1079,11 +1152,69 @@ BEGIN
             WHERE j.id = o.id AND (j.state = 'running' AND j.locked_by = worker_id) IS TRUE;
         END IF;
     END IF;
-    -- A lock-key job committed after the check above is left to the guarded path (lock_keys
-    -- false), instead of racing for jobs_lock_key_running_idx.
+    IF max_jobs <= 0 THEN
+        RETURN;
+    END IF;
+    -- 1. The floor, lowered to the rewinds committed since the previous turn.
+    this_snapshot := pg_current_snapshot();
+    floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
+    floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
+    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
+       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+        floor_priority := floor_setting[2]::integer;
+        -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
+        floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
+                             ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
+        floor_id := floor_setting[4]::bigint;
+        previous_snapshot := floor_setting[5]::pg_snapshot;
+        swept_at := to_timestamp(floor_setting[7]::double precision);
+        SELECT w.priority, w.run_at, w.id INTO rewind
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
+              UNION ALL
+              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
+        WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+        ORDER BY w.priority, w.run_at, w.id
+        LIMIT 1;
+        IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
+            floor_priority := rewind.priority;
+            floor_run_at := rewind.run_at;
+            floor_id := rewind.id;
+        END IF;
+    END IF;
+    -- 2. The claim. A lock-key job committed after the check above is left to the guarded path
+    -- (lock_keys false), instead of racing for jobs_lock_key_running_idx.
     RETURN QUERY
     SELECT * FROM pgworker.claim_runnable(worker_id, runnable_tasks, complete_and_claim.queues,
-                                          paused || capped, max_jobs, false);
+                                          paused || capped, max_jobs, false,
+                                          floor_priority, floor_run_at, floor_id);
+    -- 3. The first job still runnable at or after the floor, due or not, that this turn could
+    -- claim. No upper bound: btree stops a row comparison only on its first column, so a bound
+    -- would walk on to the end of the index whenever nothing is found.
+    SELECT j.priority, j.run_at, j.id INTO floor_priority, floor_run_at, floor_id
+    FROM pgworker.jobs j
+    WHERE j.state IN ('available', 'retryable')
+      AND (j.priority, j.run_at, j.id) >= (floor_priority, floor_run_at, floor_id)
+      AND j.task = ANY (runnable_tasks)
+      AND (complete_and_claim.queues IS NULL OR j.queue = ANY (complete_and_claim.queues))
+      AND j.queue <> ALL (paused || capped)
+      AND j.lock_key IS NULL
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        floor_priority := 2147483647;
+        floor_run_at := 'infinity';
+        floor_id := 9223372036854775807;
+    END IF;
+    PERFORM set_config('pgworker.claim_floor',
+                       concat_ws('|', floor_scope, floor_priority,
+                                 CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
+                                      ELSE floor_run_at::text END,
+                                 floor_id, this_snapshot,
+                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                       false);
 END
 $$;
 """##),
@@ -1459,6 +1590,38 @@ LANGUAGE sql AS $$
     ON CONFLICT ON CONSTRAINT queues_pkey DO UPDATE SET paused = true, updated_at = now();
 $$;
 """##),
+        SchemaDefinition(kind: .function, name: "prune_claim_rewinds", sql: ##"""
+-- Deletes the claim rewinds (SQL/migrations/015) no worker can still need, and returns how many.
+-- A floor is used for at most a minute after the turn that last brought it up to date
+-- (complete_and_claim sweeps from the front otherwise), so a rewind may go once its
+-- transaction had ended before a horizon recorded three minutes ago: every floor in use has read
+-- all rewinds committed by then. Workers call it from their maintenance loop, every poll
+-- interval; it records a horizon every 30 seconds and deletes at most that often. Concurrent
+-- calls are harmless.
+CREATE OR REPLACE FUNCTION pgworker.prune_claim_rewinds() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    horizon xid8;
+    deleted integer := 0;
+BEGIN
+    SELECT max(h.oldest_xid) INTO horizon
+    FROM pgworker.claim_rewind_horizons h
+    WHERE h.taken_at < now() - interval '3 minutes';
+    IF horizon IS NOT NULL THEN
+        DELETE FROM pgworker.claim_rewinds r WHERE r.txid < horizon;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        -- Each horizon is used once: the next call has nothing to do until another one is old.
+        DELETE FROM pgworker.claim_rewind_horizons h WHERE h.taken_at < now() - interval '3 minutes';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pgworker.claim_rewind_horizons h WHERE h.taken_at > now() - interval '30 seconds') THEN
+        INSERT INTO pgworker.claim_rewind_horizons (taken_at, oldest_xid)
+        VALUES (now(), pg_snapshot_xmin(pg_current_snapshot()))
+        ON CONFLICT (taken_at) DO NOTHING;
+    END IF;
+    RETURN deleted;
+END
+$$;
+"""##),
         SchemaDefinition(kind: .function, name: "prune_jobs", sql: ##"""
 -- Deletes up to batch_size finished jobs past their retention, skipping rows someone else has
 -- locked, so it never waits and never holds many locks. Workers call it periodically and again
@@ -1794,6 +1957,64 @@ LANGUAGE sql AS $$
     WHERE j.id = retry_job.job_id AND j.state IN ('dead', 'cancelled')
     RETURNING j.*;
 $$;
+"""##),
+        SchemaDefinition(kind: .function, name: "rewind_claims_after_insert", sql: ##"""
+-- Claim floors (SQL/migrations/015): an INSERT into pgworker.jobs leaves one rewind, the smallest
+-- claim key among its runnable rows, so a worker whose floor has passed that key moves it back
+-- once the inserting transaction has committed. The rewind commits or rolls back with the jobs.
+--
+-- Every role that enqueues fires this, so it runs as pgworker_stager, which may insert the key
+-- columns of rewinds and nothing more there (SQL/privileges/grants.sql); the transaction id is
+-- always the column's default.
+CREATE OR REPLACE FUNCTION pgworker.rewind_claims_after_insert() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id)
+    SELECT n.priority, n.run_at, n.id
+    FROM new_jobs n
+    WHERE n.state IN ('available', 'retryable')
+    ORDER BY n.priority, n.run_at, n.id
+    LIMIT 1;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_rewind_claims_after_insert
+    AFTER INSERT ON pgworker.jobs
+    REFERENCING NEW TABLE AS new_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION pgworker.rewind_claims_after_insert();
+"""##),
+        SchemaDefinition(kind: .function, name: "rewind_claims_after_update", sql: ##"""
+-- Claim floors (SQL/migrations/015): an UPDATE that makes a job runnable (a retry, which keeps or
+-- sets its run_at; a rescue; retrying a dead or cancelled job) or that moves a runnable job
+-- earlier in claim order, or into another task, queue or lock key, leaves a rewind with the new
+-- key, so workers whose floor has passed it look there again once the update has committed.
+-- Updates that change none of this (claims, outcomes, progress) do not fire it.
+--
+-- Runs as pgworker_stager, as rewind_claims_after_insert does, for every role that may update jobs.
+CREATE OR REPLACE FUNCTION pgworker.rewind_claims_after_update() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id) VALUES (NEW.priority, NEW.run_at, NEW.id);
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_rewind_claims_after_update
+    AFTER UPDATE ON pgworker.jobs
+    FOR EACH ROW
+    WHEN (NEW.state IN ('available', 'retryable')
+          AND (OLD.state NOT IN ('available', 'retryable')
+               OR (NEW.priority, NEW.run_at, NEW.id) < (OLD.priority, OLD.run_at, OLD.id)
+               OR NEW.task <> OLD.task OR NEW.queue <> OLD.queue
+               OR NEW.lock_key IS DISTINCT FROM OLD.lock_key))
+    EXECUTE FUNCTION pgworker.rewind_claims_after_update();
 """##),
         SchemaDefinition(kind: .function, name: "run_sql_job", sql: ##"""
 -- Runs one claimed job of a SQL task and records its outcome in the same transaction, so the
@@ -2528,6 +2749,8 @@ GRANT CREATE ON SCHEMA pgworker TO pgworker_stager, pgworker_enqueuer;
 ALTER FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integer, integer, text, text, text, jsonb) OWNER TO pgworker_enqueuer;
 ALTER FUNCTION pgworker.add_jobs(jsonb) OWNER TO pgworker_enqueuer;
 ALTER FUNCTION pgworker.apply_sql_task_defaults() OWNER TO pgworker_enqueuer;
+ALTER FUNCTION pgworker.rewind_claims_after_insert() OWNER TO pgworker_stager;
+ALTER FUNCTION pgworker.rewind_claims_after_update() OWNER TO pgworker_stager;
 -- Trigger functions generated by attach_trigger, named from the attachment's id, never from text
 -- read back from a table.
 DO $owners$
@@ -2550,6 +2773,9 @@ GRANT INSERT (task, queue, payload, priority, run_at, max_attempts, job_key) ON 
 -- ON CONFLICT (job_key) WHERE ... state ... needs to read the arbiter index's columns.
 GRANT SELECT (job_key, state) ON pgworker.jobs TO pgworker_stager;
 GRANT USAGE ON SEQUENCE pgworker.jobs_id_seq TO pgworker_stager;
+-- The claim rewinds of every insert and update of jobs (rewind_claims_after_insert, _after_update):
+-- the key columns only, so the transaction id is always the inserting transaction's own.
+GRANT INSERT (priority, run_at, id) ON pgworker.claim_rewinds TO pgworker_stager;
 
 -- pgworker_enqueuer: add_job and add_jobs, and apply_sql_task_defaults reading the SQL tasks' options.
 GRANT SELECT ON pgworker.jobs TO pgworker_enqueuer;
@@ -2575,6 +2801,9 @@ GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integ
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
 GRANT SELECT, UPDATE, DELETE ON pgworker.staged_jobs TO pgworker_worker;
 GRANT SELECT, DELETE ON pgworker.cancel_requests TO pgworker_worker;
+-- Turns read claim rewinds; maintenance prunes them (prune_claim_rewinds).
+GRANT SELECT, DELETE ON pgworker.claim_rewinds TO pgworker_worker;
+GRANT SELECT, INSERT, DELETE ON pgworker.claim_rewind_horizons TO pgworker_worker;
 -- Claims of capped queues lock the queue's row (SELECT ... FOR UPDATE needs an UPDATE right).
 GRANT SELECT, UPDATE (updated_at) ON pgworker.queues TO pgworker_worker;
 GRANT SELECT, UPDATE (last_tick, next_tick) ON pgworker.schedules TO pgworker_worker;
@@ -2587,7 +2816,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.add_jobs(jsonb),
     pgworker.claim_jobs(text, text[], text[], integer, boolean),
     pgworker.claim_jobs_within(text, text[], text[], integer, boolean, jsonb),
-    pgworker.claim_runnable(text, text[], text[], text[], integer, boolean),
+    pgworker.claim_runnable(text, text[], text[], text[], integer, boolean, integer, timestamptz, bigint),
     pgworker.complete_and_claim(text, bigint[], boolean[], jsonb[], text[], boolean[], text[], text[], integer, boolean, jsonb),
     pgworker.complete_jobs(text, bigint[], boolean[], jsonb[], text[], boolean[]),
     pgworker.move_staged_jobs(integer),
@@ -2600,6 +2829,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.sql_task_plan(text),
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
     pgworker.prune_jobs(integer),
+    pgworker.prune_claim_rewinds(),
     pgworker.report_progress(bigint, double precision, text)
 TO pgworker_worker;
 

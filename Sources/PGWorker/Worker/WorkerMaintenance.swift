@@ -5,6 +5,7 @@ import PQClient
 /// - cancels running jobs whose cancellation it may have missed (a notification is lost while
 ///   the listener reconnects);
 /// - re-reads which queues have a running-jobs limit (``LimitedQueues``);
+/// - deletes the claim rewinds no floor can still need (`pgworker.prune_claim_rewinds`);
 /// - every ``WorkerConfiguration/pruneInterval``, prunes finished jobs (``Retention``).
 struct WorkerMaintenance: Sendable {
     let connection: ManagedConnection
@@ -41,6 +42,7 @@ struct WorkerMaintenance: Sendable {
                 ).rows.map { try $0.decode("queue") }
                 limitedQueues.update(Set(limited))
                 progress.queueCapsRead()
+                try await connection.queryPrepared("SELECT pgworker.prune_claim_rewinds()")
                 if let interval = configuration.pruneInterval, pruneBehind || lastPrune.map({ .now - $0 >= interval }) ?? true {
                     if !pruneBehind { lastPrune = .now }
                     let pass = try await Retention.prune(connection)
