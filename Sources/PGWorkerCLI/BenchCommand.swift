@@ -56,6 +56,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also compare handler kinds on no-op jobs: Swift, a persistent command program, and a process per job.")
     var handlers = false
 
+    @Flag(help: "Measure only the Swift handler against the SQL task, alternately for --rounds rounds, and nothing else (quick).")
+    var handlersOnly = false
+
     @Option(help: "With --handlers: the persistent no-op program (default: a small Python loop).")
     var persistentCommand: String = BenchCommand.pythonNoOpLoop
 
@@ -110,6 +113,13 @@ struct BenchCommand: AsyncParsableCommand {
         let control = try await bench.connect("bench-control")
         let queue = BenchQueue(connection: control)
         print(try await serverDescription(control, bench))
+        if handlersOnly {
+            print("jobs \(jobs), concurrency \(concurrency), \(rounds) round(s)"
+                  + (workerSettings.isEmpty ? "" : "; worker processes' sessions: \(workerSettings.joined(separator: ", "))"))
+            try await compareSwiftAndSQL(queue, bench)
+            await control.close()
+            return
+        }
         print("jobs \(jobs), concurrency \(concurrency), processes \(processes)"
               + (scalingProcesses > 0 && scalingProcesses != processes ? " (and \(scalingProcesses) for scaling)" : "")
               + ", best of \(rounds) round(s)"
@@ -306,6 +316,41 @@ struct BenchCommand: AsyncParsableCommand {
               + "persistent command \(ratio(rates[2] / rates[0]))x the Swift handler "
               + "(pipelined \(ratio(rates[3] / rates[0]))x), \(ratio(rates[2] / rates[4]))x a process per job "
               + "(pipelined \(ratio(rates[3] / rates[4]))x)")
+    }
+
+    /// `--handlers-only`: the Swift handler and the SQL task, alternately, `rounds` times each,
+    /// with the ratio of each round (the machine's load changes between rounds, less within one).
+    private func compareSwiftAndSQL(_ queue: BenchQueue, _ bench: BenchDatabase) async throws {
+        let control = try await bench.connect("bench-sql-task")
+        try await control.execute("CREATE FUNCTION bench_sql_noop(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT'")
+        var ratios: [Double] = []
+        for round in 1...rounds {
+            var rates: [Double] = []
+            for sqlTask in [false, true] {
+                try await queue.reset()
+                try await control.execute(sqlTask
+                    ? "SELECT pgworker.register_sql_task('bench_handler', 'bench_sql_noop(jsonb)')"
+                    : "DELETE FROM pgworker.sql_tasks WHERE task = 'bench_handler'")
+                let children = try WorkerProcesses(count: 1, conninfo: bench.conninfo, task: "bench_handler",
+                                                   concurrency: concurrency, settings: workerSettings,
+                                                   handlerArguments: sqlTask ? ["--sql-task"] : [])
+                do {
+                    try await queue.waitForWorkers(1)
+                    try await queue.insertBulk(task: "bench_handler", count: jobs)
+                    try await queue.waitUntilDrained()
+                    await children.stop()
+                } catch {
+                    await children.stop()
+                    throw error
+                }
+                rates.append(try await queue.processingRate(expected: jobs))
+            }
+            ratios.append(rates[1] / rates[0])
+            print("round \(round): Swift handler \(rate(rates[0])) jobs/s, SQL task \(rate(rates[1])) jobs/s = \(ratio(rates[1] / rates[0]))x")
+            flush()
+        }
+        await control.close()
+        print("handlers: SQL task \(ratios.map(ratio).joined(separator: ", "))x the Swift handler")
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.
