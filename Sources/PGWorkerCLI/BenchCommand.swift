@@ -346,11 +346,31 @@ struct BenchCommand: AsyncParsableCommand {
                 rates.append(try await queue.processingRate(expected: jobs))
             }
             ratios.append(rates[1] / rates[0])
-            print("round \(round): Swift handler \(rate(rates[0])) jobs/s, SQL task \(rate(rates[1])) jobs/s = \(ratio(rates[1] / rates[0]))x")
+            // Server sessions flush their function statistics when they end, just after the worker exits.
+            try await Task.sleep(for: .milliseconds(300))
+            print("round \(round): Swift handler \(rate(rates[0])) jobs/s, SQL task \(rate(rates[1])) jobs/s = \(ratio(rates[1] / rates[0]))x"
+                  + (try await sqlTaskCalls(control)))
             flush()
         }
         await control.close()
         print("handlers: SQL task \(ratios.map(ratio).joined(separator: ", "))x the Swift handler")
+    }
+
+    /// The SQL task's batches and turns so far (cumulative, from `pg_stat_user_functions`), or "".
+    private func sqlTaskCalls(_ connection: PQConnection) async throws -> String {
+        try await connection.execute("SELECT pg_stat_clear_snapshot()")
+        let rows = try await connection.query(
+            """
+            SELECT funcname, calls, total_time FROM pg_stat_user_functions
+            WHERE schemaname = 'pgworker' AND funcname IN ('run_sql_jobs', 'complete_and_claim')
+            """
+        ).rows
+        var calls: [String: (Int, Double)] = [:]
+        for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
+        guard let batches = calls["run_sql_jobs"], batches.0 > 0 else { return "" }
+        let turns = calls["complete_and_claim"] ?? (0, 0)
+        return String(format: " (so far: %d SQL batches, %.2f ms of server time each; %d turns in all)",
+                      batches.0, batches.1 / Double(batches.0), turns.0)
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.
