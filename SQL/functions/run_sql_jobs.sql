@@ -48,12 +48,19 @@ DECLARE
     progress_ids bigint[] := '{}';
     progress_values double precision[] := '{}';
     progress_messages text[] := '{}';
+    switch_role  boolean;
+    ignored      text;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
     -- task's call runs under it, as the task expects. (Until the end of the transaction.)
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-    PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+    -- (Assignments rather than PERFORM: a simple expression, evaluated without the executor.)
+    ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    ignored := pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+    -- Each job reads its progress from these; they are cleared after a job that reported, so
+    -- they are empty when a job starts (a failed job's SET LOCALs roll back with it).
+    ignored := pg_catalog.set_config('pgworker.progress', '', true);
+    ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
 
     FOR job IN
         SELECT * FROM pgworker.jobs j
@@ -89,6 +96,7 @@ BEGIN
             ELSE
                 call_text := pg_catalog.format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name);
             END IF;
+            switch_role := NOT fn_definer AND fn_owner <> worker_role;
         ELSIF job.task <> the_task THEN
             CONTINUE;
         END IF;
@@ -106,13 +114,11 @@ BEGIN
             CONTINUE;
         END IF;
         BEGIN
-            PERFORM pg_catalog.set_config('pgworker.job_id', job.id::text, true);
-            PERFORM pg_catalog.set_config('pgworker.progress', '', true);
-            PERFORM pg_catalog.set_config('pgworker.progress_message', '', true);
-            IF NOT fn_definer AND fn_owner <> worker_role THEN
-                EXECUTE pg_catalog.format('SET LOCAL ROLE %I', fn_owner);
+            ignored := pg_catalog.set_config('pgworker.job_id', job.id::text, true);
+            IF switch_role THEN
+                ignored := pg_catalog.set_config('role', fn_owner, true);   -- SET LOCAL ROLE
             END IF;
-            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
+            ignored := pg_catalog.set_config('search_path', worker_search_path, true);
             IF returns_void THEN
                 EXECUTE call_text USING job.payload;
             ELSE
@@ -120,13 +126,17 @@ BEGIN
             END IF;
             -- Whatever the task did to search_path or its role, pgworker's statements below
             -- resolve names as written and run as the worker.
-            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            EXECUTE pg_catalog.format('SET LOCAL ROLE %I', worker_role);
-            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
-            IF reported IS NOT NULL THEN
+            ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+            IF switch_role OR current_user <> worker_role THEN
+                ignored := pg_catalog.set_config('role', worker_role, true);
+            END IF;
+            reported := pg_catalog.current_setting('pgworker.progress', true);
+            IF reported <> '' THEN
                 progress_ids := progress_ids || job.id;
                 progress_values := progress_values || reported::double precision;
                 progress_messages := progress_messages || nullif(pg_catalog.current_setting('pgworker.progress_message', true), '');
+                ignored := pg_catalog.set_config('pgworker.progress', '', true);
+                ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
             END IF;
             ids := ids || job.id; oks := oks || true; results := results || outcome; errors := errors || NULL::text;
         EXCEPTION WHEN OTHERS THEN
