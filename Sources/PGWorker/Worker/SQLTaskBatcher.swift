@@ -89,15 +89,18 @@ final class SQLTaskBatcher: Sendable {
     private func runBatch(_ batch: [Entry], on managed: ManagedConnection, logger: Logger) async -> [Entry] {
         let started = ContinuousClock.now
         var states: [Int64: String?] = [:]
+        let resetFailure: PQError?
         do {
             let connection = try await managed.connection()
-            let rows = try await withTaskCancellationHandler {
-                try await connection.queryPrepared(
+            // The batch and the session reset after it go out together: one round trip.
+            let (rows, failure) = try await withTaskCancellationHandler {
+                try await connection.queryThenResetSession(
                     "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], $2, $3)",
                     [batch.map(\.job.id), workerID, Int(Self.budget / .milliseconds(1))])
             } onCancel: {
                 connection.cancelRunningQuery()
             }
+            resetFailure = failure
             for row in rows.rows {
                 states[try row.decode("job_id", as: Int64.self)] = try row.decodeIfPresent("state", as: String.self)
             }
@@ -112,7 +115,10 @@ final class SQLTaskBatcher: Sendable {
             for entry in batch { entry.resolve(completion(entry.job.id)) }
             return []
         }
-        await SQLTaskRunner.resetSession(managed, logger: logger)
+        if let resetFailure {
+            logger.warning("could not reset a SQL-task connection; closing it", metadata: ["error": "\(resetFailure)"])
+            await managed.close()
+        }
         var deferred: [Entry] = []
         var ran = 0
         for entry in batch {
