@@ -26,6 +26,8 @@ final class SQLTaskBatcher: Sendable {
     /// False when the worker enforces a default timeout: every job then runs alone.
     private let batching: Bool
     private let waiting = Mutex<[String: [Entry]]>([:])
+    /// Jobs announced by ``expect(_:)`` whose own task has not called ``run(_:logger:)`` yet.
+    private let expected = Mutex<[Int64: Entry]>([:])
     /// Per task: the plan, when it was loaded, and the recent time per job.
     private let tasks = Mutex<[String: TaskInfo]>([:])
 
@@ -44,12 +46,29 @@ final class SQLTaskBatcher: Sendable {
     /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
     /// is for the engine loop to record, or the state its transaction recorded.
     func run(_ job: ClaimedJob, logger: Logger) async -> SQLTaskRunner.Run {
-        let entry = Entry(job)
-        waiting.withLock { $0[job.task, default: []].append(entry) }
-        // The jobs of one claim start together: let the others join before a batch is taken.
-        await Task.yield()
+        let entry: Entry
+        if let announced = expected.withLock({ $0.removeValue(forKey: job.id) }) {
+            entry = announced
+        } else {
+            entry = Entry(job)
+            waiting.withLock { $0[job.task, default: []].append(entry) }
+            // The jobs of one claim start together: let the others join before a batch is taken.
+            await Task.yield()
+        }
         await drive(task: job.task, own: entry, logger: logger)
         return await entry.outcome()
+    }
+
+    /// Announces the SQL-task jobs of one claim before their tasks start, so that the first
+    /// batch can take them all rather than those whose tasks happened to start first.
+    /// Each must then be given to ``run(_:logger:)`` (by its own task).
+    func expect(_ jobs: [ClaimedJob]) {
+        guard batching, !jobs.isEmpty else { return }
+        let entries = jobs.map(Entry.init)
+        expected.withLock { for entry in entries { $0[entry.job.id] = entry } }
+        waiting.withLock { state in
+            for entry in entries { state[entry.job.task, default: []].append(entry) }
+        }
     }
 
     private func drive(task: String, own: Entry, logger: Logger) async {
