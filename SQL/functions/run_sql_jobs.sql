@@ -8,6 +8,13 @@
 -- the caller runs the rest in another batch. So a slow job holds back only the jobs that ran
 -- before it in its batch.
 --
+-- A task with a timeout: the worker runs the batch with statement_timeout set to the timeout
+-- plus the batch's budget (and a little), so a job still running when it fires has run longer
+-- than its timeout. That job fails with a timeout error, its effects rolled back; the jobs before
+-- it commit as usual, and those after it are 'deferred' (the timer fires once per statement). A
+-- cancel that comes before the job reached its timeout (a worker shutting down) cancels the
+-- whole batch, as before.
+--
 -- Only jobs of one task share a transaction: the task's function, and so its owner, is the same
 -- for all, so whatever one job leaves in the session (settings, temporary objects) is seen only
 -- by later jobs of the same owner. Between batches the worker resets the session (DISCARD ALL).
@@ -33,7 +40,10 @@ DECLARE
     refusal      text;
     worker_role  name := current_user;
     worker_search_path text := pg_catalog.current_setting('search_path');
-    started      timestamptz := pg_catalog.clock_timestamp();
+    -- When the statement came in: its statement_timeout counts from then (not from here).
+    started      timestamptz := pg_catalog.statement_timestamp();
+    task_timeout interval;
+    job_started  timestamptz;
     outcome      jsonb;
     error_state  text;
     error_text   text;
@@ -70,7 +80,7 @@ BEGIN
     LOOP
         IF the_task IS NULL THEN
             the_task := job.task;
-            SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = the_task;
+            SELECT to_regprocedure(s.function), s.timeout INTO fn, task_timeout FROM pgworker.sql_tasks s WHERE s.task = the_task;
             SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_catalog.pg_get_userbyid(p.proowner),
                    p.prosecdef, p.prorettype, t.typtype
             INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
@@ -113,6 +123,7 @@ BEGIN
             ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb; errors := errors || refusal;
             CONTINUE;
         END IF;
+        job_started := pg_catalog.clock_timestamp();
         BEGIN
             ignored := pg_catalog.set_config('pgworker.job_id', job.id::text, true);
             IF switch_role THEN
@@ -139,7 +150,20 @@ BEGIN
                 ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
             END IF;
             ids := ids || job.id; oks := oks || true; results := results || outcome; errors := errors || NULL::text;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION WHEN query_canceled THEN
+            -- A cancel before the job ran as long as its timeout is not this job's timeout: the
+            -- whole batch stops (and rolls back).
+            IF task_timeout IS NULL OR pg_catalog.clock_timestamp() - job_started < task_timeout THEN
+                RAISE;
+            END IF;
+            ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb;
+            errors := errors || pg_catalog.format(
+                'timed out: the SQL task ran longer than its timeout of %s ms (statement_timeout, SQLSTATE 57014); its effects were rolled back',
+                pg_catalog.ceil(pg_catalog.date_part('epoch', task_timeout) * 1000)::bigint);
+            -- The timer fired; it does not fire again in this statement, so start no other job.
+            cut := true;
+            EXIT;
+        WHEN OTHERS THEN
             -- The subtransaction's rollback undid the job's effects and its SET LOCALs.
             GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_text = MESSAGE_TEXT,
                                     error_detail = PG_EXCEPTION_DETAIL, error_hint = PG_EXCEPTION_HINT;

@@ -8,13 +8,17 @@ extension PQConnection {
     /// not the statement failed.
     ///
     /// Returns the statement's rows and, if the reset failed, why (the session is then in an
-    /// unknown state: close the connection). Throws the statement's error, or a connection error;
+    /// unknown state: close the connection). `settings` (name, value) are set for the session
+    /// just before the statement, in the same round trip (`statement_timeout`, say: the reset
+    /// undoes them). Throws the statement's error, or a connection error;
     /// when it throws, the reset may not have run. Without prepared statements
     /// (``setUsesPreparedStatements(_:)``, behind a transaction-pooling PgBouncer) the two go
     /// one after the other.
-    public func queryThenResetSession(_ sql: String, _ parameters: [(any PQEncodable)?] = []) throws
+    public func queryThenResetSession(_ sql: String, _ parameters: [(any PQEncodable)?] = [],
+                                      settings: [(name: String, value: String)] = []) throws
         -> (result: PQResult, resetFailure: PQError?) {
         guard usesPreparedStatements else {
+            for setting in settings { try query(Self.setConfig, [setting.name, setting.value]) }
             let result = try query(sql, parameters)
             do {
                 try resetSession(keepingCachedPlans: true)
@@ -32,7 +36,13 @@ extension PQConnection {
         }
         // The prepared statements go with the reset's DEALLOCATE ALL.
         preparedStatements.removeAll()
-        var sent = withParameterPointers(parameters) { values, count in
+        var sent = true
+        for setting in settings where sent {
+            sent = withParameterPointers([setting.name, setting.value]) { values, count in
+                PQsendQueryParams(handle, Self.setConfig, count, nil, values, nil, nil, 0)
+            } == 1
+        }
+        sent = sent && withParameterPointers(parameters) { values, count in
             PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
         } == 1 && PQpipelineSync(handle) == 1
         for statement in Self.resetStatements where sent {
@@ -44,12 +54,19 @@ extension PQConnection {
             dropBrokenConnection()
             throw error
         }
-        // The statement's result, then (after a NULL) its sync point.
-        let outcome: Result<PQResult, PQError>
-        do {
-            outcome = .success(try consume(PQgetResult(handle)))
-        } catch let error as PQError {
-            outcome = .failure(error)
+        // The settings' results and the statement's, each followed by a NULL, then the sync point.
+        var outcome: Result<PQResult, PQError> = .failure(PQError(kind: .usage, message: "no result"))
+        for index in 0...settings.count {
+            do {
+                let result = try consume(PQgetResult(handle))
+                if index == settings.count { outcome = .success(result) }
+            } catch let error as PQError {
+                // A failed setting aborts the rest up to the sync point.
+                outcome = .failure(error)
+                break
+            }
+            // The NULL that ends this statement's results.
+            if let extra = PQgetResult(handle) { PQclear(extra) }
         }
         let statementSync = readToSync(handle)
         // The reset's statements, then the second sync point.
@@ -64,6 +81,8 @@ extension PQConnection {
         }
         return (try outcome.get(), resetSync.failure)
     }
+
+    private static let setConfig = "SELECT pg_catalog.set_config($1, $2, false)"
 
     /// What ``resetSession(keepingCachedPlans:)`` sends with `keepingCachedPlans: true`, one statement each.
     static let resetStatements = [

@@ -7,14 +7,17 @@ import Synchronization
 /// subtransaction, and their outcomes commit with their effects. A no-op task then costs a
 /// subtransaction, not a transaction, a plan lookup and a commit.
 ///
-/// Every job's own task asks for a connection; whichever gets one first takes its own job (if no
-/// other batch took it yet) and up to ``batchLimit(for:)`` more of the same task, and runs them.
-/// So batches form only when jobs wait, and a lone job runs at once, alone.
+/// The turn announces the SQL jobs of a claim (``expect(_:)``) before their tasks start; every
+/// job's own task then asks for a connection, and whichever gets one first takes its own job (if
+/// no other batch took it yet) and up to ``batchLimit(for:timeout:)`` more of the same task, and
+/// runs them. So the jobs of one claim go in one batch, and a lone job runs at once, alone.
 ///
-/// Run one at a time, as before, are: procedures, tasks with a timeout, and every job when the
-/// worker has a default timeout (a timeout cancels one job, and a batch is one statement).
-/// How long a batch may hold its jobs: it starts no new job after ``budget``, and the batch
-/// limit of a task shrinks as its jobs take longer, to 1 for jobs of 10 ms or more.
+/// A task's timeout holds per job within a batch (see ``runBatch(_:timeout:on:logger:)``). Run
+/// one at a time, as before, are: procedures, and every job when the worker has a default
+/// timeout (enforced from Swift by cancelling the job's statement, which is the whole batch's).
+/// How long a batch may hold its jobs: it starts no new job after its budget (``budget``, less
+/// for short timeouts), and the batch limit of a task shrinks as its jobs take longer, to 1 for
+/// jobs as long as the budget.
 final class SQLTaskBatcher: Sendable {
     /// Longest batch to aim for, and the point after which a batch starts no new job.
     static let budget: Duration = .milliseconds(20)
@@ -77,15 +80,16 @@ final class SQLTaskBatcher: Sendable {
                 while true {
                     let connection = try await managed.connection()
                     let plan = try await self.plan(for: task, on: connection)
-                    let batchable = batching && plan?.kind == .function && plan?.timeoutMilliseconds == nil
-                    let batch = take(task, own: own, limit: batchable ? batchLimit(for: task) : 1)
+                    let batchable = batching && plan?.kind == .function
+                    let limit = batchable ? batchLimit(for: task, timeout: plan?.timeoutMilliseconds) : 1
+                    let batch = take(task, own: own, limit: limit)
                     guard !batch.isEmpty else { return }
                     if !batchable {
                         let job = batch[0].job
                         batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: logger))
                         continue
                     }
-                    let deferred = await runBatch(batch, on: managed, logger: logger)
+                    let deferred = await runBatch(batch, timeout: plan?.timeoutMilliseconds, on: managed, logger: logger)
                     if !deferred.isEmpty {
                         waiting.withLock { $0[task, default: []].insert(contentsOf: deferred, at: 0) }
                     }
@@ -104,9 +108,17 @@ final class SQLTaskBatcher: Sendable {
     }
 
     /// Runs `batch` in one transaction. Resolves the jobs it ran; returns those it deferred
-    /// (the batch ran past its budget before reaching them).
-    private func runBatch(_ batch: [Entry], on managed: ManagedConnection, logger: Logger) async -> [Entry] {
+    /// (the batch ran past its budget before reaching them, or a job before them timed out).
+    ///
+    /// With the task's `timeout` (milliseconds), the statement's `statement_timeout` is the
+    /// timeout plus the batch's budget plus ``timeoutSlack``: a job still running when it fires
+    /// started within the budget, so it has run longer than its timeout, and `run_sql_jobs` fails
+    /// it alone. The budget is a tenth of the timeout (at most ``budget``), so a job is stopped
+    /// at most 10% (and 5 ms) past its timeout.
+    private func runBatch(_ batch: [Entry], timeout: Int?, on managed: ManagedConnection, logger: Logger) async -> [Entry] {
         let started = ContinuousClock.now
+        let budget = Self.budget(timeout: timeout)
+        let settings = timeout.map { [(name: "statement_timeout", value: String($0 + budget + Self.timeoutSlack))] } ?? []
         var states: [Int64: String?] = [:]
         let resetFailure: PQError?
         do {
@@ -115,7 +127,7 @@ final class SQLTaskBatcher: Sendable {
             let (rows, failure) = try await withTaskCancellationHandler {
                 try await connection.queryThenResetSession(
                     "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], $2, $3)",
-                    [batch.map(\.job.id), workerID, Int(Self.budget / .milliseconds(1))])
+                    [batch.map(\.job.id), workerID, budget], settings: settings)
             } onCancel: {
                 connection.cancelRunningQuery()
             }
@@ -175,10 +187,21 @@ final class SQLTaskBatcher: Sendable {
         }
     }
 
+    /// The budget of a batch in milliseconds: ``budget``, or a tenth of the task's timeout if less.
+    static func budget(timeout: Int?) -> Int {
+        let budget = Int(Self.budget / .milliseconds(1))
+        guard let timeout else { return budget }
+        return min(budget, max(1, timeout / 10))
+    }
+
+    /// Added to a timed batch's `statement_timeout`: the time between the statement's arrival
+    /// and its last job's start beyond the budget (a check of the clock, a few settings).
+    static let timeoutSlack = 5
+
     /// How many jobs of `task` to run together: as many as fit the budget at their recent speed.
-    func batchLimit(for task: String) -> Int {
+    func batchLimit(for task: String, timeout: Int?) -> Int {
         guard let perJob = tasks.withLock({ $0[task]?.perJob }), perJob > .zero else { return 16 }
-        return max(1, min(Self.maxBatch, Int(Self.budget / perJob)))
+        return max(1, min(Self.maxBatch, Int(.milliseconds(Self.budget(timeout: timeout)) / perJob)))
     }
 
     private func recordTime(_ duration: Duration, jobs: Int, task: String) {
