@@ -23,6 +23,8 @@ final class SQLTaskBatcher: Sendable {
     static let budget: Duration = .milliseconds(20)
     /// Most jobs in one batch.
     static let maxBatch = 200
+    /// Fewest jobs a batch takes, when that many wait, however small its share of a claim.
+    static let minimumShare = 16
 
     private let pool: ConnectionPool
     private let workerID: String
@@ -31,6 +33,9 @@ final class SQLTaskBatcher: Sendable {
     private let waiting = Mutex<[String: [Entry]]>([:])
     /// Jobs announced by ``expect(_:)`` whose own task has not called ``run(_:logger:)`` yet.
     private let expected = Mutex<[Int64: Entry]>([:])
+    /// Per task: the jobs of its last claim shared out among the pool's connections, so they run
+    /// in parallel batches rather than one after another.
+    private let shares = Mutex<[String: Int]>([:])
     /// Per task: the plan, when it was loaded, and the recent time per job.
     private let tasks = Mutex<[String: TaskInfo]>([:])
 
@@ -68,6 +73,10 @@ final class SQLTaskBatcher: Sendable {
     func expect(_ jobs: [ClaimedJob]) {
         guard batching, !jobs.isEmpty else { return }
         let entries = jobs.map(Entry.init)
+        let counts = Dictionary(jobs.map { ($0.task, 1) }, uniquingKeysWith: +)
+        shares.withLock { shares in
+            for (task, count) in counts { shares[task] = (count + pool.size - 1) / pool.size }
+        }
         expected.withLock { for entry in entries { $0[entry.job.id] = entry } }
         waiting.withLock { state in
             for entry in entries { state[entry.job.task, default: []].append(entry) }
@@ -177,6 +186,8 @@ final class SQLTaskBatcher: Sendable {
             if let index = queue.firstIndex(where: { $0 === own }) {
                 batch.append(queue.remove(at: index))
             }
+            let share = shares.withLock { $0[task] } ?? limit
+            let limit = min(limit, max(share, Self.minimumShare))
             let more = min(limit - batch.count, queue.count)
             if more > 0 {
                 batch += queue.prefix(more)
