@@ -10,7 +10,8 @@ import Synchronization
 /// The turn announces the SQL jobs of a claim (``expect(_:)``) before their tasks start; every
 /// job's own task then asks for a connection, and whichever gets one first takes its own job (if
 /// no other batch took it yet) and up to ``batchLimit(for:timeout:)`` more of the same task, and
-/// runs them. So the jobs of one claim go in one batch, and a lone job runs at once, alone.
+/// runs them. So the jobs of one claim go in as many batches as the pool has connections (at least
+/// ``minimumShare`` jobs each), which run in parallel, and a lone job runs at once, alone.
 ///
 /// A task's timeout holds per job within a batch (see ``runBatch(_:timeout:on:logger:)``). Run
 /// one at a time, as before, are: procedures, and every job when the worker has a default
