@@ -216,4 +216,51 @@ final class SQLTaskBatchTests: XCTestCase {
         let transactions = try noted.decode("transactions", as: Int.self)
         XCTAssertLessThan(transactions, count - 1, "jobs shared transactions: \(transactions) for \(count - 1) jobs")
     }
+
+    /// A function that is not SECURITY DEFINER runs as its owner (the worker's login being a
+    /// member of it), each job of a batch alike, and the worker gets its own role back after
+    /// each job -- also when the task switched role itself -- so the outcomes are written as the
+    /// worker (the owner may not write pgworker.jobs).
+    func testEachJobOfABatchRunsAsTheFunctionsOwnerAndTheWorkerGetsItsRoleBack() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let admin = try await database.connect("admin")
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let owner = "task_owner_\(suffix)", login = "worker_login_\(suffix)"
+        try await admin.execute("""
+            CREATE ROLE \(owner) NOLOGIN;
+            CREATE ROLE \(login) LOGIN IN ROLE pgworker_worker, \(owner);
+            CREATE TABLE public.ran_as (n int, who text);
+            GRANT INSERT ON public.ran_as TO \(owner);
+            CREATE FUNCTION public.who(payload jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO public.ran_as VALUES ((payload->>'n')::int, current_user);
+                IF payload ? 'switch' THEN
+                    SET LOCAL ROLE NONE;  -- back to the login, for the rest of the transaction
+                END IF;
+                RETURN to_jsonb(current_user::text);
+            END $$;
+            ALTER FUNCTION public.who(jsonb) OWNER TO \(owner);
+            SELECT pgworker.register_sql_task('who', 'public.who(jsonb)');
+            """)
+        addTeardownBlock {
+            let cleanup = try await database.connect("teardown")
+            try await cleanup.execute("DROP OWNED BY \(owner), \(login) CASCADE; DROP ROLE \(login); DROP ROLE \(owner)")
+            await cleanup.close()
+        }
+        var ids: [Int64] = []
+        for n in 1...4 { ids.append(try await add(admin, "who", n == 2 ? #"{"n": 2, "switch": true}"# : #"{"n": \#(n)}"#)) }
+        try await claim(admin, ids)
+
+        let worker = try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(login)"))
+        let rows = try await worker.query("SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker') ORDER BY job_id", [ids])
+        XCTAssertEqual(try rows.rows.map { try $0.decode("state", as: String.self) }, ["succeeded", "succeeded", "succeeded", "succeeded"])
+        let after = try await worker.query("SELECT current_user AS who").rows[0].decode("who", as: String.self)
+        XCTAssertEqual(after, login, "the worker's own role once the batch is over")
+        let ranAs = try await admin.query("SELECT who FROM public.ran_as ORDER BY n").rows
+        XCTAssertEqual(try ranAs.map { try $0.decode("who", as: String.self) }, [owner, owner, owner, owner],
+                       "every job ran as the owner, also the one after a job that switched role")
+        let results = try await admin.query("SELECT result #>> '{}' AS r FROM pgworker.jobs WHERE id = ANY($1::bigint[]) ORDER BY id", [ids]).rows
+        XCTAssertEqual(try results.map { try $0.decode("r", as: String.self) }, [owner, login, owner, owner])
+        await worker.close()
+    }
 }
