@@ -56,6 +56,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also compare handler kinds on no-op jobs: Swift, a persistent command program, and a process per job.")
     var handlers = false
 
+    @Flag(help: "Measure only the Swift handler against the SQL task, alternately for --rounds rounds, and nothing else (quick).")
+    var handlersOnly = false
+
     @Option(help: "With --handlers: the persistent no-op program (default: a small Python loop).")
     var persistentCommand: String = BenchCommand.pythonNoOpLoop
 
@@ -110,6 +113,13 @@ struct BenchCommand: AsyncParsableCommand {
         let control = try await bench.connect("bench-control")
         let queue = BenchQueue(connection: control)
         print(try await serverDescription(control, bench))
+        if handlersOnly {
+            print("jobs \(jobs), concurrency \(concurrency), \(rounds) round(s)"
+                  + (workerSettings.isEmpty ? "" : "; worker processes' sessions: \(workerSettings.joined(separator: ", "))"))
+            try await compareSwiftAndSQL(queue, bench)
+            await control.close()
+            return
+        }
         print("jobs \(jobs), concurrency \(concurrency), processes \(processes)"
               + (scalingProcesses > 0 && scalingProcesses != processes ? " (and \(scalingProcesses) for scaling)" : "")
               + ", best of \(rounds) round(s)"
@@ -306,6 +316,61 @@ struct BenchCommand: AsyncParsableCommand {
               + "persistent command \(ratio(rates[2] / rates[0]))x the Swift handler "
               + "(pipelined \(ratio(rates[3] / rates[0]))x), \(ratio(rates[2] / rates[4]))x a process per job "
               + "(pipelined \(ratio(rates[3] / rates[4]))x)")
+    }
+
+    /// `--handlers-only`: the Swift handler and the SQL task, alternately, `rounds` times each,
+    /// with the ratio of each round (the machine's load changes between rounds, less within one).
+    private func compareSwiftAndSQL(_ queue: BenchQueue, _ bench: BenchDatabase) async throws {
+        let control = try await bench.connect("bench-sql-task")
+        try await control.execute("CREATE FUNCTION bench_sql_noop(payload jsonb) RETURNS void LANGUAGE sql AS 'SELECT'")
+        var ratios: [Double] = []
+        for round in 1...rounds {
+            var rates: [Double] = []
+            for sqlTask in [false, true] {
+                try await queue.reset()
+                try await control.execute(sqlTask
+                    ? "SELECT pgworker.register_sql_task('bench_handler', 'bench_sql_noop(jsonb)')"
+                    : "DELETE FROM pgworker.sql_tasks WHERE task = 'bench_handler'")
+                let children = try WorkerProcesses(count: 1, conninfo: bench.conninfo, task: "bench_handler",
+                                                   concurrency: concurrency, settings: workerSettings,
+                                                   handlerArguments: sqlTask ? ["--sql-task"] : [])
+                do {
+                    try await queue.waitForWorkers(1)
+                    try await queue.insertBulk(task: "bench_handler", count: jobs)
+                    try await queue.waitUntilDrained()
+                    await children.stop()
+                } catch {
+                    await children.stop()
+                    throw error
+                }
+                rates.append(try await queue.processingRate(expected: jobs))
+            }
+            ratios.append(rates[1] / rates[0])
+            // Server sessions flush their function statistics when they end, just after the worker exits.
+            try await Task.sleep(for: .milliseconds(300))
+            print("round \(round): Swift handler \(rate(rates[0])) jobs/s, SQL task \(rate(rates[1])) jobs/s = \(ratio(rates[1] / rates[0]))x"
+                  + (try await sqlTaskCalls(control)))
+            flush()
+        }
+        await control.close()
+        print("handlers: SQL task \(ratios.map(ratio).joined(separator: ", "))x the Swift handler")
+    }
+
+    /// The SQL task's batches and turns so far (cumulative, from `pg_stat_user_functions`), or "".
+    private func sqlTaskCalls(_ connection: PQConnection) async throws -> String {
+        try await connection.execute("SELECT pg_stat_clear_snapshot()")
+        let rows = try await connection.query(
+            """
+            SELECT funcname, calls, total_time FROM pg_stat_user_functions
+            WHERE schemaname = 'pgworker' AND funcname IN ('run_sql_jobs', 'complete_and_claim')
+            """
+        ).rows
+        var calls: [String: (Int, Double)] = [:]
+        for row in rows { calls[try row.decode("funcname")] = (try row.decode("calls"), try row.decode("total_time")) }
+        guard let batches = calls["run_sql_jobs"], batches.0 > 0 else { return "" }
+        let turns = calls["complete_and_claim"] ?? (0, 0)
+        return String(format: " (so far: %d SQL batches, %.2f ms of server time each; %d turns in all)",
+                      batches.0, batches.1 / Double(batches.0), turns.0)
     }
 
     /// Peak memory of one worker process with `inFlight` sleeping jobs, and its memory when idle.

@@ -67,6 +67,37 @@ final class PQClientTests: XCTestCase {
         try await connection.confirmCommit()
     }
 
+    /// A statement and the session reset after it go out together: the statement's rows come
+    /// back, a setting given for it applies to it, and what it left in the session is gone after.
+    /// A failing statement throws its own error, and the connection stays usable.
+    func testQueryThenResetSession() async throws {
+        let database = try await TestDatabase.create(for: self, migrated: false)
+        let connection = try await database.connect()
+        let (result, failure) = try await connection.queryThenResetSession(
+            """
+            SELECT current_setting('statement_timeout') AS timeout, pg_advisory_lock(42)::text AS locked,
+                   set_config('work_mem', '7MB', false) AS work_mem
+            """, [], settings: [(name: "statement_timeout", value: "1234")])
+        XCTAssertNil(failure)
+        XCTAssertEqual(try result.rows[0].decode("timeout", as: String.self), "1234ms")
+        let after = try await connection.query(
+            """
+            SELECT current_setting('statement_timeout') AS timeout, current_setting('work_mem') <> '7MB' AS reset,
+                   (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks
+            """).rows[0]
+        XCTAssertEqual(try after.decode("timeout", as: String.self), "0")
+        XCTAssertEqual(try after.decode("reset", as: Bool.self), true)
+        XCTAssertEqual(try after.decode("locks", as: Int.self), 0, "the session advisory lock was released")
+        do {
+            _ = try await connection.queryThenResetSession("SELECT 1 / 0 AS never", [])
+            XCTFail("the statement's error is thrown")
+        } catch let error as PQError {
+            XCTAssertEqual(error.sqlState, "22012")
+        }
+        let one = try await connection.query("SELECT 1 AS one").rows[0].decode("one", as: Int.self)
+        XCTAssertEqual(one, 1)
+    }
+
     /// A commit that fails after the rows came back (a deferred constraint here) is reported by
     /// `confirmCommit`, once, even when another statement read it first; nothing was committed.
     func testFailedCommitAfterEarlyRowsIsReportedOnce() async throws {

@@ -115,18 +115,152 @@ final class SQLTaskBatchTests: XCTestCase {
         XCTAssertEqual(ids.count, count)
     }
 
-    /// With a timeout, a task's jobs run one per transaction, so the timeout stays per job.
-    func testATaskWithATimeoutIsNotBatched() async throws {
+    /// A job in a batch that runs past its task's timeout fails alone, its effects rolled back:
+    /// the jobs before it commit, the jobs after it are deferred (still claimed) and run in the
+    /// next batch. The worker runs the batch with statement_timeout = timeout + budget + slack.
+    func testAJobPastItsTimeoutInABatchFailsAlone() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute(Self.setup + """
+            CREATE FUNCTION slow_note(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO noted VALUES ((payload->>'n')::int, txid_current());
+                PERFORM pg_sleep(coalesce((payload->>'sleep')::float, 0));
+            END $$;
+            SELECT pgworker.register_sql_task('slow_note', 'slow_note(jsonb)', timeout => interval '200 ms');
+            """)
+        var ids: [Int64] = []
+        for n in 1...4 { ids.append(try await add(connection, "slow_note", n == 2 ? #"{"n": 2, "sleep": 5}"# : #"{"n": \#(n)}"#)) }
+        try await claim(connection, ids)
+
+        try await connection.execute("SET statement_timeout = 225")  // 200 ms + a budget of 20 ms + 5 ms
+        let started = ContinuousClock.now
+        let rows = try await connection.query(
+            "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker', 20) ORDER BY job_id", [ids])
+        let took = ContinuousClock.now - started
+        try await connection.execute("RESET statement_timeout")
+        XCTAssertEqual(try rows.rows.map { try $0.decodeIfPresent("state", as: String.self) },
+                       ["succeeded", "dead", "deferred", "deferred"])
+        XCTAssertLessThan(took, .seconds(2), "the sleeping job was stopped at its timeout: \(took)")
+        let noted = try await connection.query("SELECT n FROM noted ORDER BY n").rows
+        XCTAssertEqual(try noted.map { try $0.decode("n", as: Int.self) }, [1], "job 2's insert rolled back; 3 and 4 never started")
+        let failed = try await connection.query("SELECT state, last_error FROM pgworker.jobs WHERE id = $1", [ids[1]]).rows[0]
+        XCTAssertEqual(try failed.decode("last_error", as: String.self),
+                       "timed out: the SQL task ran longer than its timeout of 200 ms (statement_timeout, SQLSTATE 57014); its effects were rolled back")
+        let deferredState = try await connection.jobState(ids[2])
+        XCTAssertEqual(deferredState, "running", "a deferred job stays claimed")
+
+        let second = try await connection.query(
+            "SELECT state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker', 20)", [Array(ids.suffix(2))])
+        XCTAssertEqual(try second.rows.map { try $0.decode("state", as: String.self) }, ["succeeded", "succeeded"])
+    }
+
+    /// A cancel that comes before the running job reached its timeout (a worker shutting down) is
+    /// not that job's timeout: the whole batch stops and rolls back, and every job stays claimed.
+    func testACancelBeforeTheTimeoutStopsTheWholeBatch() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute(Self.setup + """
+            SELECT pgworker.register_sql_task('nap', 'nap(jsonb)', timeout => interval '10 seconds');
+            """)
+        var ids: [Int64] = []
+        for _ in 1...3 { ids.append(try await add(connection, "nap", "{}")) }
+        try await claim(connection, ids)
+        try await connection.execute("SET statement_timeout = 80")  // before the second job's 10 s
+        do {
+            _ = try await connection.query("SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker', 1000)", [ids])
+            XCTFail("the batch was cancelled")
+        } catch let error as PQError {
+            XCTAssertEqual(error.sqlState, "57014")
+        }
+        try await connection.execute("RESET statement_timeout")
+        let running = try await connection.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE state = 'running' AND locked_by = 'test-worker'").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(running, 3, "nothing of the batch was recorded")
+    }
+
+    /// A worker batches the jobs of a task with a timeout too, and the timeout holds per job: a
+    /// job that sleeps past it fails alone, the others each run once and succeed, sharing
+    /// transactions.
+    func testAWorkerBatchesATaskWithATimeoutAndStopsTheSlowJobAlone() async throws {
         let database = try await TestDatabase.create(for: self)
         let app = try await database.connect("app")
-        try await app.execute(Self.setup)
-        try await app.execute("SELECT pgworker.register_sql_task('note', 'note(jsonb)', timeout => interval '5 seconds')")
+        try await app.execute(Self.setup + """
+            CREATE FUNCTION slow_note(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO noted VALUES ((payload->>'n')::int, txid_current());
+                PERFORM pg_sleep(coalesce((payload->>'sleep')::float, 0));
+            END $$;
+            SELECT pgworker.register_sql_task('slow_note', 'slow_note(jsonb)', timeout => interval '300 ms');
+            """)
         let count = 40
-        _ = try await JobClient(connection: app).addMany("note", jsonPayloads: (1...count).map { #"{"n": \#($0)}"# })
-        try await withTestWorker(database, tasks: TaskRegistry(), configure: { $0.concurrency = 20 }) { _ in
-            try await eventually { try await app.jobCount(state: "succeeded") == count }
+        let ids = try await JobClient(connection: app).addMany(
+            "slow_note", jsonPayloads: (1...count).map { $0 == 20 ? #"{"n": \#($0), "sleep": 10}"# : #"{"n": \#($0)}"# },
+            options: JobOptions(maxAttempts: 1))
+        try await withTestWorker(database, tasks: TaskRegistry(), configure: { $0.concurrency = 40 }) { _ in
+            try await eventually(timeout: .seconds(30)) {
+                let succeeded = try await app.jobCount(state: "succeeded")
+                let dead = try await app.jobCount(state: "dead")
+                return succeeded == count - 1 && dead == 1
+            }
         }
-        let transactions: Int = try await app.query("SELECT count(DISTINCT xact) AS t FROM noted").rows[0].decode("t")
-        XCTAssertEqual(transactions, count)
+        let slow = try await app.query(
+            "SELECT state, last_error, extract(epoch FROM finished_at - attempted_at) AS seconds FROM pgworker.jobs WHERE id = $1",
+            [ids[19]]).rows[0]
+        XCTAssertEqual(try slow.decode("state", as: String.self), "dead")
+        XCTAssertTrue(try slow.decode("last_error", as: String.self).hasPrefix("timed out: the SQL task ran longer than its timeout of 300 ms"))
+        XCTAssertLessThan(try slow.decode("seconds", as: Double.self), 5, "stopped near its timeout, not after its 10 s sleep")
+        let noted = try await app.query("SELECT count(*) AS n, count(DISTINCT xact) AS transactions, bool_or(n = 20) AS slow FROM noted").rows[0]
+        XCTAssertEqual(try noted.decode("n", as: Int.self), count - 1, "every other job's effect once")
+        XCTAssertFalse(try noted.decode("slow", as: Bool.self), "the timed-out job's effect rolled back")
+        let transactions = try noted.decode("transactions", as: Int.self)
+        XCTAssertLessThan(transactions, count - 1, "jobs shared transactions: \(transactions) for \(count - 1) jobs")
+    }
+
+    /// A function that is not SECURITY DEFINER runs as its owner (the worker's login being a
+    /// member of it), each job of a batch alike, and the worker gets its own role back after
+    /// each job -- also when the task switched role itself -- so the outcomes are written as the
+    /// worker (the owner may not write pgworker.jobs).
+    func testEachJobOfABatchRunsAsTheFunctionsOwnerAndTheWorkerGetsItsRoleBack() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let admin = try await database.connect("admin")
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let owner = "task_owner_\(suffix)", login = "worker_login_\(suffix)"
+        try await admin.execute("""
+            CREATE ROLE \(owner) NOLOGIN;
+            CREATE ROLE \(login) LOGIN IN ROLE pgworker_worker, \(owner);
+            CREATE TABLE public.ran_as (n int, who text);
+            GRANT INSERT ON public.ran_as TO \(owner);
+            CREATE FUNCTION public.who(payload jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO public.ran_as VALUES ((payload->>'n')::int, current_user);
+                IF payload ? 'switch' THEN
+                    SET LOCAL ROLE NONE;  -- back to the login, for the rest of the transaction
+                END IF;
+                RETURN to_jsonb(current_user::text);
+            END $$;
+            ALTER FUNCTION public.who(jsonb) OWNER TO \(owner);
+            SELECT pgworker.register_sql_task('who', 'public.who(jsonb)');
+            """)
+        addTeardownBlock {
+            let cleanup = try await database.connect("teardown")
+            try await cleanup.execute("DROP OWNED BY \(owner), \(login) CASCADE; DROP ROLE \(login); DROP ROLE \(owner)")
+            await cleanup.close()
+        }
+        var ids: [Int64] = []
+        for n in 1...4 { ids.append(try await add(admin, "who", n == 2 ? #"{"n": 2, "switch": true}"# : #"{"n": \#(n)}"#)) }
+        try await claim(admin, ids)
+
+        let worker = try await PQConnection.connect(database.conninfo.replacingOccurrences(of: "user=postgres", with: "user=\(login)"))
+        let rows = try await worker.query("SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker') ORDER BY job_id", [ids])
+        XCTAssertEqual(try rows.rows.map { try $0.decode("state", as: String.self) }, ["succeeded", "succeeded", "succeeded", "succeeded"])
+        let after = try await worker.query("SELECT current_user AS who").rows[0].decode("who", as: String.self)
+        XCTAssertEqual(after, login, "the worker's own role once the batch is over")
+        let ranAs = try await admin.query("SELECT who FROM public.ran_as ORDER BY n").rows
+        XCTAssertEqual(try ranAs.map { try $0.decode("who", as: String.self) }, [owner, owner, owner, owner],
+                       "every job ran as the owner, also the one after a job that switched role")
+        let results = try await admin.query("SELECT result #>> '{}' AS r FROM pgworker.jobs WHERE id = ANY($1::bigint[]) ORDER BY id", [ids]).rows
+        XCTAssertEqual(try results.map { try $0.decode("r", as: String.self) }, [owner, login, owner, owner])
+        await worker.close()
     }
 }

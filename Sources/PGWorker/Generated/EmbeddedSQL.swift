@@ -2050,6 +2050,13 @@ $$;
 -- the caller runs the rest in another batch. So a slow job holds back only the jobs that ran
 -- before it in its batch.
 --
+-- A task with a timeout: the worker runs the batch with statement_timeout set to the timeout
+-- plus the batch's budget (and a little), so a job still running when it fires has run longer
+-- than its timeout. That job fails with a timeout error, its effects rolled back; the jobs before
+-- it commit as usual, and those after it are 'deferred' (the timer fires once per statement). A
+-- cancel that comes before the job reached its timeout (a worker shutting down) cancels the
+-- whole batch, as before.
+--
 -- Only jobs of one task share a transaction: the task's function, and so its owner, is the same
 -- for all, so whatever one job leaves in the session (settings, temporary objects) is seen only
 -- by later jobs of the same owner. Between batches the worker resets the session (DISCARD ALL).
@@ -2075,7 +2082,10 @@ DECLARE
     refusal      text;
     worker_role  name := current_user;
     worker_search_path text := pg_catalog.current_setting('search_path');
-    started      timestamptz := pg_catalog.clock_timestamp();
+    -- When the statement came in: its statement_timeout counts from then (not from here).
+    started      timestamptz := pg_catalog.statement_timestamp();
+    task_timeout interval;
+    job_started  timestamptz;
     outcome      jsonb;
     error_state  text;
     error_text   text;
@@ -2090,12 +2100,19 @@ DECLARE
     progress_ids bigint[] := '{}';
     progress_values double precision[] := '{}';
     progress_messages text[] := '{}';
+    switch_role  boolean;
+    ignored      text;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
     -- task's call runs under it, as the task expects. (Until the end of the transaction.)
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-    PERFORM pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+    -- (Assignments rather than PERFORM: a simple expression, evaluated without the executor.)
+    ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    ignored := pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+    -- Each job reads its progress from these; they are cleared after a job that reported, so
+    -- they are empty when a job starts (a failed job's SET LOCALs roll back with it).
+    ignored := pg_catalog.set_config('pgworker.progress', '', true);
+    ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
 
     FOR job IN
         SELECT * FROM pgworker.jobs j
@@ -2105,7 +2122,7 @@ BEGIN
     LOOP
         IF the_task IS NULL THEN
             the_task := job.task;
-            SELECT to_regprocedure(s.function) INTO fn FROM pgworker.sql_tasks s WHERE s.task = the_task;
+            SELECT to_regprocedure(s.function), s.timeout INTO fn, task_timeout FROM pgworker.sql_tasks s WHERE s.task = the_task;
             SELECT n.nspname, p.proname, p.prorettype = 'void'::regtype, pg_catalog.pg_get_userbyid(p.proowner),
                    p.prosecdef, p.prorettype, t.typtype
             INTO fn_schema, fn_name, returns_void, fn_owner, fn_definer, result_type, result_kind
@@ -2131,6 +2148,7 @@ BEGIN
             ELSE
                 call_text := pg_catalog.format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name);
             END IF;
+            switch_role := NOT fn_definer AND fn_owner <> worker_role;
         ELSIF job.task <> the_task THEN
             CONTINUE;
         END IF;
@@ -2147,14 +2165,13 @@ BEGIN
             ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb; errors := errors || refusal;
             CONTINUE;
         END IF;
+        job_started := pg_catalog.clock_timestamp();
         BEGIN
-            PERFORM pg_catalog.set_config('pgworker.job_id', job.id::text, true);
-            PERFORM pg_catalog.set_config('pgworker.progress', '', true);
-            PERFORM pg_catalog.set_config('pgworker.progress_message', '', true);
-            IF NOT fn_definer AND fn_owner <> worker_role THEN
-                EXECUTE pg_catalog.format('SET LOCAL ROLE %I', fn_owner);
+            ignored := pg_catalog.set_config('pgworker.job_id', job.id::text, true);
+            IF switch_role THEN
+                ignored := pg_catalog.set_config('role', fn_owner, true);   -- SET LOCAL ROLE
             END IF;
-            PERFORM pg_catalog.set_config('search_path', worker_search_path, true);
+            ignored := pg_catalog.set_config('search_path', worker_search_path, true);
             IF returns_void THEN
                 EXECUTE call_text USING job.payload;
             ELSE
@@ -2162,16 +2179,33 @@ BEGIN
             END IF;
             -- Whatever the task did to search_path or its role, pgworker's statements below
             -- resolve names as written and run as the worker.
-            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            EXECUTE pg_catalog.format('SET LOCAL ROLE %I', worker_role);
-            reported := nullif(pg_catalog.current_setting('pgworker.progress', true), '');
-            IF reported IS NOT NULL THEN
+            ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+            IF switch_role OR current_user <> worker_role THEN
+                ignored := pg_catalog.set_config('role', worker_role, true);
+            END IF;
+            reported := pg_catalog.current_setting('pgworker.progress', true);
+            IF reported <> '' THEN
                 progress_ids := progress_ids || job.id;
                 progress_values := progress_values || reported::double precision;
                 progress_messages := progress_messages || nullif(pg_catalog.current_setting('pgworker.progress_message', true), '');
+                ignored := pg_catalog.set_config('pgworker.progress', '', true);
+                ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
             END IF;
             ids := ids || job.id; oks := oks || true; results := results || outcome; errors := errors || NULL::text;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION WHEN query_canceled THEN
+            -- A cancel before the job ran as long as its timeout is not this job's timeout: the
+            -- whole batch stops (and rolls back).
+            IF task_timeout IS NULL OR pg_catalog.clock_timestamp() - job_started < task_timeout THEN
+                RAISE;
+            END IF;
+            ids := ids || job.id; oks := oks || false; results := results || NULL::jsonb;
+            errors := errors || pg_catalog.format(
+                'timed out: the SQL task ran longer than its timeout of %s ms (statement_timeout, SQLSTATE 57014); its effects were rolled back',
+                pg_catalog.ceil(pg_catalog.date_part('epoch', task_timeout) * 1000)::bigint);
+            -- The timer fired; it does not fire again in this statement, so start no other job.
+            cut := true;
+            EXIT;
+        WHEN OTHERS THEN
             -- The subtransaction's rollback undid the job's effects and its SET LOCALs.
             GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_text = MESSAGE_TEXT,
                                     error_detail = PG_EXCEPTION_DETAIL, error_hint = PG_EXCEPTION_HINT;

@@ -3,12 +3,15 @@ actor ConnectionPool {
     private var idle: [ManagedConnection]
     private var waiters: [CheckedContinuation<ManagedConnection, Never>] = []
     private let all: [ManagedConnection]
+    /// How many connections it holds.
+    nonisolated let size: Int
 
     init(conninfo: String, size: Int, name: String, preparedStatements: Bool = true) {
         all = (0..<max(1, size)).map {
             ManagedConnection(conninfo: conninfo, name: "\(name)-\($0 + 1)", preparedStatements: preparedStatements)
         }
         idle = all
+        self.size = all.count
     }
 
     /// Runs `body` with a connection of its own, waiting for one to be free.

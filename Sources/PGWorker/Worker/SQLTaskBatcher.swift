@@ -7,25 +7,36 @@ import Synchronization
 /// subtransaction, and their outcomes commit with their effects. A no-op task then costs a
 /// subtransaction, not a transaction, a plan lookup and a commit.
 ///
-/// Every job's own task asks for a connection; whichever gets one first takes its own job (if no
-/// other batch took it yet) and up to ``batchLimit(for:)`` more of the same task, and runs them.
-/// So batches form only when jobs wait, and a lone job runs at once, alone.
+/// The turn announces the SQL jobs of a claim (``expect(_:)``) before their tasks start; every
+/// job's own task then asks for a connection, and whichever gets one first takes its own job (if
+/// no other batch took it yet) and up to ``batchLimit(for:timeout:)`` more of the same task, and
+/// runs them. So the jobs of one claim go in as many batches as the pool has connections (at least
+/// ``minimumShare`` jobs each), which run in parallel, and a lone job runs at once, alone.
 ///
-/// Run one at a time, as before, are: procedures, tasks with a timeout, and every job when the
-/// worker has a default timeout (a timeout cancels one job, and a batch is one statement).
-/// How long a batch may hold its jobs: it starts no new job after ``budget``, and the batch
-/// limit of a task shrinks as its jobs take longer, to 1 for jobs of 10 ms or more.
+/// A task's timeout holds per job within a batch (see ``runBatch(_:timeout:on:logger:)``). Run
+/// one at a time, as before, are: procedures, and every job when the worker has a default
+/// timeout (enforced from Swift by cancelling the job's statement, which is the whole batch's).
+/// How long a batch may hold its jobs: it starts no new job after its budget (``budget``, less
+/// for short timeouts), and the batch limit of a task shrinks as its jobs take longer, to 1 for
+/// jobs as long as the budget.
 final class SQLTaskBatcher: Sendable {
     /// Longest batch to aim for, and the point after which a batch starts no new job.
     static let budget: Duration = .milliseconds(20)
     /// Most jobs in one batch.
     static let maxBatch = 200
+    /// Fewest jobs a batch takes, when that many wait, however small its share of a claim.
+    static let minimumShare = 16
 
     private let pool: ConnectionPool
     private let workerID: String
     /// False when the worker enforces a default timeout: every job then runs alone.
     private let batching: Bool
     private let waiting = Mutex<[String: [Entry]]>([:])
+    /// Jobs announced by ``expect(_:)`` whose own task has not called ``run(_:logger:)`` yet.
+    private let expected = Mutex<[Int64: Entry]>([:])
+    /// Per task: the jobs of its last claim shared out among the pool's connections, so they run
+    /// in parallel batches rather than one after another.
+    private let shares = Mutex<[String: Int]>([:])
     /// Per task: the plan, when it was loaded, and the recent time per job.
     private let tasks = Mutex<[String: TaskInfo]>([:])
 
@@ -44,12 +55,33 @@ final class SQLTaskBatcher: Sendable {
     /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
     /// is for the engine loop to record, or the state its transaction recorded.
     func run(_ job: ClaimedJob, logger: Logger) async -> SQLTaskRunner.Run {
-        let entry = Entry(job)
-        waiting.withLock { $0[job.task, default: []].append(entry) }
-        // The jobs of one claim start together: let the others join before a batch is taken.
-        await Task.yield()
+        let entry: Entry
+        if let announced = expected.withLock({ $0.removeValue(forKey: job.id) }) {
+            entry = announced
+        } else {
+            entry = Entry(job)
+            waiting.withLock { $0[job.task, default: []].append(entry) }
+            // The jobs of one claim start together: let the others join before a batch is taken.
+            await Task.yield()
+        }
         await drive(task: job.task, own: entry, logger: logger)
         return await entry.outcome()
+    }
+
+    /// Announces the SQL-task jobs of one claim before their tasks start, so that the first
+    /// batch can take them all rather than those whose tasks happened to start first.
+    /// Each must then be given to ``run(_:logger:)`` (by its own task).
+    func expect(_ jobs: [ClaimedJob]) {
+        guard batching, !jobs.isEmpty else { return }
+        let entries = jobs.map(Entry.init)
+        let counts = Dictionary(jobs.map { ($0.task, 1) }, uniquingKeysWith: +)
+        shares.withLock { shares in
+            for (task, count) in counts { shares[task] = (count + pool.size - 1) / pool.size }
+        }
+        expected.withLock { for entry in entries { $0[entry.job.id] = entry } }
+        waiting.withLock { state in
+            for entry in entries { state[entry.job.task, default: []].append(entry) }
+        }
     }
 
     private func drive(task: String, own: Entry, logger: Logger) async {
@@ -58,15 +90,16 @@ final class SQLTaskBatcher: Sendable {
                 while true {
                     let connection = try await managed.connection()
                     let plan = try await self.plan(for: task, on: connection)
-                    let batchable = batching && plan?.kind == .function && plan?.timeoutMilliseconds == nil
-                    let batch = take(task, own: own, limit: batchable ? batchLimit(for: task) : 1)
+                    let batchable = batching && plan?.kind == .function
+                    let limit = batchable ? batchLimit(for: task, timeout: plan?.timeoutMilliseconds) : 1
+                    let batch = take(task, own: own, limit: limit)
                     guard !batch.isEmpty else { return }
                     if !batchable {
                         let job = batch[0].job
                         batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: logger))
                         continue
                     }
-                    let deferred = await runBatch(batch, on: managed, logger: logger)
+                    let deferred = await runBatch(batch, timeout: plan?.timeoutMilliseconds, on: managed, logger: logger)
                     if !deferred.isEmpty {
                         waiting.withLock { $0[task, default: []].insert(contentsOf: deferred, at: 0) }
                     }
@@ -85,19 +118,30 @@ final class SQLTaskBatcher: Sendable {
     }
 
     /// Runs `batch` in one transaction. Resolves the jobs it ran; returns those it deferred
-    /// (the batch ran past its budget before reaching them).
-    private func runBatch(_ batch: [Entry], on managed: ManagedConnection, logger: Logger) async -> [Entry] {
+    /// (the batch ran past its budget before reaching them, or a job before them timed out).
+    ///
+    /// With the task's `timeout` (milliseconds), the statement's `statement_timeout` is the
+    /// timeout plus the batch's budget plus ``timeoutSlack``: a job still running when it fires
+    /// started within the budget, so it has run longer than its timeout, and `run_sql_jobs` fails
+    /// it alone. The budget is a tenth of the timeout (at most ``budget``), so a job is stopped
+    /// at most 10% (and 5 ms) past its timeout.
+    private func runBatch(_ batch: [Entry], timeout: Int?, on managed: ManagedConnection, logger: Logger) async -> [Entry] {
         let started = ContinuousClock.now
+        let budget = Self.budget(timeout: timeout)
+        let settings = timeout.map { [(name: "statement_timeout", value: String($0 + budget + Self.timeoutSlack))] } ?? []
         var states: [Int64: String?] = [:]
+        let resetFailure: PQError?
         do {
             let connection = try await managed.connection()
-            let rows = try await withTaskCancellationHandler {
-                try await connection.queryPrepared(
+            // The batch and the session reset after it go out together: one round trip.
+            let (rows, failure) = try await withTaskCancellationHandler {
+                try await connection.queryThenResetSession(
                     "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], $2, $3)",
-                    [batch.map(\.job.id), workerID, Int(Self.budget / .milliseconds(1))])
+                    [batch.map(\.job.id), workerID, budget], settings: settings)
             } onCancel: {
                 connection.cancelRunningQuery()
             }
+            resetFailure = failure
             for row in rows.rows {
                 states[try row.decode("job_id", as: Int64.self)] = try row.decodeIfPresent("state", as: String.self)
             }
@@ -112,7 +156,10 @@ final class SQLTaskBatcher: Sendable {
             for entry in batch { entry.resolve(completion(entry.job.id)) }
             return []
         }
-        await SQLTaskRunner.resetSession(managed, logger: logger)
+        if let resetFailure {
+            logger.warning("could not reset a SQL-task connection; closing it", metadata: ["error": "\(resetFailure)"])
+            await managed.close()
+        }
         var deferred: [Entry] = []
         var ran = 0
         for entry in batch {
@@ -140,6 +187,8 @@ final class SQLTaskBatcher: Sendable {
             if let index = queue.firstIndex(where: { $0 === own }) {
                 batch.append(queue.remove(at: index))
             }
+            let share = shares.withLock { $0[task] } ?? limit
+            let limit = min(limit, max(share, Self.minimumShare))
             let more = min(limit - batch.count, queue.count)
             if more > 0 {
                 batch += queue.prefix(more)
@@ -150,10 +199,21 @@ final class SQLTaskBatcher: Sendable {
         }
     }
 
+    /// The budget of a batch in milliseconds: ``budget``, or a tenth of the task's timeout if less.
+    static func budget(timeout: Int?) -> Int {
+        let budget = Int(Self.budget / .milliseconds(1))
+        guard let timeout else { return budget }
+        return min(budget, max(1, timeout / 10))
+    }
+
+    /// Added to a timed batch's `statement_timeout`: the time between the statement's arrival
+    /// and its last job's start beyond the budget (a check of the clock, a few settings).
+    static let timeoutSlack = 5
+
     /// How many jobs of `task` to run together: as many as fit the budget at their recent speed.
-    func batchLimit(for task: String) -> Int {
+    func batchLimit(for task: String, timeout: Int?) -> Int {
         guard let perJob = tasks.withLock({ $0[task]?.perJob }), perJob > .zero else { return 16 }
-        return max(1, min(Self.maxBatch, Int(Self.budget / perJob)))
+        return max(1, min(Self.maxBatch, Int(.milliseconds(Self.budget(timeout: timeout)) / perJob)))
     }
 
     private func recordTime(_ duration: Duration, jobs: Int, task: String) {

@@ -154,6 +154,7 @@ public final class Worker: Service, Sendable {
                 // Read once: with no tracer, running a job costs no tracing call at all.
                 let tracing = JobTracing.active()
                 await producer.run { jobs in
+                    executor.sqlTasks.expect(jobs.filter { executor.registry.handler(for: $0.task) == nil })
                     runningJobs.start(jobs) { job in await self.executor.execute(job, tracing: tracing) }
                 }
                 // Cancels background loops and, after the grace period or a second signal, running jobs;
