@@ -545,6 +545,7 @@ CREATE FUNCTION pgworker.complete_and_claim(worker_id text, ids bigint[], succee
     SET enable_sort TO 'off'
     SET enable_seqscan TO 'off'
     SET jit TO 'off'
+    SET max_parallel_workers_per_gather TO '0'
     AS $$
 DECLARE
     paused text[] := '{}';
@@ -557,7 +558,6 @@ DECLARE
     floor_id bigint := -9223372036854775808;
     floor_setting text[];
     floor_scope text;
-    swept_at timestamptz := now();
     previous_snapshot pg_snapshot;
     this_snapshot pg_snapshot;
     rewind record;
@@ -620,23 +620,22 @@ BEGIN
     this_snapshot := pg_current_snapshot();
     floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
     floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
-    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
-       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
-       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+    IF cardinality(floor_setting) = 6 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute' THEN
         floor_priority := floor_setting[2]::integer;
         -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
         floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
                              ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
         floor_id := floor_setting[4]::bigint;
         previous_snapshot := floor_setting[5]::pg_snapshot;
-        swept_at := to_timestamp(floor_setting[7]::double precision);
         SELECT w.priority, w.run_at, w.id INTO rewind
-        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
               UNION ALL
-              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
         WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+          AND (w.task IS NULL OR w.task = ANY (runnable_tasks))
         ORDER BY w.priority, w.run_at, w.id
         LIMIT 1;
         IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
@@ -673,8 +672,7 @@ BEGIN
                        concat_ws('|', floor_scope, floor_priority,
                                  CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
                                       ELSE floor_run_at::text END,
-                                 floor_id, this_snapshot,
-                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                                 floor_id, this_snapshot, extract(epoch FROM now())),
                        false);
 END
 $$;
@@ -1462,6 +1460,39 @@ $$;
 ALTER FUNCTION pgworker.rewind_claims_after_update() OWNER TO pgworker_stager;
 
 --
+-- Name: rewind_claims_to_first_runnable(text[], boolean); Type: FUNCTION; Schema: pgworker; Owner: postgres
+--
+
+CREATE FUNCTION pgworker.rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean) RETURNS integer
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_sort TO 'off'
+    SET max_parallel_workers_per_gather TO '0'
+    SET jit TO 'off'
+    AS $$
+DECLARE
+    written integer;
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id, task)
+    SELECT f.priority, f.run_at, f.id, t.task
+    FROM (SELECT DISTINCT u.task
+          FROM unnest(rewind_claims_to_first_runnable.tasks
+                      || CASE WHEN include_sql_tasks THEN ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE '{}' END) AS u(task)) t
+    CROSS JOIN LATERAL (
+        SELECT j.priority, j.run_at, j.id
+        FROM pgworker.jobs j
+        WHERE j.state IN ('available', 'retryable') AND j.task = t.task
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT 1) f;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+
+
+ALTER FUNCTION pgworker.rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean) OWNER TO postgres;
+
+--
 -- Name: run_sql_job(bigint, text); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
@@ -2175,7 +2206,8 @@ CREATE TABLE pgworker.claim_rewinds (
     txid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     priority integer NOT NULL,
     run_at timestamp with time zone NOT NULL,
-    id bigint NOT NULL
+    id bigint NOT NULL,
+    task text
 );
 
 
@@ -3033,6 +3065,14 @@ REVOKE ALL ON FUNCTION pgworker.rewind_claims_after_update() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean); Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pgworker.rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean) TO pgworker_worker;
+
+
+--
 -- Name: FUNCTION run_sql_job(job_id bigint, worker_id text); Type: ACL; Schema: pgworker; Owner: postgres
 --
 
@@ -3210,6 +3250,7 @@ GRANT SELECT ON TABLE pgworker.claim_rewinds TO pgworker_admin;
 --
 
 GRANT INSERT(priority) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+GRANT INSERT(priority) ON TABLE pgworker.claim_rewinds TO pgworker_worker;
 
 
 --
@@ -3217,6 +3258,7 @@ GRANT INSERT(priority) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
 --
 
 GRANT INSERT(run_at) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+GRANT INSERT(run_at) ON TABLE pgworker.claim_rewinds TO pgworker_worker;
 
 
 --
@@ -3224,6 +3266,14 @@ GRANT INSERT(run_at) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
 --
 
 GRANT INSERT(id) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+GRANT INSERT(id) ON TABLE pgworker.claim_rewinds TO pgworker_worker;
+
+
+--
+-- Name: COLUMN claim_rewinds.task; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT INSERT(task) ON TABLE pgworker.claim_rewinds TO pgworker_worker;
 
 
 --

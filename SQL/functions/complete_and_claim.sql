@@ -39,9 +39,12 @@
 -- A job that becomes runnable after step 1 without being visible to it has its rewind read by the
 -- next turn. Setting the floor is transactional: a turn that rolls back leaves the previous one.
 -- The floor is dropped, and the claim starts at the front, on a new session, when the tasks,
--- queues, paused or capped queues change, when the previous turn is more than a minute old
--- (prune_claim_rewinds keeps rewinds long enough for that), and once a minute regardless, for
--- jobs made runnable by a path that fires no trigger (session_replication_role = replica).
+-- queues, paused or capped queues change, and when the previous turn is more than a minute old
+-- (prune_claim_rewinds keeps rewinds long enough for that). Jobs made runnable by a path that
+-- fires no trigger (session_replication_role = replica) are found by the workers' maintenance
+-- (rewind_claims_to_first_runnable, once a minute), not by turns from the front: under a
+-- snapshot held open for minutes such a walk takes seconds, and a turn would hold its claims
+-- that long.
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -60,6 +63,9 @@ SET plan_cache_mode = force_generic_plan
 SET enable_sort = off
 SET enable_seqscan = off
 SET jit = off
+-- With sorts and sequential scans priced out, the floor check's generic plan came out as a
+-- Gather Merge over a parallel index scan: parallel workers to fetch one row.
+SET max_parallel_workers_per_gather = 0
 AS $$
 DECLARE
     paused text[] := '{}';
@@ -72,7 +78,6 @@ DECLARE
     floor_id bigint := -9223372036854775808;
     floor_setting text[];
     floor_scope text;
-    swept_at timestamptz := now();
     previous_snapshot pg_snapshot;
     this_snapshot pg_snapshot;
     rewind record;
@@ -135,23 +140,22 @@ BEGIN
     this_snapshot := pg_current_snapshot();
     floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
     floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
-    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
-       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
-       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+    IF cardinality(floor_setting) = 6 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute' THEN
         floor_priority := floor_setting[2]::integer;
         -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
         floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
                              ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
         floor_id := floor_setting[4]::bigint;
         previous_snapshot := floor_setting[5]::pg_snapshot;
-        swept_at := to_timestamp(floor_setting[7]::double precision);
         SELECT w.priority, w.run_at, w.id INTO rewind
-        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
               UNION ALL
-              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
         WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+          AND (w.task IS NULL OR w.task = ANY (runnable_tasks))
         ORDER BY w.priority, w.run_at, w.id
         LIMIT 1;
         IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
@@ -188,8 +192,7 @@ BEGIN
                        concat_ws('|', floor_scope, floor_priority,
                                  CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
                                       ELSE floor_run_at::text END,
-                                 floor_id, this_snapshot,
-                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                                 floor_id, this_snapshot, extract(epoch FROM now())),
                        false);
 END
 $$;

@@ -14,12 +14,16 @@
 -- rewinds of the transactions that committed since its previous turn (PgQ's rule: those in
 -- progress in the previous snapshot or above its xmax, and visible in the current one) and lowers
 -- its floor to them. One row per INSERT statement (its smallest runnable key) and one per UPDATE
--- that makes a row runnable or moves it earlier.
+-- that makes a row runnable or moves it earlier; these apply to every task (task NULL). Once a
+-- minute each worker also writes, per task it handles, the key of the task's first runnable job
+-- (rewind_claims_to_first_runnable): jobs made runnable by a path that fires no trigger are found
+-- that way, by a walk on the maintenance connection rather than in a turn.
 CREATE TABLE IF NOT EXISTS pgworker.claim_rewinds (
     txid     xid8        NOT NULL DEFAULT pg_current_xact_id(),
     priority integer     NOT NULL,
     run_at   timestamptz NOT NULL,
-    id       bigint      NOT NULL
+    id       bigint      NOT NULL,
+    task     text
 );
 CREATE INDEX IF NOT EXISTS claim_rewinds_txid_idx ON pgworker.claim_rewinds (txid);
 

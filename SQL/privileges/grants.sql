@@ -87,8 +87,10 @@ GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integ
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
 GRANT SELECT, UPDATE, DELETE ON pgworker.staged_jobs TO pgworker_worker;
 GRANT SELECT, DELETE ON pgworker.cancel_requests TO pgworker_worker;
--- Turns read claim rewinds; maintenance prunes them (prune_claim_rewinds).
+-- Turns read claim rewinds; maintenance writes a task's first runnable job as one
+-- (rewind_claims_to_first_runnable) and prunes them (prune_claim_rewinds).
 GRANT SELECT, DELETE ON pgworker.claim_rewinds TO pgworker_worker;
+GRANT INSERT (priority, run_at, id, task) ON pgworker.claim_rewinds TO pgworker_worker;
 GRANT SELECT, INSERT, DELETE ON pgworker.claim_rewind_horizons TO pgworker_worker;
 -- Claims of capped queues lock the queue's row (SELECT ... FOR UPDATE needs an UPDATE right).
 GRANT SELECT, UPDATE (updated_at) ON pgworker.queues TO pgworker_worker;
@@ -116,6 +118,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
     pgworker.prune_jobs(integer),
     pgworker.prune_claim_rewinds(),
+    pgworker.rewind_claims_to_first_runnable(text[], boolean),
     pgworker.report_progress(bigint, double precision, text)
 TO pgworker_worker;
 

@@ -193,15 +193,22 @@ final class ClaimFloorTests: XCTestCase {
         let observed20 = try await turn(worker)
         XCTAssertEqual(observed20, ids)
         // The rows change behind the session's back with triggers off (a replica's apply): a new
-        // session, and the once-a-minute sweep, start at the front.
+        // session starts at the front; this one finds them once maintenance has rewound its tasks.
         try await worker.execute("SET session_replication_role = replica")
-        _ = try await worker.query("UPDATE pgworker.jobs SET state = 'available', attempts = 0, locked_by = NULL WHERE id = $1", [ids[0]])
+        _ = try await worker.query("UPDATE pgworker.jobs SET state = 'available', attempts = 0, locked_by = NULL WHERE id = ANY ($1::bigint[])",
+                                   [[ids[0], ids[1]]])
         try await worker.execute("RESET session_replication_role")
-        let observed21 = try await turn(worker)
-        XCTAssertEqual(observed21, [], "missed by this session's floor until its sweep")
+        let missed = try await turn(worker, limit: 1)
+        XCTAssertEqual(missed, [], "no trigger fired: this session's floor is past them")
         let fresh = try await database.connect("fresh")
-        let observed22 = try await turn(fresh)
-        XCTAssertEqual(observed22, [ids[0]])
+        let sweep = try await turn(fresh, limit: 1)
+        XCTAssertEqual(sweep, [ids[0]], "a new session starts at the front")
+        let maintenance = try await database.connect("maintenance")
+        let written: Int = try await maintenance.query(
+            "SELECT pgworker.rewind_claims_to_first_runnable(ARRAY['t', 'unknown'], false) AS n").rows[0].decode("n")
+        XCTAssertEqual(written, 1, "one rewind for the task that has a runnable job")
+        let found = try await turn(worker)
+        XCTAssertEqual(found, [ids[1]], "the maintenance rewind brings this session's floor back")
     }
 
     /// The point of the floor: with a snapshot held open, vacuum keeps the claim index's entries

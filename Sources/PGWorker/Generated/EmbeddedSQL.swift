@@ -477,12 +477,16 @@ ALTER TABLE pgworker.jobs SET (autovacuum_vacuum_cost_delay = 0);
 -- rewinds of the transactions that committed since its previous turn (PgQ's rule: those in
 -- progress in the previous snapshot or above its xmax, and visible in the current one) and lowers
 -- its floor to them. One row per INSERT statement (its smallest runnable key) and one per UPDATE
--- that makes a row runnable or moves it earlier.
+-- that makes a row runnable or moves it earlier; these apply to every task (task NULL). Once a
+-- minute each worker also writes, per task it handles, the key of the task's first runnable job
+-- (rewind_claims_to_first_runnable): jobs made runnable by a path that fires no trigger are found
+-- that way, by a walk on the maintenance connection rather than in a turn.
 CREATE TABLE IF NOT EXISTS pgworker.claim_rewinds (
     txid     xid8        NOT NULL DEFAULT pg_current_xact_id(),
     priority integer     NOT NULL,
     run_at   timestamptz NOT NULL,
-    id       bigint      NOT NULL
+    id       bigint      NOT NULL,
+    task     text
 );
 CREATE INDEX IF NOT EXISTS claim_rewinds_txid_idx ON pgworker.claim_rewinds (txid);
 
@@ -1063,9 +1067,12 @@ $$;
 -- A job that becomes runnable after step 1 without being visible to it has its rewind read by the
 -- next turn. Setting the floor is transactional: a turn that rolls back leaves the previous one.
 -- The floor is dropped, and the claim starts at the front, on a new session, when the tasks,
--- queues, paused or capped queues change, when the previous turn is more than a minute old
--- (prune_claim_rewinds keeps rewinds long enough for that), and once a minute regardless, for
--- jobs made runnable by a path that fires no trigger (session_replication_role = replica).
+-- queues, paused or capped queues change, and when the previous turn is more than a minute old
+-- (prune_claim_rewinds keeps rewinds long enough for that). Jobs made runnable by a path that
+-- fires no trigger (session_replication_role = replica) are found by the workers' maintenance
+-- (rewind_claims_to_first_runnable, once a minute), not by turns from the front: under a
+-- snapshot held open for minutes such a walk takes seconds, and a turn would hold its claims
+-- that long.
 CREATE OR REPLACE FUNCTION pgworker.complete_and_claim(
     worker_id         text,
     ids               bigint[],
@@ -1084,6 +1091,9 @@ SET plan_cache_mode = force_generic_plan
 SET enable_sort = off
 SET enable_seqscan = off
 SET jit = off
+-- With sorts and sequential scans priced out, the floor check's generic plan came out as a
+-- Gather Merge over a parallel index scan: parallel workers to fetch one row.
+SET max_parallel_workers_per_gather = 0
 AS $$
 DECLARE
     paused text[] := '{}';
@@ -1096,7 +1106,6 @@ DECLARE
     floor_id bigint := -9223372036854775808;
     floor_setting text[];
     floor_scope text;
-    swept_at timestamptz := now();
     previous_snapshot pg_snapshot;
     this_snapshot pg_snapshot;
     rewind record;
@@ -1159,23 +1168,22 @@ BEGIN
     this_snapshot := pg_current_snapshot();
     floor_scope := md5(ROW(runnable_tasks, complete_and_claim.queues, paused || capped)::text);
     floor_setting := string_to_array(current_setting('pgworker.claim_floor', true), '|');
-    IF cardinality(floor_setting) = 7 AND floor_setting[1] = floor_scope
-       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute'
-       AND to_timestamp(floor_setting[7]::double precision) > now() - interval '1 minute' THEN
+    IF cardinality(floor_setting) = 6 AND floor_setting[1] = floor_scope
+       AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute' THEN
         floor_priority := floor_setting[2]::integer;
         -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
         floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
                              ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
         floor_id := floor_setting[4]::bigint;
         previous_snapshot := floor_setting[5]::pg_snapshot;
-        swept_at := to_timestamp(floor_setting[7]::double precision);
         SELECT w.priority, w.run_at, w.id INTO rewind
-        FROM (SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+        FROM (SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid = ANY (ARRAY(SELECT pg_snapshot_xip(previous_snapshot)))
               UNION ALL
-              SELECT r.txid, r.priority, r.run_at, r.id FROM pgworker.claim_rewinds r
+              SELECT r.txid, r.priority, r.run_at, r.id, r.task FROM pgworker.claim_rewinds r
               WHERE r.txid >= pg_snapshot_xmax(previous_snapshot) AND r.txid < pg_snapshot_xmax(this_snapshot)) w
         WHERE pg_visible_in_snapshot(w.txid, this_snapshot)
+          AND (w.task IS NULL OR w.task = ANY (runnable_tasks))
         ORDER BY w.priority, w.run_at, w.id
         LIMIT 1;
         IF FOUND AND (rewind.priority, rewind.run_at, rewind.id) < (floor_priority, floor_run_at, floor_id) THEN
@@ -1212,8 +1220,7 @@ BEGIN
                        concat_ws('|', floor_scope, floor_priority,
                                  CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
                                       ELSE floor_run_at::text END,
-                                 floor_id, this_snapshot,
-                                 extract(epoch FROM now()), extract(epoch FROM swept_at)),
+                                 floor_id, this_snapshot, extract(epoch FROM now())),
                        false);
 END
 $$;
@@ -2015,6 +2022,44 @@ CREATE OR REPLACE TRIGGER jobs_rewind_claims_after_update
                OR NEW.task <> OLD.task OR NEW.queue <> OLD.queue
                OR NEW.lock_key IS DISTINCT FROM OLD.lock_key))
     EXECUTE FUNCTION pgworker.rewind_claims_after_update();
+"""##),
+        SchemaDefinition(kind: .function, name: "rewind_claims_to_first_runnable", sql: ##"""
+-- Claim floors (SQL/migrations/015): writes, for each of `tasks` (and every SQL task when
+-- `include_sql_tasks`), a rewind at the task's first runnable job, so that every worker whose
+-- floor has passed it looks there again. Returns how many rewinds it wrote.
+--
+-- Triggers write rewinds for every insert and update of jobs; this finds jobs made runnable by a
+-- path that fires none (session_replication_role = replica, a trigger disabled by the table's
+-- owner). Workers call it from their maintenance loop once a minute, so the walk from the front
+-- of the claim index (long under a snapshot held open elsewhere) runs there, beside the turns,
+-- not in one. A task whose first runnable job is not due yet is rewound to it too: it may come
+-- due without any write.
+CREATE OR REPLACE FUNCTION pgworker.rewind_claims_to_first_runnable(tasks text[], include_sql_tasks boolean)
+RETURNS integer
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET enable_sort = off
+SET max_parallel_workers_per_gather = 0
+SET jit = off
+AS $$
+DECLARE
+    written integer;
+BEGIN
+    INSERT INTO pgworker.claim_rewinds (priority, run_at, id, task)
+    SELECT f.priority, f.run_at, f.id, t.task
+    FROM (SELECT DISTINCT u.task
+          FROM unnest(rewind_claims_to_first_runnable.tasks
+                      || CASE WHEN include_sql_tasks THEN ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE '{}' END) AS u(task)) t
+    CROSS JOIN LATERAL (
+        SELECT j.priority, j.run_at, j.id
+        FROM pgworker.jobs j
+        WHERE j.state IN ('available', 'retryable') AND j.task = t.task
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT 1) f;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
 """##),
         SchemaDefinition(kind: .function, name: "run_sql_job", sql: ##"""
 -- Runs one claimed job of a SQL task and records its outcome in the same transaction, so the
@@ -2835,8 +2880,10 @@ GRANT EXECUTE ON FUNCTION pgworker.add_job(text, jsonb, text, timestamptz, integ
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgworker.jobs, pgworker.workers TO pgworker_worker;
 GRANT SELECT, UPDATE, DELETE ON pgworker.staged_jobs TO pgworker_worker;
 GRANT SELECT, DELETE ON pgworker.cancel_requests TO pgworker_worker;
--- Turns read claim rewinds; maintenance prunes them (prune_claim_rewinds).
+-- Turns read claim rewinds; maintenance writes a task's first runnable job as one
+-- (rewind_claims_to_first_runnable) and prunes them (prune_claim_rewinds).
 GRANT SELECT, DELETE ON pgworker.claim_rewinds TO pgworker_worker;
+GRANT INSERT (priority, run_at, id, task) ON pgworker.claim_rewinds TO pgworker_worker;
 GRANT SELECT, INSERT, DELETE ON pgworker.claim_rewind_horizons TO pgworker_worker;
 -- Claims of capped queues lock the queue's row (SELECT ... FOR UPDATE needs an UPDATE right).
 GRANT SELECT, UPDATE (updated_at) ON pgworker.queues TO pgworker_worker;
@@ -2864,6 +2911,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
     pgworker.prune_jobs(integer),
     pgworker.prune_claim_rewinds(),
+    pgworker.rewind_claims_to_first_runnable(text[], boolean),
     pgworker.report_progress(bigint, double precision, text)
 TO pgworker_worker;
 

@@ -144,8 +144,8 @@ public final class Worker: Service, Sendable {
                 group.addTask { await self.trailingClaims.run() }
                 // Chores and cron share the main connection: their statements are short, and a worker
                 // then needs only two connections (plus SQL-task ones) however many features it runs.
-                group.addTask { [main, configuration, runningJobs, limitedQueues, logger, progress] in
-                    await WorkerMaintenance(connection: main, configuration: configuration, runningJobs: runningJobs,
+                group.addTask { [main, configuration, taskNames, runningJobs, limitedQueues, logger, progress] in
+                    await WorkerMaintenance(connection: main, configuration: configuration, taskNames: taskNames, runningJobs: runningJobs,
                                             limitedQueues: limitedQueues, logger: logger, progress: progress).run()
                 }
                 if configuration.runsSchedules {
