@@ -23,6 +23,7 @@ public final class Worker: Service, Sendable {
     private let logger: Logger
     private let taskNames: [String]
     private let main: ManagedConnection
+    private let floorRewinder: FloorRewinder
     private let sqlPool: ConnectionPool
     private let state: EngineState
     private let shutdown = ShutdownState()
@@ -60,6 +61,8 @@ public final class Worker: Service, Sendable {
         self.taskNames = taskNames
         handlers = tasks.handlers
         main = ManagedConnection(conninfo: conninfo, name: "worker", preparedStatements: configuration.usesPreparedStatements)
+        floorRewinder = FloorRewinder(conninfo: conninfo, taskNames: taskNames,
+                                      includeSQLTasks: configuration.handlesSQLTasks, logger: logger)
         sqlPool = ConnectionPool(conninfo: conninfo, size: configuration.sqlConnections, name: "sql-task",
                                  preparedStatements: configuration.usesPreparedStatements)
         progress = WorkerProgress(needsListener: configuration.listen)
@@ -144,13 +147,14 @@ public final class Worker: Service, Sendable {
                 group.addTask { await self.trailingClaims.run() }
                 // Chores and cron share the main connection: their statements are short, and a worker
                 // then needs only two connections (plus SQL-task ones) however many features it runs.
-                group.addTask { [main, configuration, taskNames, runningJobs, limitedQueues, logger, progress] in
-                    await WorkerMaintenance(connection: main, configuration: configuration, taskNames: taskNames, runningJobs: runningJobs,
+                group.addTask { [main, configuration, runningJobs, limitedQueues, logger, progress] in
+                    await WorkerMaintenance(connection: main, configuration: configuration, runningJobs: runningJobs,
                                             limitedQueues: limitedQueues, logger: logger, progress: progress).run()
                 }
                 if configuration.runsSchedules {
                     group.addTask { [main, logger] in await CronScheduler(connection: main, logger: logger).run() }
                 }
+                group.addTask { [floorRewinder] in await floorRewinder.run() }
                 // Read once: with no tracer, running a job costs no tracing call at all.
                 let tracing = JobTracing.active()
                 await producer.run { jobs in
