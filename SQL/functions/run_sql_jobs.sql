@@ -163,7 +163,8 @@ BEGIN
             -- The timer fired; it does not fire again in this statement, so start no other job.
             cut := true;
             EXIT;
-        WHEN OTHERS THEN
+        WHEN OTHERS OR assert_failure THEN
+            -- (OTHERS leaves out a failed ASSERT: that too is the job's own failure.)
             -- The subtransaction's rollback undid the job's effects and its SET LOCALs.
             GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_text = MESSAGE_TEXT,
                                     error_detail = PG_EXCEPTION_DETAIL, error_hint = PG_EXCEPTION_HINT;

@@ -88,6 +88,27 @@ final class ClaimFloorTests: XCTestCase {
         XCTAssertEqual(observed4, [])
     }
 
+    /// Found by an outside trial: the floor's run_at went through microseconds since the epoch,
+    /// which overflowed for a far-future job (every turn failed) and lost a microsecond far in
+    /// the past (a due job was skipped). Any session time zone and date style.
+    func testFarPastAndFarFutureRunAtsKeepTheirExactPlace() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let worker = try await database.connect("worker")
+        try await worker.execute(#"SET "TimeZone" = 'America/New_York'; SET "DateStyle" = 'SQL, DMY'"#)
+        let poison: Int64 = try await worker.query(
+            "INSERT INTO pgworker.jobs (task, priority, run_at) VALUES ('t', -2147483648, '294270-01-01 00:00:00+00') RETURNING id"
+        ).rows[0].decode("id")
+        let past = try await worker.query(
+            "INSERT INTO pgworker.jobs (task, run_at) SELECT 't', timestamptz '1500-01-01 00:00:00+00' + n * interval '2 microseconds' "
+            + "FROM generate_series(1, 3) n RETURNING id"
+        ).rows.map { try $0.decode("id", as: Int64.self) }
+        var claimed: [Int64] = []
+        for _ in 0..<4 { claimed += try await turn(worker, limit: 1) }
+        XCTAssertEqual(claimed, past, "each claimed in order, none skipped, and the far-future job breaks no turn")
+        let floor = try await floorID(worker)
+        XCTAssertEqual(floor, String(poison), "the far-future job with the smallest priority number holds the floor")
+    }
+
     func testRetriedRescuedAndRescheduledJobsAreClaimedAgain() async throws {
         let database = try await TestDatabase.create(for: self)
         let worker = try await database.connect("worker")

@@ -17,6 +17,7 @@ final class SQLTaskBatchTests: XCTestCase {
             IF payload ? 'fail' THEN
                 RAISE EXCEPTION 'refusing %', payload->>'n';
             END IF;
+            ASSERT NOT payload ? 'assert', 'asserting ' || (payload->>'n');
             RETURN jsonb_build_object('n', (payload->>'n')::int);
         END $$;
         CREATE FUNCTION nap(payload jsonb) RETURNS void LANGUAGE sql AS $$ SELECT pg_sleep(0.05) $$;
@@ -63,6 +64,24 @@ final class SQLTaskBatchTests: XCTestCase {
             "SELECT result::text AS result, progress_message FROM pgworker.jobs WHERE id = $1", [ids[4]]).rows[0]
         XCTAssertEqual(try fifth.decode("result", as: String.self), #"{"n": 5}"#)
         XCTAssertEqual(try fifth.decode("progress_message", as: String.self), "noted 5", "each job's own progress")
+    }
+
+    /// A failed ASSERT is the job's own failure too (PL/pgSQL's OTHERS leaves it out): found by
+    /// an outside trial, where one such job failed its whole batch with its error.
+    func testAFailedAssertMidBatchFailsOnlyItsJob() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute(Self.setup)
+        var ids: [Int64] = []
+        for n in 1...3 { ids.append(try await add(connection, "note", n == 2 ? #"{"n": 2, "assert": true}"# : #"{"n": \#(n)}"#)) }
+        try await claim(connection, ids)
+        let rows = try await connection.query("SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker')", [ids])
+        let states = Dictionary(uniqueKeysWithValues: try rows.rows.map { (try $0.decode("job_id", as: Int64.self), try $0.decode("state", as: String.self)) })
+        XCTAssertEqual(states, [ids[0]: "succeeded", ids[1]: "dead", ids[2]: "succeeded"])
+        let noted = try await connection.query("SELECT n FROM noted ORDER BY n").rows
+        XCTAssertEqual(try noted.map { try $0.decode("n", as: Int.self) }, [1, 3])
+        let error: String = try await connection.query("SELECT last_error FROM pgworker.jobs WHERE id = $1", [ids[1]]).rows[0].decode("last_error")
+        XCTAssertEqual(error, "asserting 2 (SQLSTATE P0004)")
     }
 
     /// Past its budget a batch starts no new job: the rest come back as deferred, still claimed,

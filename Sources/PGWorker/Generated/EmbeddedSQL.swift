@@ -1094,6 +1094,10 @@ SET jit = off
 -- With sorts and sequential scans priced out, the floor check's generic plan came out as a
 -- Gather Merge over a parallel index scan: parallel workers to fetch one row.
 SET max_parallel_workers_per_gather = 0
+-- The floor's run_at goes into pgworker.claim_floor as text and back: exact for every
+-- timestamptz (years past 294,000 and BC included) only in one fixed style and zone.
+SET "DateStyle" = 'ISO, YMD'
+SET "TimeZone" = 'UTC'
 AS $$
 DECLARE
     paused text[] := '{}';
@@ -1115,7 +1119,10 @@ BEGIN
         -- Everything the turn needs to know, in one statement.
         SELECT coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.paused), '{}'),
                coalesce((SELECT array_agg(q.queue) FROM pgworker.queues q WHERE q.max_running IS NOT NULL), '{}'),
-               EXISTS (SELECT 1 FROM pgworker.jobs w WHERE w.lock_key IS NOT NULL AND w.state IN ('available', 'retryable')),
+               -- Ordered by lock_key, so only jobs_lock_key_waiting_idx can answer: as an EXISTS
+               -- its plan could walk all of jobs_claim_idx (under a pinned snapshot, every turn).
+               (SELECT w.lock_key FROM pgworker.jobs w WHERE w.lock_key IS NOT NULL AND w.state IN ('available', 'retryable')
+                ORDER BY w.lock_key LIMIT 1) IS NOT NULL,
                CASE WHEN include_sql_tasks THEN tasks || ARRAY(SELECT s.task FROM pgworker.sql_tasks s) ELSE tasks END
         INTO paused, capped, guarded, runnable_tasks;
         -- A capped queue needs the guarded claim only when one of its jobs is among those this
@@ -1171,9 +1178,7 @@ BEGIN
     IF cardinality(floor_setting) = 6 AND floor_setting[1] = floor_scope
        AND to_timestamp(floor_setting[6]::double precision) > now() - interval '1 minute' THEN
         floor_priority := floor_setting[2]::integer;
-        -- run_at as microseconds since the epoch: exact, whatever DateStyle says.
-        floor_run_at := CASE WHEN floor_setting[3] LIKE '%infinity' THEN floor_setting[3]::timestamptz
-                             ELSE 'epoch'::timestamptz + floor_setting[3]::bigint * interval '1 microsecond' END;
+        floor_run_at := floor_setting[3]::timestamptz;
         floor_id := floor_setting[4]::bigint;
         previous_snapshot := floor_setting[5]::pg_snapshot;
         SELECT w.priority, w.run_at, w.id INTO rewind
@@ -1218,8 +1223,7 @@ BEGIN
     END IF;
     PERFORM set_config('pgworker.claim_floor',
                        concat_ws('|', floor_scope, floor_priority,
-                                 CASE WHEN isfinite(floor_run_at) THEN (extract(epoch FROM floor_run_at) * 1000000)::bigint::text
-                                      ELSE floor_run_at::text END,
+                                 floor_run_at::text,
                                  floor_id, this_snapshot, extract(epoch FROM now())),
                        false);
 END
@@ -2250,7 +2254,8 @@ BEGIN
             -- The timer fired; it does not fire again in this statement, so start no other job.
             cut := true;
             EXIT;
-        WHEN OTHERS THEN
+        WHEN OTHERS OR assert_failure THEN
+            -- (OTHERS leaves out a failed ASSERT: that too is the job's own failure.)
             -- The subtransaction's rollback undid the job's effects and its SET LOCALs.
             GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_text = MESSAGE_TEXT,
                                     error_detail = PG_EXCEPTION_DETAIL, error_hint = PG_EXCEPTION_HINT;
