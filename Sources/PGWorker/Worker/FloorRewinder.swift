@@ -27,7 +27,7 @@ struct FloorRewinder: Sendable {
             let managed = ManagedConnection(conninfo: conninfo, name: "floor-rewinder", preparedStatements: false)
             do {
                 let connection = try await managed.connection()
-                try await withTaskCancellationHandler {
+                _ = try await withTaskCancellationHandler {
                     try await connection.query(
                         "SELECT pgworker.rewind_claims_to_first_runnable($1::text[], $2)", [taskNames, includeSQLTasks])
                 } onCancel: {
