@@ -60,6 +60,10 @@ DECLARE
     progress_messages text[] := '{}';
     switch_role  boolean;
     ignored      text;
+    done_ids     bigint[];
+    done_states  text[];
+    worker_plan_cache_mode text := pg_catalog.current_setting('plan_cache_mode');
+    generic_plans boolean;
 BEGIN
     -- pgworker's own statements resolve nothing through the worker's search_path, which (not
     -- naming pg_temp) would look up types in a temporary schema a task could fill; only the
@@ -67,6 +71,13 @@ BEGIN
     -- (Assignments rather than PERFORM: a simple expression, evaluated without the executor.)
     ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     ignored := pg_catalog.set_config('pgworker.progress_deferred', 'on', true);
+    -- pgworker's statements here run with the plans they cached, whatever the batch's size: a
+    -- custom plan, chosen for a batch of one job, is planned anew at every batch. The task's own
+    -- statements plan as the worker's setting says.
+    generic_plans := worker_plan_cache_mode OPERATOR(pg_catalog.=) 'force_generic_plan';
+    IF NOT generic_plans THEN
+        ignored := pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+    END IF;
     -- Each job reads its progress from these; they are cleared after a job that reported, so
     -- they are empty when a job starts (a failed job's SET LOCALs roll back with it).
     ignored := pg_catalog.set_config('pgworker.progress', '', true);
@@ -130,6 +141,9 @@ BEGIN
                 ignored := pg_catalog.set_config('role', fn_owner, true);   -- SET LOCAL ROLE
             END IF;
             ignored := pg_catalog.set_config('search_path', worker_search_path, true);
+            IF NOT generic_plans THEN
+                ignored := pg_catalog.set_config('plan_cache_mode', worker_plan_cache_mode, true);
+            END IF;
             IF returns_void THEN
                 EXECUTE call_text USING job.payload;
             ELSE
@@ -138,6 +152,9 @@ BEGIN
             -- Whatever the task did to search_path or its role, pgworker's statements below
             -- resolve names as written and run as the worker.
             ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+            IF NOT generic_plans THEN
+                ignored := pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+            END IF;
             IF switch_role OR current_user <> worker_role THEN
                 ignored := pg_catalog.set_config('role', worker_role, true);
             END IF;
@@ -181,18 +198,15 @@ BEGIN
         FROM unnest(progress_ids, progress_values, progress_messages) AS p(id, value, message)
         WHERE j.id = p.id;
     END IF;
+    SELECT pg_catalog.array_agg(c.id), pg_catalog.array_agg(c.state) INTO done_ids, done_states
+    FROM pgworker.complete_jobs(run_sql_jobs.worker_id, ids, oks, results, errors,
+                                pg_catalog.array_fill(false, ARRAY[pg_catalog.cardinality(ids)])) c;
     RETURN QUERY
-    WITH done AS (
-        SELECT c.id, c.state
-        FROM pgworker.complete_jobs(run_sql_jobs.worker_id, ids, oks, results, errors,
-                                    pg_catalog.array_fill(false, ARRAY[pg_catalog.cardinality(ids)])) c
-    )
-    SELECT given.id, CASE WHEN done.id IS NOT NULL THEN done.state
+    SELECT given.id, CASE WHEN given.id = ANY (done_ids) THEN done_states[pg_catalog.array_position(done_ids, given.id)]
                           WHEN cut AND given.id <> ALL (ids) AND EXISTS (
                               SELECT FROM pgworker.jobs j
                               WHERE j.id = given.id AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id)
                           THEN 'deferred' END
-    FROM unnest(run_sql_jobs.job_ids) AS given(id)
-    LEFT JOIN done ON done.id = given.id;
+    FROM unnest(run_sql_jobs.job_ids) AS given(id);
 END
 $$;

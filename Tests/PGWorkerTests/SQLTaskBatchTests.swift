@@ -282,4 +282,37 @@ final class SQLTaskBatchTests: XCTestCase {
         XCTAssertEqual(try results.map { try $0.decode("r", as: String.self) }, [owner, login, owner, owner])
         await worker.close()
     }
+
+    /// pgworker's statements in a batch keep their cached plans (a batch of one job used to plan
+    /// three statements anew each time), but the task's own statements plan as the worker's
+    /// setting says: each job sees the worker's plan_cache_mode, also after a job that changed it.
+    func testEachJobSeesTheWorkersPlanSettingNotTheBatchs() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute("""
+            CREATE TABLE seen (n int, mode text);
+            CREATE FUNCTION look(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO seen VALUES ((payload->>'n')::int, current_setting('plan_cache_mode'));
+                IF payload ? 'change' THEN
+                    SET LOCAL plan_cache_mode = force_custom_plan;
+                END IF;
+            END $$;
+            SELECT pgworker.register_sql_task('look', 'look(jsonb)');
+            """)
+        var ids: [Int64] = []
+        for n in 1...3 { ids.append(try await add(connection, "look", n == 1 ? #"{"n": 1, "change": true}"# : #"{"n": \#(n)}"#)) }
+        try await claim(connection, ids)
+        let rows = try await connection.query("SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker')", [ids])
+        XCTAssertEqual(try rows.rows.map { try $0.decode("state", as: String.self) }, ["succeeded", "succeeded", "succeeded"])
+        let seen = try await connection.query("SELECT mode FROM seen ORDER BY n").rows
+        XCTAssertEqual(try seen.map { try $0.decode("mode", as: String.self) }, ["auto", "auto", "auto"])
+
+        try await connection.execute("SET plan_cache_mode = force_custom_plan; DELETE FROM seen")
+        let more = [try await add(connection, "look", #"{"n": 4}"#)]
+        try await claim(connection, more)
+        _ = try await connection.query("SELECT * FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker')", [more])
+        let mode = try await connection.query("SELECT mode FROM seen").rows[0].decode("mode", as: String.self)
+        XCTAssertEqual(mode, "force_custom_plan", "a worker's own setting is what its jobs see")
+    }
 }
