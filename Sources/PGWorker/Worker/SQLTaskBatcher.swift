@@ -7,11 +7,13 @@ import Synchronization
 /// subtransaction, and their outcomes commit with their effects. A no-op task then costs a
 /// subtransaction, not a transaction, a plan lookup and a commit.
 ///
-/// The turn announces the SQL jobs of a claim (``expect(_:)``) before their tasks start; every
-/// job's own task then asks for a connection, and whichever gets one first takes its own job (if
-/// no other batch took it yet) and up to ``batchLimit(for:timeout:)`` more of the same task, and
-/// runs them. So the jobs of one claim go in as many batches as the pool has connections (at least
-/// ``minimumShare`` jobs each), which run in parallel, and a lone job runs at once, alone.
+/// The turn announces the SQL jobs of a claim (``expect(_:)``) before their tasks start. At most
+/// as many jobs' tasks as the pool has connections *drive* a task's jobs at a time: a driver takes
+/// its own job and up to ``batchLimit(for:timeout:)`` more of the same task, runs them, and then
+/// hands the driving on to the first job still waiting (whose own task then drives). The other
+/// jobs' tasks only wait for their outcomes, so they cost no connection lease. A claim's jobs are
+/// shared out among the pool's connections (at least ``minimumShare`` jobs a batch, since a batch
+/// costs about as much as six jobs on top of its jobs), so they run in parallel batches.
 ///
 /// A task's timeout holds per job within a batch (see ``runBatch(_:timeout:on:logger:)``). Run
 /// one at a time, as before, are: procedures, and every job when the worker has a default
@@ -25,13 +27,13 @@ final class SQLTaskBatcher: Sendable {
     /// Most jobs in one batch.
     static let maxBatch = 200
     /// Fewest jobs a batch takes, when that many wait, however small its share of a claim.
-    static let minimumShare = 16
+    static let minimumShare = 32
 
     private let pool: ConnectionPool
     private let workerID: String
     /// False when the worker enforces a default timeout: every job then runs alone.
     private let batching: Bool
-    private let waiting = Mutex<[String: [Entry]]>([:])
+    private let queues = Mutex(Queues())
     /// Jobs announced by ``expect(_:)`` whose own task has not called ``run(_:logger:)`` yet.
     private let expected = Mutex<[Int64: Entry]>([:])
     /// Per task: the jobs of its last claim shared out among the pool's connections, so they run
@@ -39,6 +41,13 @@ final class SQLTaskBatcher: Sendable {
     private let shares = Mutex<[String: Int]>([:])
     /// Per task: the plan, when it was loaded, and the recent time per job.
     private let tasks = Mutex<[String: TaskInfo]>([:])
+
+    /// Per task: the jobs waiting for a batch, oldest first, and the jobs whose tasks drive (or
+    /// were asked to drive) it.
+    private struct Queues {
+        var waiting: [String: [Entry]] = [:]
+        var drivers: [String: Set<ObjectIdentifier>] = [:]
+    }
 
     private struct TaskInfo {
         var plan: SQLTaskPlan?
@@ -60,12 +69,25 @@ final class SQLTaskBatcher: Sendable {
             entry = announced
         } else {
             entry = Entry(job)
-            waiting.withLock { $0[job.task, default: []].append(entry) }
+            queues.withLock { $0.waiting[job.task, default: []].append(entry) }
             // The jobs of one claim start together: let the others join before a batch is taken.
             await Task.yield()
         }
-        await drive(task: job.task, own: entry, logger: logger)
-        return await entry.outcome()
+        var drives = queues.withLock { queues -> Bool in
+            let drivers = queues.drivers[job.task, default: []]
+            // (One asked to drive already, before it came here, drives when it waits.)
+            guard drivers.count < pool.size, !drivers.contains(ObjectIdentifier(entry)),
+                  queues.waiting[job.task]?.contains(where: { $0 === entry }) == true else { return false }
+            queues.drivers[job.task, default: []].insert(ObjectIdentifier(entry))
+            return true
+        }
+        while true {
+            if drives { await drive(task: job.task, own: entry, logger: logger) }
+            switch await entry.next() {
+            case .outcome(let outcome): return outcome
+            case .drive: drives = true
+            }
+        }
     }
 
     /// Announces the SQL-task jobs of one claim before their tasks start, so that the first
@@ -79,11 +101,13 @@ final class SQLTaskBatcher: Sendable {
             for (task, count) in counts { shares[task] = (count + pool.size - 1) / pool.size }
         }
         expected.withLock { for entry in entries { $0[entry.job.id] = entry } }
-        waiting.withLock { state in
-            for entry in entries { state[entry.job.task, default: []].append(entry) }
+        queues.withLock { queues in
+            for entry in entries { queues.waiting[entry.job.task, default: []].append(entry) }
         }
     }
 
+    /// Runs `own` (if no other driver took it) in a batch with other waiting jobs of `task`, again
+    /// for as long as it is deferred, then hands the driving on (``retire(task:)``).
     private func drive(task: String, own: Entry, logger: Logger) async {
         do {
             try await pool.withConnection { managed in
@@ -101,20 +125,35 @@ final class SQLTaskBatcher: Sendable {
                     }
                     let deferred = await runBatch(batch, timeout: plan?.timeoutMilliseconds, on: managed, logger: logger)
                     if !deferred.isEmpty {
-                        waiting.withLock { $0[task, default: []].insert(contentsOf: deferred, at: 0) }
+                        queues.withLock { $0.waiting[task, default: []].insert(contentsOf: deferred, at: 0) }
                     }
                 }
             }
         } catch {
-            // No connection, or no plan: this driver's own job, if no other batch took it, fails;
-            // the other waiting jobs have drivers of their own.
-            let mine = waiting.withLock { state -> Bool in
-                guard let index = state[task]?.firstIndex(where: { $0 === own }) else { return false }
-                state[task]?.remove(at: index)
+            // No connection, or no plan: this driver's own job, if no batch took it, fails; the
+            // next driver tries again for the others.
+            let mine = queues.withLock { queues -> Bool in
+                guard let index = queues.waiting[task]?.firstIndex(where: { $0 === own }) else { return false }
+                queues.waiting[task]?.remove(at: index)
                 return true
             }
             if mine { own.resolve(SQLTaskRunner.Run(completion: .failure(own.job.id, error: "SQL task could not run: \(error)"))) }
         }
+        retire(task: task, own: own)
+    }
+
+    /// Ends `own`'s turn to drive: the first waiting job of `task` that is not driving drives next.
+    private func retire(task: String, own: Entry) {
+        let next = queues.withLock { queues -> Entry? in
+            var drivers = queues.drivers.removeValue(forKey: task) ?? []
+            drivers.remove(ObjectIdentifier(own))
+            defer { if !drivers.isEmpty { queues.drivers[task] = drivers } }
+            guard drivers.count < pool.size,
+                  let next = queues.waiting[task]?.first(where: { !drivers.contains(ObjectIdentifier($0)) }) else { return nil }
+            drivers.insert(ObjectIdentifier(next))
+            return next
+        }
+        next?.askToDrive()
     }
 
     /// Runs `batch` in one transaction. Resolves the jobs it ran; returns those it deferred
@@ -179,14 +218,12 @@ final class SQLTaskBatcher: Sendable {
         return deferred
     }
 
-    /// Takes `own` (if still waiting) and other waiting jobs of `task`, up to `limit`.
+    /// Takes `own`, if still waiting, and other waiting jobs of `task`, up to `limit`; none if
+    /// `own` is not waiting (another driver took it).
     private func take(_ task: String, own: Entry, limit: Int) -> [Entry] {
-        waiting.withLock { state in
-            guard var queue = state[task], !queue.isEmpty else { return [] }
-            var batch: [Entry] = []
-            if let index = queue.firstIndex(where: { $0 === own }) {
-                batch.append(queue.remove(at: index))
-            }
+        queues.withLock { queues in
+            guard var queue = queues.waiting[task], let index = queue.firstIndex(where: { $0 === own }) else { return [] }
+            var batch = [queue.remove(at: index)]
             let share = shares.withLock { $0[task] } ?? limit
             let limit = min(limit, max(share, Self.minimumShare))
             let more = min(limit - batch.count, queue.count)
@@ -194,7 +231,7 @@ final class SQLTaskBatcher: Sendable {
                 batch += queue.prefix(more)
                 queue.removeFirst(more)
             }
-            state[task] = queue.isEmpty ? nil : queue
+            queues.waiting[task] = queue.isEmpty ? nil : queue
             return batch
         }
     }
@@ -237,29 +274,56 @@ final class SQLTaskBatcher: Sendable {
         return plan
     }
 
-    /// One job waiting for its outcome, which any driver may provide.
+    /// One job waiting for its outcome, which any driver may provide, or for its turn to drive.
     private final class Entry: Sendable {
         let job: ClaimedJob
-        private let state = Mutex<(done: Bool, outcome: SQLTaskRunner.Run?, waiter: CheckedContinuation<SQLTaskRunner.Run, Never>?)>(
-            (false, nil, nil))
+        private let state = Mutex(EntryState())
+
+        private struct EntryState {
+            var outcome: SQLTaskRunner.Run?
+            /// Asked to drive before its task waited: it drives when it does.
+            var drivePending = false
+            var waiter: CheckedContinuation<Next, Never>?
+        }
+
+        /// What a job's task does next.
+        enum Next {
+            case outcome(SQLTaskRunner.Run)
+            case drive
+        }
 
         init(_ job: ClaimedJob) { self.job = job }
 
         func resolve(_ outcome: SQLTaskRunner.Run) {
-            let waiter = state.withLock { state -> CheckedContinuation<SQLTaskRunner.Run, Never>? in
-                guard !state.done else { return nil }
-                state.done = true
+            let waiter = state.withLock { state -> CheckedContinuation<Next, Never>? in
+                guard state.outcome == nil else { return nil }
                 state.outcome = outcome
                 defer { state.waiter = nil }
                 return state.waiter
             }
-            waiter?.resume(returning: outcome)
+            waiter?.resume(returning: .outcome(outcome))
         }
 
-        func outcome() async -> SQLTaskRunner.Run {
+        /// Tells the job's task to drive, now or when it next waits.
+        func askToDrive() {
+            let waiter = state.withLock { state -> CheckedContinuation<Next, Never>? in
+                defer { state.waiter = nil }
+                if state.waiter == nil { state.drivePending = true }
+                return state.waiter
+            }
+            waiter?.resume(returning: .drive)
+        }
+
+        /// Waits for the job's outcome or for its turn to drive. A request to drive comes first,
+        /// even if the outcome came meanwhile: the task was counted as a driver and must retire.
+        func next() async -> Next {
             await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> SQLTaskRunner.Run? in
-                    if state.done { return state.outcome }
+                let ready = state.withLock { state -> Next? in
+                    if state.drivePending {
+                        state.drivePending = false
+                        return .drive
+                    }
+                    if let outcome = state.outcome { return .outcome(outcome) }
                     state.waiter = continuation
                     return nil
                 }
