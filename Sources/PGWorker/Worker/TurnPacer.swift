@@ -1,7 +1,8 @@
 /// Decides when the turn loop takes a turn, so that one turn writes and claims a whole batch.
 ///
 /// A turn is due when there is an outcome to write or room to claim into, and either no job is
-/// running, the worker is stopping, or ``batchingDelay`` has passed since the loop learnt of the
+/// running, the worker is stopping, half the slots or more are free to claim into, or
+/// ``batchingDelay`` has passed since the loop learnt of the
 /// first outcome or free slot: while jobs still run, a turn waits for them, since claiming the
 /// whole free capacity costs the database little more than claiming one job (a round trip and a
 /// commit each). The batching timer is a child task of the worker (``runBatchingTimer()``).
