@@ -64,9 +64,10 @@ final class EngineState: Sendable {
             let free = concurrency - fields.running.count
             let claims = fields.claimRequested && !stopping && free > 0
             guard claims || !fields.completions.isEmpty else { return .idle }
-            // Half the slots free make a full claim already; claiming now, while the other half
-            // still runs, keeps the next jobs ready (SQL tasks free their slots a batch at a time).
-            if fields.running.isEmpty || stopping || (claims && free * 2 >= concurrency)
+            // Half the slots free, with no outcome to write (SQL-task batches record their own),
+            // make a full claim already: claiming now, while the other half still runs, keeps the
+            // next jobs ready. (Outcomes to write wait for more, so one turn writes them all.)
+            if fields.running.isEmpty || stopping || (claims && fields.completions.isEmpty && free * 2 >= concurrency)
                 || fields.batchDeadline.map({ $0 <= now }) == true {
                 fields.batchDeadline = nil
                 return .due

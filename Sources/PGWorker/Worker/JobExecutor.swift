@@ -103,7 +103,9 @@ struct JobExecutor: Sendable {
         if let handler {
             attempt.completion = await runHandler(handler, context)
         } else {
-            let run = await sqlTasks.run(job, logger: context.logger)
+            // The worker's logger, not the job's: building that one escapes its metadata, which
+            // cost a no-op SQL job more than its share of the batch. Log lines about one job add it.
+            let run = await sqlTasks.run(job, logger: logger)
             attempt = Attempt(completion: run.completion, recordedState: run.recordedState, timedOut: run.timedOut)
         }
         if let timeout, deadlines.finish(job.id) {

@@ -120,7 +120,10 @@ final class SQLTaskBatcher: Sendable {
                     guard !batch.isEmpty else { return }
                     if !batchable {
                         let job = batch[0].job
-                        batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: logger))
+                        var jobLogger = logger
+                        jobLogger.handler.metadata.merge(
+                            ["job": .stringConvertible(job.id), "task": .string(job.task), "queue": .string(job.queue)]) { $1 }
+                        batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: jobLogger))
                         continue
                     }
                     let deferred = await runBatch(batch, timeout: plan?.timeoutMilliseconds, on: managed, logger: logger)
