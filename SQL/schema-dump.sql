@@ -1030,11 +1030,12 @@ $$;
 ALTER FUNCTION pgworker.pause_queue(queue text) OWNER TO postgres;
 
 --
--- Name: prune_claim_rewinds(); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: prune_claim_rewinds(); Type: FUNCTION; Schema: pgworker; Owner: pgworker_stager
 --
 
 CREATE FUNCTION pgworker.prune_claim_rewinds() RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     horizon xid8;
@@ -1059,7 +1060,7 @@ END
 $$;
 
 
-ALTER FUNCTION pgworker.prune_claim_rewinds() OWNER TO postgres;
+ALTER FUNCTION pgworker.prune_claim_rewinds() OWNER TO pgworker_stager;
 
 --
 -- Name: prune_jobs(integer); Type: FUNCTION; Schema: pgworker; Owner: postgres
@@ -2952,7 +2953,7 @@ GRANT ALL ON FUNCTION pgworker.pause_queue(queue text) TO pgworker_admin;
 
 
 --
--- Name: FUNCTION prune_claim_rewinds(); Type: ACL; Schema: pgworker; Owner: postgres
+-- Name: FUNCTION prune_claim_rewinds(); Type: ACL; Schema: pgworker; Owner: pgworker_stager
 --
 
 REVOKE ALL ON FUNCTION pgworker.prune_claim_rewinds() FROM PUBLIC;
@@ -3250,7 +3251,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE pgworker.cancel_requests TO pgworker_
 -- Name: TABLE claim_rewind_horizons; Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-GRANT SELECT,INSERT,DELETE ON TABLE pgworker.claim_rewind_horizons TO pgworker_worker;
+GRANT SELECT,INSERT,DELETE ON TABLE pgworker.claim_rewind_horizons TO pgworker_stager;
 GRANT SELECT ON TABLE pgworker.claim_rewind_horizons TO pgworker_admin;
 
 
@@ -3258,8 +3259,16 @@ GRANT SELECT ON TABLE pgworker.claim_rewind_horizons TO pgworker_admin;
 -- Name: TABLE claim_rewinds; Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-GRANT SELECT,DELETE ON TABLE pgworker.claim_rewinds TO pgworker_worker;
+GRANT DELETE ON TABLE pgworker.claim_rewinds TO pgworker_stager;
+GRANT SELECT ON TABLE pgworker.claim_rewinds TO pgworker_worker;
 GRANT SELECT ON TABLE pgworker.claim_rewinds TO pgworker_admin;
+
+
+--
+-- Name: COLUMN claim_rewinds.txid; Type: ACL; Schema: pgworker; Owner: postgres
+--
+
+GRANT SELECT(txid) ON TABLE pgworker.claim_rewinds TO pgworker_stager;
 
 
 --

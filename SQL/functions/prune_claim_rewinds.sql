@@ -5,8 +5,15 @@
 -- all rewinds committed by then. Workers call it from their maintenance loop, every poll
 -- interval; it records a horizon every 30 seconds and deletes at most that often. Concurrent
 -- calls are harmless.
+--
+-- It runs as pgworker_stager, so that a worker's login may read rewinds but neither delete them
+-- nor record a horizon of its own: either would let it strand jobs below other workers' floors
+-- (found by an outside trial). It takes no argument, and only its own fixed statements run.
 CREATE OR REPLACE FUNCTION pgworker.prune_claim_rewinds() RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     horizon xid8;
     deleted integer := 0;

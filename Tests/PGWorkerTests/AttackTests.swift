@@ -175,9 +175,20 @@ final class AttackTests: XCTestCase {
             "SELECT pgworker.refresh_sql_task_defaults()",
             "SELECT pgworker.refresh_trigger_functions('send_receipt')",
             "SELECT pgworker.trigger_1()",
+            // Deleting claim rewinds, or a false horizon (after which prune deletes them), would
+            // strand jobs below other workers' floors (found by an outside trial).
+            "DELETE FROM pgworker.claim_rewinds",
+            "UPDATE pgworker.claim_rewinds SET txid = '1'",
+            "INSERT INTO pgworker.claim_rewind_horizons (taken_at, oldest_xid) VALUES (now() - interval '1 hour', pg_current_xact_id())",
+            "DELETE FROM pgworker.claim_rewind_horizons",
         ])
         let after = try await snapshot(scene.owner)
         XCTAssertEqual(before, after)
+        // Pruning is the worker's to run, as pgworker_stager.
+        let pruned = try await worker.query("SELECT pgworker.prune_claim_rewinds() AS n").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(pruned, 0)
+        let horizons = try await scene.owner.query("SELECT count(*)::int AS n FROM pgworker.claim_rewind_horizons").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(horizons, 1, "the worker's call took a horizon")
     }
 
     // MARK: - Definer code
@@ -456,7 +467,7 @@ final class AttackTests: XCTestCase {
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef ORDER BY 1
             """).rows.map { try $0.decode("d") }
         XCTAssertEqual(definers, ["add_job:pgworker_enqueuer", "add_jobs:pgworker_enqueuer", "apply_sql_task_defaults:pgworker_enqueuer",
-                                  "rewind_claims_after_insert:pgworker_stager", "rewind_claims_after_update:pgworker_stager"])
+                                  "prune_claim_rewinds:pgworker_stager", "rewind_claims_after_insert:pgworker_stager", "rewind_claims_after_update:pgworker_stager"])
         let unpinned: [String] = try await owner.query("""
             SELECT p.proname AS n FROM pg_proc p
             WHERE p.pronamespace = 'pgworker'::regnamespace AND p.prosecdef
