@@ -2250,11 +2250,11 @@ BEGIN
             -- Whatever the task did to search_path or its role, pgworker's statements below
             -- resolve names as written and run as the worker.
             ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            IF NOT generic_plans THEN
-                ignored := pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
-            END IF;
             IF switch_role OR current_user <> worker_role THEN
                 ignored := pg_catalog.set_config('role', worker_role, true);
+            END IF;
+            IF NOT generic_plans THEN
+                ignored := pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
             END IF;
             reported := pg_catalog.current_setting('pgworker.progress', true);
             IF reported <> '' THEN
