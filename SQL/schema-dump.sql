@@ -1509,10 +1509,10 @@ $$;
 ALTER FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) OWNER TO postgres;
 
 --
--- Name: run_sql_jobs(bigint[], text, integer); Type: FUNCTION; Schema: pgworker; Owner: postgres
+-- Name: run_sql_jobs(bigint[], text, integer, boolean, text[], text[]); Type: FUNCTION; Schema: pgworker; Owner: postgres
 --
 
-CREATE FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer DEFAULT 100) RETURNS TABLE(job_id bigint, state text)
+CREATE FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer DEFAULT 100, claim_more boolean DEFAULT false, queues text[] DEFAULT NULL::text[], excluded_queues text[] DEFAULT '{}'::text[]) RETURNS TABLE(job_id bigint, state text, queue text)
     LANGUAGE plpgsql
     AS $_$
 DECLARE
@@ -1550,6 +1550,17 @@ DECLARE
     progress_messages text[] := '{}';
     switch_role  boolean;
     ignored      text;
+    given        bigint[];
+    next_given   integer := 0;
+    candidates   pgworker.jobs[] := '{}';
+    next_candidate integer := 1;
+    claimed_here boolean := false;
+    claimed_ids  bigint[] := '{}';
+    claimed_queues text[] := '{}';
+    not_here     text[];
+    worker_enable_seqscan text := pg_catalog.current_setting('enable_seqscan');
+    worker_enable_sort text := pg_catalog.current_setting('enable_sort');
+    worker_parallel text := pg_catalog.current_setting('max_parallel_workers_per_gather');
     done_ids     bigint[];
     done_states  text[];
     worker_plan_cache_mode text := pg_catalog.current_setting('plan_cache_mode');
@@ -1573,12 +1584,64 @@ BEGIN
     ignored := pg_catalog.set_config('pgworker.progress', '', true);
     ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
 
-    FOR job IN
-        SELECT * FROM pgworker.jobs j
+    given := ARRAY(
+        SELECT j.id FROM pgworker.jobs j
         WHERE j.id = ANY (run_sql_jobs.job_ids) AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id
         ORDER BY j.id
-        FOR UPDATE
+        FOR UPDATE);
     LOOP
+        next_given := next_given + 1;
+        IF next_given <= pg_catalog.cardinality(given) THEN
+            SELECT * INTO job FROM pgworker.jobs j WHERE j.id = given[next_given];
+        ELSE
+            -- The given jobs are done. With claim_more, and time left, claim more jobs of the same
+            -- task here, one at a time, each just before it runs: claim, effects and outcome then
+            -- commit together, and a worker that dies leaves them as they were (not running).
+            -- At most 200: their claim and outcome, written after the budget, stay short.
+            EXIT WHEN NOT claim_more OR the_task IS NULL OR refusal IS NOT NULL
+                   OR pg_catalog.cardinality(claimed_ids) >= 200
+                   OR pg_catalog.clock_timestamp() - started > pg_catalog.make_interval(secs => budget_ms / 1000.0);
+            IF not_here IS NULL THEN
+                -- Paused queues, and capped ones (a running cap counts committed running rows,
+                -- and these are not committed until the batch is).
+                not_here := run_sql_jobs.excluded_queues || ARRAY(
+                    SELECT q.queue FROM pgworker.queues q WHERE q.paused OR q.max_running IS NOT NULL);
+            END IF;
+            IF next_candidate > pg_catalog.cardinality(candidates) THEN
+                -- Candidates after the last job's claim key (below it, the turns' claim floors
+                -- find them), of this task only, due, without a lock key, in queues this worker
+                -- takes and that are neither paused nor capped. Locked, not yet claimed: those
+                -- that run are claimed together at the end, the others stay as they are. The
+                -- walk of jobs_claim_idx from that key is the plan wanted (generic, cached when
+                -- first made): without these settings it came out as a sequential scan and a
+                -- sort. The worker's own values are back before the next job runs.
+                ignored := pg_catalog.set_config('enable_seqscan', 'off', true);
+                ignored := pg_catalog.set_config('enable_sort', 'off', true);
+                ignored := pg_catalog.set_config('max_parallel_workers_per_gather', '0', true);
+                candidates := ARRAY(
+                    SELECT j FROM pgworker.jobs j
+                    WHERE j.state IN ('available', 'retryable')
+                      AND (j.priority, j.run_at, j.id) > (job.priority, job.run_at, job.id)
+                      AND j.run_at <= now()
+                      AND j.task = the_task
+                      AND j.lock_key IS NULL
+                      AND (run_sql_jobs.queues IS NULL OR j.queue = ANY (run_sql_jobs.queues))
+                      AND j.queue <> ALL (not_here)
+                    ORDER BY j.priority, j.run_at, j.id
+                    LIMIT 64
+                    FOR UPDATE SKIP LOCKED);
+                ignored := pg_catalog.set_config('enable_seqscan', worker_enable_seqscan, true);
+                ignored := pg_catalog.set_config('enable_sort', worker_enable_sort, true);
+                ignored := pg_catalog.set_config('max_parallel_workers_per_gather', worker_parallel, true);
+                next_candidate := 1;
+                EXIT WHEN pg_catalog.cardinality(candidates) = 0;
+            END IF;
+            job := candidates[next_candidate];
+            next_candidate := next_candidate + 1;
+            claimed_here := true;
+            claimed_ids := claimed_ids || job.id;
+            claimed_queues := claimed_queues || job.queue;
+        END IF;
         IF the_task IS NULL THEN
             the_task := job.task;
             SELECT to_regprocedure(s.function), s.timeout INTO fn, task_timeout FROM pgworker.sql_tasks s WHERE s.task = the_task;
@@ -1612,7 +1675,8 @@ BEGIN
             CONTINUE;
         END IF;
         -- Past the budget, start no more jobs: the caller runs the rest in another transaction.
-        IF pg_catalog.cardinality(ids) > 0
+        -- (A job this call claimed itself runs: it was claimed within the budget.)
+        IF pg_catalog.cardinality(ids) > 0 AND NOT claimed_here
            AND pg_catalog.clock_timestamp() - started > pg_catalog.make_interval(secs => budget_ms / 1000.0) THEN
             cut := true;
             EXIT;
@@ -1688,21 +1752,34 @@ BEGIN
         FROM unnest(progress_ids, progress_values, progress_messages) AS p(id, value, message)
         WHERE j.id = p.id;
     END IF;
+    -- The jobs it claimed itself and ran: claimed now, in one statement, as a turn claims.
+    IF pg_catalog.cardinality(claimed_ids) > 0 THEN
+        UPDATE pgworker.jobs j
+        SET state = 'running', attempts = j.attempts + 1, locked_by = run_sql_jobs.worker_id,
+            locked_at = now(), attempted_at = now()
+        FROM unnest(claimed_ids) AS c(id)
+        WHERE j.id = c.id;
+    END IF;
     SELECT pg_catalog.array_agg(c.id), pg_catalog.array_agg(c.state) INTO done_ids, done_states
     FROM pgworker.complete_jobs(run_sql_jobs.worker_id, ids, oks, results, errors,
                                 pg_catalog.array_fill(false, ARRAY[pg_catalog.cardinality(ids)])) c;
+    -- A row per given job (queue NULL), then one per job it claimed itself, with its queue.
     RETURN QUERY
-    SELECT given.id, CASE WHEN given.id = ANY (done_ids) THEN done_states[pg_catalog.array_position(done_ids, given.id)]
-                          WHEN cut AND given.id <> ALL (ids) AND EXISTS (
-                              SELECT FROM pgworker.jobs j
-                              WHERE j.id = given.id AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id)
-                          THEN 'deferred' END
-    FROM unnest(run_sql_jobs.job_ids) AS given(id);
+    SELECT g.id, CASE WHEN g.id = ANY (done_ids) THEN done_states[pg_catalog.array_position(done_ids, g.id)]
+                      WHEN cut AND g.id <> ALL (ids) AND EXISTS (
+                          SELECT FROM pgworker.jobs j
+                          WHERE j.id = g.id AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id)
+                      THEN 'deferred' END,
+           NULL::text
+    FROM unnest(run_sql_jobs.job_ids) AS g(id)
+    UNION ALL
+    SELECT c.id, done_states[pg_catalog.array_position(done_ids, c.id)], c.queue
+    FROM unnest(claimed_ids, claimed_queues) AS c(id, queue);
 END
 $_$;
 
 
-ALTER FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer) OWNER TO postgres;
+ALTER FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer, claim_more boolean, queues text[], excluded_queues text[]) OWNER TO postgres;
 
 --
 -- Name: schedules; Type: TABLE; Schema: pgworker; Owner: postgres
@@ -3099,11 +3176,11 @@ GRANT ALL ON FUNCTION pgworker.run_sql_job(job_id bigint, worker_id text) TO pgw
 
 
 --
--- Name: FUNCTION run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer); Type: ACL; Schema: pgworker; Owner: postgres
+-- Name: FUNCTION run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer, claim_more boolean, queues text[], excluded_queues text[]); Type: ACL; Schema: pgworker; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer) TO pgworker_worker;
+REVOKE ALL ON FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer, claim_more boolean, queues text[], excluded_queues text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgworker.run_sql_jobs(job_ids bigint[], worker_id text, budget_ms integer, claim_more boolean, queues text[], excluded_queues text[]) TO pgworker_worker;
 
 
 --

@@ -118,7 +118,7 @@ GRANT EXECUTE ON FUNCTION
     pgworker.rescue_stale_jobs(interval),
     pgworker.retry_delay(integer),
     pgworker.run_sql_job(bigint, text),
-    pgworker.run_sql_jobs(bigint[], text, integer),
+    pgworker.run_sql_jobs(bigint[], text, integer, boolean, text[], text[]),
     pgworker.sql_task_plan(text),
     pgworker.enqueue_schedule_ticks(text, bigint, timestamptz[], timestamptz, timestamptz),
     pgworker.prune_jobs(integer),

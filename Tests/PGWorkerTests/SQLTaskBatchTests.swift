@@ -1,5 +1,6 @@
 import PGWorker
 import PQClient
+import Foundation
 import XCTest
 
 /// SQL function tasks run many to a transaction (`pgworker.run_sql_jobs`), each job in its own
@@ -314,5 +315,81 @@ final class SQLTaskBatchTests: XCTestCase {
         _ = try await connection.query("SELECT * FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker')", [more])
         let mode = try await connection.query("SELECT mode FROM seen").rows[0].decode("mode", as: String.self)
         XCTAssertEqual(mode, "force_custom_plan", "a worker's own setting is what its jobs see")
+    }
+
+    /// With claim_more, once its given jobs are done a batch claims more jobs of its own task and
+    /// runs them in the same transaction, each once, and leaves every other job alone: other
+    /// tasks, lock keys, jobs not due, paused, capped and excluded queues, queues not asked for.
+    func testABatchClaimsMoreOfItsTaskOnlyWhereItMay() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute(Self.setup)
+        try await connection.execute("""
+            SELECT pgworker.pause_queue('paused');
+            SELECT pgworker.set_queue_limit('capped', 5);
+            """)
+        var given: [Int64] = []
+        for n in 1...3 { given.append(try await add(connection, "note", #"{"n": \#(n)}"#)) }
+        try await claim(connection, given)
+        for n in 4...40 { _ = try await add(connection, "note", #"{"n": \#(n)}"#) }
+        let client = JobClient(connection: connection)
+        var untouched: [Int64] = []
+        untouched.append(try await add(connection, "nap", "{}"))
+        untouched.append(try await client.add("note", json: #"{"n": 101}"#, options: JobOptions(lockKey: "k")).id)
+        untouched.append(try await client.add("note", json: #"{"n": 102}"#, options: JobOptions(runAt: Date().addingTimeInterval(3600))).id)
+        for (n, queue) in [(103, "paused"), (104, "capped"), (105, "excluded"), (106, "elsewhere")] {
+            untouched.append(try await client.add("note", json: #"{"n": \#(n)}"#, options: JobOptions(queue: queue)).id)
+        }
+
+        let rows = try await connection.query("""
+            SELECT job_id, state, queue FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker', 5000, true,
+                                                                   ARRAY['default', 'paused', 'capped', 'excluded'], ARRAY['excluded'])
+            """, [given]).rows
+        let givenRows = try rows.filter { try $0.decodeIfPresent("queue", as: String.self) == nil }
+        let claimedRows = try rows.filter { try $0.decodeIfPresent("queue", as: String.self) != nil }
+        XCTAssertEqual(try givenRows.map { try $0.decode("state", as: String.self) }, ["succeeded", "succeeded", "succeeded"])
+        XCTAssertEqual(claimedRows.count, 37, "the 37 other due jobs of the task, in the default queue")
+        XCTAssertEqual(Set(try claimedRows.map { try $0.decode("state", as: String.self) }), ["succeeded"])
+        XCTAssertEqual(Set(try claimedRows.map { try $0.decode("queue", as: String.self) }), ["default"])
+
+        let noted = try await connection.query("SELECT count(*) AS n, count(DISTINCT n) AS distinct_n, count(DISTINCT xact) AS x FROM noted").rows[0]
+        XCTAssertEqual(try noted.decode("n", as: Int.self), 40)
+        XCTAssertEqual(try noted.decode("distinct_n", as: Int.self), 40, "each job's effect once")
+        XCTAssertEqual(try noted.decode("x", as: Int.self), 1, "one transaction")
+        let attempts = try await connection.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE task = 'note' AND state = 'succeeded' AND attempts = 1 AND locked_by IS NULL").rows[0]
+        XCTAssertEqual(try attempts.decode("n", as: Int.self), 40, "claimed here: one attempt each, recorded like any other")
+        let others = try await connection.query(
+            "SELECT state, attempts FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [untouched]).rows
+        XCTAssertEqual(try others.map { try $0.decode("state", as: String.self) }, Array(repeating: "available", count: untouched.count))
+        XCTAssertEqual(try others.map { try $0.decode("attempts", as: Int.self) }, Array(repeating: 0, count: untouched.count))
+    }
+
+    /// Jobs a batch claimed itself commit with it, or not at all: a batch cancelled midway leaves
+    /// them available with no attempt counted, and its given job as it was.
+    func testJobsClaimedInACancelledBatchAreLeftAsTheyWere() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let connection = try await database.connect()
+        try await connection.execute(Self.setup)
+        let given = try await add(connection, "nap", "{}")
+        try await claim(connection, [given])
+        var more: [Int64] = []
+        for _ in 1...10 { more.append(try await add(connection, "nap", "{}")) }
+        do {
+            _ = try await connection.query("""
+                SELECT set_config('statement_timeout', '180', false);
+                """)
+            _ = try await connection.query(
+                "SELECT * FROM pgworker.run_sql_jobs($1::bigint[], 'test-worker', 5000, true)", [[given]])
+            XCTFail("the statement timeout (no task timeout) cancels the whole batch")
+        } catch let error as PQError {
+            XCTAssertEqual(error.sqlState, "57014")
+        }
+        try await connection.execute("RESET statement_timeout")
+        let givenState = try await connection.jobState(given)
+        XCTAssertEqual(givenState, "running", "the given job as it was: claimed, not recorded")
+        let left = try await connection.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE id = ANY($1::bigint[]) AND state = 'available' AND attempts = 0", [more]).rows[0]
+        XCTAssertEqual(try left.decode("n", as: Int.self), 10, "none of the jobs it claimed and ran stays claimed or counted")
     }
 }

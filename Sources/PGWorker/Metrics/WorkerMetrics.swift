@@ -105,6 +105,30 @@ public enum WorkerMetrics {
         Counter(label: label, dimensions: jobDimensions(job)).increment()
     }
 
+    /// A SQL-task batch claimed and ran jobs of `task` itself (they never were a ``ClaimedJob``):
+    /// counted as started, and by the state the database recorded, per queue.
+    static func sqlJobsClaimedByBatch(task: String, _ jobs: [(queue: String, state: String)]) {
+        var counts: [String: (started: Int, outcomes: [String: Int])] = [:]
+        for job in jobs {
+            counts[job.queue, default: (0, [:])].started += 1
+            counts[job.queue, default: (0, [:])].outcomes[job.state, default: 0] += 1
+        }
+        for (queue, count) in counts {
+            let dimensions = MetricLabelCap.shared.jobDimensions(task: task, queue: queue)
+            Counter(label: Name.started, dimensions: dimensions).increment(by: count.started)
+            for (state, n) in count.outcomes {
+                let label: String
+                switch state {
+                case "succeeded": label = Name.succeeded
+                case "dead": label = Name.dead
+                case "retryable": label = Name.failed
+                default: continue
+                }
+                Counter(label: label, dimensions: dimensions).increment(by: n)
+            }
+        }
+    }
+
     /// The listener received notifications.
     static func notificationsReceived(_ count: Int) {
         Counter(label: Name.notifications).increment(by: count)

@@ -15,6 +15,9 @@ final class LocalQueueLimits: Sendable {
         self.limits = limits
     }
 
+    /// The queues this process limits.
+    var limitedQueues: [String] { Array(limits.keys) }
+
     /// Counts claimed jobs of limited queues.
     func claimed(_ jobs: [ClaimedJob]) {
         guard !limits.isEmpty else { return }

@@ -53,12 +53,32 @@ final class SQLTaskBatcher: Sendable {
         var plan: SQLTaskPlan?
         var loadedAt: ContinuousClock.Instant
         var perJob: Duration?
+        /// When a batch of the task last failed as a whole (cancelled, connection lost).
+        var failedAt: ContinuousClock.Instant?
     }
 
-    init(pool: ConnectionPool, workerID: String, batching: Bool) {
+    /// How long after a batch of a task failed as a whole its batches claim no more jobs: a job
+    /// claimed inside a batch that never commits counts no attempt, so one that kills its
+    /// session would run again and again; claimed by a turn, its attempts count.
+    static let noMoreAfterFailure: Duration = .seconds(60)
+
+    /// Where a batch may claim more jobs of its task once its given jobs are done; nil: it may not.
+    struct MoreJobs: Sendable {
+        /// The worker's queues (nil: all).
+        var queues: [String]?
+        /// Queues it must not claim from here: those with a limit of this process's own. (Paused and
+        /// capped queues `run_sql_jobs` leaves out itself.)
+        var excludedQueues: [String]
+    }
+
+    /// Asked before each batch: where it may claim more jobs, or nil (stopping, tracing).
+    private let moreJobs: @Sendable () -> MoreJobs?
+
+    init(pool: ConnectionPool, workerID: String, batching: Bool, moreJobs: @escaping @Sendable () -> MoreJobs? = { nil }) {
         self.pool = pool
         self.workerID = workerID
         self.batching = batching
+        self.moreJobs = moreJobs
     }
 
     /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
@@ -172,20 +192,33 @@ final class SQLTaskBatcher: Sendable {
         let budget = Self.budget(timeout: timeout)
         let settings = timeout.map { [(name: "statement_timeout", value: String($0 + budget + Self.timeoutSlack))] } ?? []
         var states: [Int64: String?] = [:]
+        var claimedHere: [(queue: String, state: String)] = []
         let resetFailure: PQError?
         do {
             let connection = try await managed.connection()
+            let task = batch[0].job.task
+            let failedLately = tasks.withLock { $0[task]?.failedAt.map { .now - $0 < Self.noMoreAfterFailure } ?? false }
+            // Not for a task with a timeout: the jobs it claims are recorded after its budget,
+            // within the statement_timeout that holds the timeout.
+            let more = failedLately || timeout != nil ? nil : moreJobs()
             // The batch and the session reset after it go out together: one round trip.
             let (rows, failure) = try await withTaskCancellationHandler {
                 try await connection.queryThenResetSession(
-                    "SELECT job_id, state FROM pgworker.run_sql_jobs($1::bigint[], $2, $3)",
-                    [batch.map(\.job.id), workerID, budget], settings: settings)
+                    "SELECT job_id, state, queue FROM pgworker.run_sql_jobs($1::bigint[], $2, $3, $4, $5::text[], $6::text[])",
+                    [batch.map(\.job.id), workerID, budget, more != nil, more?.queues, more?.excludedQueues ?? []],
+                    settings: settings)
             } onCancel: {
                 connection.cancelRunningQuery()
             }
             resetFailure = failure
             for row in rows.rows {
-                states[try row.decode("job_id", as: Int64.self)] = try row.decodeIfPresent("state", as: String.self)
+                let state = try row.decodeIfPresent("state", as: String.self)
+                if let queue = try row.decodeIfPresent("queue", as: String.self) {
+                    // Claimed and run by the batch itself (it returns their queue, and only theirs).
+                    if let state { claimedHere.append((queue, state)) }
+                } else {
+                    states[try row.decode("job_id", as: Int64.self)] = state
+                }
             }
         } catch {
             let completion: (Int64) -> SQLTaskRunner.Run = { id in
@@ -195,6 +228,7 @@ final class SQLTaskBatcher: Sendable {
                 return SQLTaskRunner.Run(completion: .failure(id, error: "SQL task could not run: \(error)"))
             }
             if !(await managed.invalidate(after: error)) { await SQLTaskRunner.resetSession(managed, logger: logger) }
+            tasks.withLock { $0[batch[0].job.task]?.failedAt = .now }
             for entry in batch { entry.resolve(completion(entry.job.id)) }
             return []
         }
@@ -217,7 +251,8 @@ final class SQLTaskBatcher: Sendable {
                 entry.resolve(SQLTaskRunner.Run())
             }
         }
-        recordTime(ContinuousClock.now - started, jobs: max(ran, 1), task: batch[0].job.task)
+        if !claimedHere.isEmpty { WorkerMetrics.sqlJobsClaimedByBatch(task: batch[0].job.task, claimedHere) }
+        recordTime(ContinuousClock.now - started, jobs: max(ran + claimedHere.count, 1), task: batch[0].job.task)
         return deferred
     }
 
@@ -272,7 +307,7 @@ final class SQLTaskBatcher: Sendable {
         }
         let plan = try await SQLTaskPlan.load(connection, task: task)
         tasks.withLock { state in
-            state[task] = TaskInfo(plan: plan, loadedAt: .now, perJob: state[task]?.perJob)
+            state[task] = TaskInfo(plan: plan, loadedAt: .now, perJob: state[task]?.perJob, failedAt: state[task]?.failedAt)
         }
         return plan
     }

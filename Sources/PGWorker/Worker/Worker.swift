@@ -88,7 +88,14 @@ public final class Worker: Service, Sendable {
         self.progressWriter = progressWriter
         executor = JobExecutor(
             workerID: workerID, registry: tasks, configuration: configuration,
-            sqlTasks: SQLTaskBatcher(pool: sqlPool, workerID: workerID, batching: configuration.defaultTimeout == nil), state: state,
+            sqlTasks: SQLTaskBatcher(
+                pool: sqlPool, workerID: workerID, batching: configuration.defaultTimeout == nil,
+                moreJobs: { [shutdown, configuration] in
+                    // A job claimed inside a batch has no span of its own: with a tracer, none is.
+                    guard !shutdown.isStopping, JobTracing.active() == nil else { return nil }
+                    return SQLTaskBatcher.MoreJobs(queues: configuration.queues, excludedQueues: localQueueLimits.limitedQueues)
+                }),
+            state: state,
             shutdown: shutdown, runningJobs: runningJobs, deadlines: deadlines, jobMetrics: JobMetricsCache(),
             limitedQueues: limitedQueues, localQueueLimits: localQueueLimits, progressWriter: progressWriter,
             reportProgress: { progressWriter.report($0, fraction: $1, message: $2) }, logger: logger)
