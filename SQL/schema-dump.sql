@@ -1628,7 +1628,7 @@ BEGIN
                       AND (run_sql_jobs.queues IS NULL OR j.queue = ANY (run_sql_jobs.queues))
                       AND j.queue <> ALL (not_here)
                     ORDER BY j.priority, j.run_at, j.id
-                    LIMIT 64
+                    LIMIT 16
                     FOR UPDATE SKIP LOCKED);
                 ignored := pg_catalog.set_config('enable_seqscan', worker_enable_seqscan, true);
                 ignored := pg_catalog.set_config('enable_sort', worker_enable_sort, true);

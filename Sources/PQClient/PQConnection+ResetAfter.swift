@@ -10,7 +10,7 @@ extension PQConnection {
     /// Returns the statement's rows and, if the reset failed, why (the session is then in an
     /// unknown state: close the connection). `settings` (name, value) are set for the session
     /// just before the statement, in the same round trip (`statement_timeout`, say: the reset
-    /// undoes them). Throws the statement's error, or a connection error;
+    /// undoes them). Throws the statement's error (its COMMIT's included), or a connection error;
     /// when it throws, the reset may not have run. Without prepared statements
     /// (``setUsesPreparedStatements(_:)``, behind a transaction-pooling PgBouncer) the two go
     /// one after the other.
@@ -79,6 +79,9 @@ extension PQConnection {
             dropBrokenConnection()
             throw error
         }
+        // An error after the statement's rows and before its sync point is its transaction's
+        // COMMIT failing (a deferred constraint, say): nothing of it happened.
+        if case .success = outcome, let commitFailure = statementSync.failure { outcome = .failure(commitFailure) }
         return (try outcome.get(), resetSync.failure)
     }
 

@@ -392,4 +392,45 @@ final class SQLTaskBatchTests: XCTestCase {
             "SELECT count(*) AS n FROM pgworker.jobs WHERE id = ANY($1::bigint[]) AND state = 'available' AND attempts = 0", [more]).rows[0]
         XCTAssertEqual(try left.decode("n", as: Int.self), 10, "none of the jobs it claimed and ran stays claimed or counted")
     }
+
+    /// Found by outside trials: a job that fails its whole batch -- raising query_canceled
+    /// itself, or breaking a deferred constraint that only its COMMIT checks (which left the batch
+    /// `running`, unreported) -- failed every job in it, with its own error. The worker now runs
+    /// such a batch's jobs again one to a transaction: only the culprit fails.
+    func testAJobThatFailsItsWholeBatchFailsAloneInTheWorker() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.execute("""
+            CREATE TABLE kept (k int, CONSTRAINT kept_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED);
+            INSERT INTO kept VALUES (-1);
+            CREATE FUNCTION keep(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                IF payload ? 'cancel' THEN
+                    RAISE EXCEPTION 'a cancel of its own' USING ERRCODE = 'query_canceled';
+                END IF;
+                INSERT INTO kept VALUES ((payload->>'k')::int);
+            END $$;
+            SELECT pgworker.register_sql_task('keep', 'keep(jsonb)');
+            """)
+        let payloads = (1...60).map { n in
+            n == 20 ? #"{"k": 20, "cancel": true}"# : n == 40 ? #"{"k": -1}"# : #"{"k": \#(n)}"#
+        }
+        _ = try await JobClient(connection: app).addMany("keep", jsonPayloads: payloads, options: JobOptions(maxAttempts: 1))
+        try await withTestWorker(database, tasks: TaskRegistry(), configure: { $0.concurrency = 60 }) { _ in
+            try await eventually(timeout: .seconds(30)) {
+                let finished = try await app.query(
+                    "SELECT count(*) AS n FROM pgworker.jobs WHERE state IN ('succeeded', 'dead')").rows[0].decode("n", as: Int.self)
+                return finished == 60
+            }
+        }
+        let dead = try await app.query("SELECT payload->>'k' AS k, last_error FROM pgworker.jobs WHERE state = 'dead' ORDER BY 1").rows
+        XCTAssertEqual(try dead.map { try $0.decode("k", as: String.self) }, ["-1", "20"], "the two culprits, and no other job")
+        XCTAssertTrue(try dead[1].decode("last_error", as: String.self).contains("a cancel of its own"))
+        XCTAssertTrue(try dead[0].decode("last_error", as: String.self).contains("kept_k"))
+        let kept = try await app.query("SELECT count(*) AS n FROM kept").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(kept, 1 + 58, "every other job's effect, once")
+        let attempts = try await app.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE state = 'succeeded' AND attempts = 1").rows[0].decode("n", as: Int.self)
+        XCTAssertEqual(attempts, 58)
+    }
 }

@@ -74,11 +74,17 @@ final class SQLTaskBatcher: Sendable {
     /// Asked before each batch: where it may claim more jobs, or nil (stopping, tracing).
     private let moreJobs: @Sendable () -> MoreJobs?
 
-    init(pool: ConnectionPool, workerID: String, batching: Bool, moreJobs: @escaping @Sendable () -> MoreJobs? = { nil }) {
+    /// Whether the worker is cancelling its running jobs (a shutdown past its grace): only then
+    /// does a cancelled job's task cancel the batch it drives, which holds other jobs too.
+    private let cancellingJobs: @Sendable () -> Bool
+
+    init(pool: ConnectionPool, workerID: String, batching: Bool,
+         moreJobs: @escaping @Sendable () -> MoreJobs? = { nil }, cancellingJobs: @escaping @Sendable () -> Bool = { true }) {
         self.pool = pool
         self.workerID = workerID
         self.batching = batching
         self.moreJobs = moreJobs
+        self.cancellingJobs = cancellingJobs
     }
 
     /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
@@ -207,8 +213,10 @@ final class SQLTaskBatcher: Sendable {
                     "SELECT job_id, state, queue FROM pgworker.run_sql_jobs($1::bigint[], $2, $3, $4, $5::text[], $6::text[])",
                     [batch.map(\.job.id), workerID, budget, more != nil, more?.queues, more?.excludedQueues ?? []],
                     settings: settings)
-            } onCancel: {
-                connection.cancelRunningQuery()
+            } onCancel: { [cancellingJobs] in
+                // A cancel request for the driving job alone (cancel_job) leaves the batch be: the
+                // other jobs in it are not cancelled, and that one finishes as it will.
+                if cancellingJobs() { connection.cancelRunningQuery() }
             }
             resetFailure = failure
             for row in rows.rows {
@@ -221,15 +229,28 @@ final class SQLTaskBatcher: Sendable {
                 }
             }
         } catch {
-            let completion: (Int64) -> SQLTaskRunner.Run = { id in
-                if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled {
-                    return SQLTaskRunner.Run(completion: .cancelledByShutdown(id))
-                }
-                return SQLTaskRunner.Run(completion: .failure(id, error: "SQL task could not run: \(error)"))
-            }
             if !(await managed.invalidate(after: error)) { await SQLTaskRunner.resetSession(managed, logger: logger) }
             tasks.withLock { $0[batch[0].job.task]?.failedAt = .now }
-            for entry in batch { entry.resolve(completion(entry.job.id)) }
+            if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled, cancellingJobs() {
+                for entry in batch { entry.resolve(SQLTaskRunner.Run(completion: .cancelledByShutdown(entry.job.id))) }
+                return []
+            }
+            guard batch.count > 1 else {
+                batch[0].resolve(SQLTaskRunner.Run(completion: .failure(batch[0].job.id, error: "SQL task could not run: \(error)")))
+                return []
+            }
+            // The batch failed as a whole, not one of its jobs (a job that ended its own session or
+            // raised query_canceled, a COMMIT that failed on a deferred constraint, a progress
+            // report the table refused): nothing of it happened. Its jobs, still claimed, run
+            // again one to a transaction, so that only the one to blame fails.
+            logger.warning("a SQL-task batch failed as a whole; running its jobs one at a time",
+                           metadata: ["task": .string(batch[0].job.task), "jobs": .stringConvertible(batch.count),
+                                      "error": .string("\(error)")])
+            for entry in batch {
+                var jobLogger = logger
+                jobLogger[metadataKey: "job"] = .stringConvertible(entry.job.id)
+                entry.resolve(await SQLTaskRunner.run(entry.job, on: managed, workerID: workerID, logger: jobLogger))
+            }
             return []
         }
         if let resetFailure {

@@ -94,7 +94,8 @@ public final class Worker: Service, Sendable {
                     // A job claimed inside a batch has no span of its own: with a tracer, none is.
                     guard !shutdown.isStopping, JobTracing.active() == nil else { return nil }
                     return SQLTaskBatcher.MoreJobs(queues: configuration.queues, excludedQueues: localQueueLimits.limitedQueues)
-                }),
+                },
+                cancellingJobs: { [shutdown] in shutdown.cancelsRunningJobs }),
             state: state,
             shutdown: shutdown, runningJobs: runningJobs, deadlines: deadlines, jobMetrics: JobMetricsCache(),
             limitedQueues: limitedQueues, localQueueLimits: localQueueLimits, progressWriter: progressWriter,
