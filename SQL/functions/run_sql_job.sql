@@ -3,12 +3,10 @@
 -- the function rolls back its effects and records the failure with SQLSTATE, detail and hint.
 -- Returns the job's new state, or NULL if the job is not held by this worker.
 --
--- The function runs with its owner's rights, never the worker's: a SECURITY DEFINER function by
--- itself; any other under SET LOCAL ROLE to its owner, which PostgreSQL allows only when the
--- worker's login role is a member of the owner. Code under SET ROLE may switch to any role the
--- login may become, so a superuser worker runs another owner's function only if it is SECURITY
--- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
--- worker's role is restored before the outcome is written.
+-- The function runs with its owner's rights, never the worker's: a function owned by another role
+-- than the worker's must be SECURITY DEFINER (where PostgreSQL forbids SET ROLE, so its code has
+-- no way back to the worker's login); otherwise the job fails and says why. The worker's role is
+-- restored before the outcome is written.
 --
 -- The task finds its job's id in the setting pgworker.job_id. Progress it reports
 -- (pgworker.report_progress) is kept in transaction-local settings and written here, with the

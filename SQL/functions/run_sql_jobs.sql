@@ -186,12 +186,14 @@ BEGIN
                 -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
                 refusal := pg_catalog.format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
                                              fn_schema, fn_name, result_type::regtype);
-            ELSIF NOT fn_definer AND fn_owner <> worker_role
-                  AND (NOT pg_catalog.pg_has_role(session_user, fn_owner, 'MEMBER')
-                       OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
-                refusal := pg_catalog.format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
-                                             'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
-                                             fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
+            ELSIF NOT fn_definer AND fn_owner <> worker_role THEN
+                -- Run under SET ROLE, its owner's code could switch back to the worker's login
+                -- (set_config('role', session_user, true)) and use its rights (an outside trial did).
+                -- A SECURITY DEFINER function runs as its owner, and PostgreSQL forbids SET ROLE in it.
+                refusal := pg_catalog.format('the SQL task function %I.%I is owned by %I, not by the worker''s role %I: make it '
+                                             'SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER) so that it runs as its owner '
+                                             'with no way back to the worker''s login',
+                                             fn_schema, fn_name, fn_owner, worker_role, fn_schema, fn_name);
             ELSIF returns_void THEN
                 call_text := pg_catalog.format('SELECT %I.%I($1)', fn_schema, fn_name);
             ELSE

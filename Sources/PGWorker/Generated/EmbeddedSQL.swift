@@ -2085,12 +2085,10 @@ $$;
 -- the function rolls back its effects and records the failure with SQLSTATE, detail and hint.
 -- Returns the job's new state, or NULL if the job is not held by this worker.
 --
--- The function runs with its owner's rights, never the worker's: a SECURITY DEFINER function by
--- itself; any other under SET LOCAL ROLE to its owner, which PostgreSQL allows only when the
--- worker's login role is a member of the owner. Code under SET ROLE may switch to any role the
--- login may become, so a superuser worker runs another owner's function only if it is SECURITY
--- DEFINER (where PostgreSQL forbids SET ROLE). Otherwise the job fails and says why. The
--- worker's role is restored before the outcome is written.
+-- The function runs with its owner's rights, never the worker's: a function owned by another role
+-- than the worker's must be SECURITY DEFINER (where PostgreSQL forbids SET ROLE, so its code has
+-- no way back to the worker's login); otherwise the job fails and says why. The worker's role is
+-- restored before the outcome is written.
 --
 -- The task finds its job's id in the setting pgworker.job_id. Progress it reports
 -- (pgworker.report_progress) is kept in transaction-local settings and written here, with the
@@ -2291,12 +2289,14 @@ BEGIN
                 -- to_jsonb of a type the function's owner defined could call its cast to json as the worker.
                 refusal := pg_catalog.format('the SQL task function %I.%I returns %s; it must return void, jsonb or another built-in type',
                                              fn_schema, fn_name, result_type::regtype);
-            ELSIF NOT fn_definer AND fn_owner <> worker_role
-                  AND (NOT pg_catalog.pg_has_role(session_user, fn_owner, 'MEMBER')
-                       OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
-                refusal := pg_catalog.format('the SQL task function %I.%I must run as its owner %I, and the worker''s login %I '
-                                             'cannot safely become it; make the function SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER)',
-                                             fn_schema, fn_name, fn_owner, session_user, fn_schema, fn_name);
+            ELSIF NOT fn_definer AND fn_owner <> worker_role THEN
+                -- Run under SET ROLE, its owner's code could switch back to the worker's login
+                -- (set_config('role', session_user, true)) and use its rights (an outside trial did).
+                -- A SECURITY DEFINER function runs as its owner, and PostgreSQL forbids SET ROLE in it.
+                refusal := pg_catalog.format('the SQL task function %I.%I is owned by %I, not by the worker''s role %I: make it '
+                                             'SECURITY DEFINER (ALTER FUNCTION %I.%I SECURITY DEFINER) so that it runs as its owner '
+                                             'with no way back to the worker''s login',
+                                             fn_schema, fn_name, fn_owner, worker_role, fn_schema, fn_name);
             ELSIF returns_void THEN
                 call_text := pg_catalog.format('SELECT %I.%I($1)', fn_schema, fn_name);
             ELSE
