@@ -446,4 +446,49 @@ final class SQLTaskBatchTests: XCTestCase {
             "SELECT count(*) AS n FROM pgworker.jobs WHERE state = 'succeeded' AND attempts = 1").rows[0].decode("n", as: Int.self)
         XCTAssertEqual(attempts, 58)
     }
+
+    /// Found by an outside trial: with a worker-wide timeout (SQL jobs then run one at a time),
+    /// the timeout counted a job's wait for a SQL connection, so a job could "time out" before it
+    /// started -- the cancel then reached no statement, and a slow job ran to the end. The timeout
+    /// now starts with the job: jobs queued behind others finish, and a slow one is stopped.
+    func testAWorkerTimeoutCountsFromTheSQLJobsStartNotItsWait() async throws {
+        let database = try await TestDatabase.create(for: self)
+        let app = try await database.connect("app")
+        try await app.execute("""
+            CREATE TABLE slept (id bigint);
+            CREATE FUNCTION doze(payload jsonb) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_sleep((payload->>'s')::float8);
+                INSERT INTO slept VALUES (current_setting('pgworker.job_id')::bigint);
+            END $$;
+            SELECT pgworker.register_sql_task('doze', 'doze(jsonb)');
+            """)
+        let client = JobClient(connection: app)
+        let quick = try await client.addMany("doze", jsonPayloads: Array(repeating: #"{"s": 0.05}"#, count: 24),
+                                             options: JobOptions(maxAttempts: 1))
+        let slow = try await client.addMany("doze", jsonPayloads: Array(repeating: #"{"s": 2}"#, count: 2),
+                                            options: JobOptions(maxAttempts: 1))
+        try await withTestWorker(database, tasks: TaskRegistry(), configure: {
+            $0.concurrency = 30
+            $0.defaultTimeout = .milliseconds(400)
+        }) { _ in
+            try await eventually(timeout: .seconds(30)) {
+                let open = try await app.query(
+                    "SELECT count(*) AS n FROM pgworker.jobs WHERE state NOT IN ('succeeded', 'dead')").rows[0].decode("n", as: Int.self)
+                return open == 0
+            }
+        }
+        let quickStates = try await app.query(
+            "SELECT count(*) AS n FROM pgworker.jobs WHERE id = ANY($1::bigint[]) AND state = 'succeeded'", [quick]).rows[0]
+        XCTAssertEqual(try quickStates.decode("n", as: Int.self), 24, "24 jobs of 50 ms on 2 connections wait up to 600 ms: none timed out")
+        let slowRows = try await app.query(
+            "SELECT state, last_error FROM pgworker.jobs WHERE id = ANY($1::bigint[])", [slow]).rows
+        for row in slowRows {
+            XCTAssertEqual(try row.decode("state", as: String.self), "dead")
+            let error = try row.decode("last_error", as: String.self)
+            XCTAssertTrue(error.contains("timed out"), error)
+        }
+        let sleptSlow = try await app.query("SELECT count(*) AS n FROM slept WHERE id = ANY($1::bigint[])", [slow]).rows[0]
+        XCTAssertEqual(try sleptSlow.decode("n", as: Int.self), 0, "a stopped job's effects rolled back")
+    }
 }

@@ -89,9 +89,9 @@ struct JobExecutor: Sendable {
         var context = context
         let timeout = registry.timeout(for: job.task) ?? configuration.defaultTimeout
         let handler = registry.handler(for: job.task)
-        if handler is PersistentCommandTask {
-            // Its jobs may wait for a free copy of the program; the timeout and the logged
-            // duration start when one takes it.
+        if handler is PersistentCommandTask || handler == nil {
+            // Its jobs may wait for a free copy of the program, or a SQL task's for a connection;
+            // the timeout and the logged duration start when the job does.
             context.startsRunning = { [deadlines] in
                 started.restart()
                 if let timeout { deadlines.start(job.id, timeout: timeout) }
@@ -105,12 +105,18 @@ struct JobExecutor: Sendable {
         } else {
             // The worker's logger, not the job's: building that one escapes its metadata, which
             // cost a no-op SQL job more than its share of the batch. Log lines about one job add it.
-            let run = await sqlTasks.run(job, logger: logger)
+            let run = await sqlTasks.run(job, logger: logger, startsRunning: context.startsRunning)
             attempt = Attempt(completion: run.completion, recordedState: run.recordedState, timedOut: run.timedOut)
         }
         if let timeout, deadlines.finish(job.id) {
-            attempt.completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
-            attempt.timedOut = true
+            // A SQL task whose statement ended before the cancel reached it (its outcome recorded,
+            // or a procedure that finished) did not time out: the log and metrics say what the
+            // database holds.
+            let finishedFirst = handler == nil && (attempt.recordedState != nil || attempt.completion?.succeeded == true)
+            if !finishedFirst {
+                attempt.completion = .failure(job.id, error: "timed out after \(formatSeconds(timeout)) and was cancelled")
+                attempt.timedOut = true
+            }
         }
         attempt.cancelled = Task.isCancelled
         return attempt

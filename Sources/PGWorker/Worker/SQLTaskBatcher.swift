@@ -89,12 +89,15 @@ final class SQLTaskBatcher: Sendable {
 
     /// Runs one claimed job of a SQL task, alone or in a batch: its completion when the outcome
     /// is for the engine loop to record, or the state its transaction recorded.
-    func run(_ job: ClaimedJob, logger: Logger) async -> SQLTaskRunner.Run {
+    /// `startsRunning` is called when the job starts, if it runs alone (one to a transaction):
+    /// a worker's default timeout counts from then, not from its wait for a connection.
+    func run(_ job: ClaimedJob, logger: Logger, startsRunning: (@Sendable () -> Void)? = nil) async -> SQLTaskRunner.Run {
         let entry: Entry
         if let announced = expected.withLock({ $0.removeValue(forKey: job.id) }) {
             entry = announced
+            entry.setStartsRunning(startsRunning)
         } else {
-            entry = Entry(job)
+            entry = Entry(job, startsRunning: startsRunning)
             queues.withLock { $0.waiting[job.task, default: []].append(entry) }
             // The jobs of one claim start together: let the others join before a batch is taken.
             await Task.yield()
@@ -121,7 +124,7 @@ final class SQLTaskBatcher: Sendable {
     /// Each must then be given to ``run(_:logger:)`` (by its own task).
     func expect(_ jobs: [ClaimedJob]) {
         guard batching, !jobs.isEmpty else { return }
-        let entries = jobs.map(Entry.init)
+        let entries = jobs.map { Entry($0) }
         let counts = Dictionary(jobs.map { ($0.task, 1) }, uniquingKeysWith: +)
         shares.withLock { shares in
             for (task, count) in counts { shares[task] = (count + pool.size - 1) / pool.size }
@@ -149,6 +152,7 @@ final class SQLTaskBatcher: Sendable {
                         var jobLogger = logger
                         jobLogger.handler.metadata.merge(
                             ["job": .stringConvertible(job.id), "task": .string(job.task), "queue": .string(job.queue)]) { $1 }
+                        batch[0].startsRunning()
                         batch[0].resolve(await SQLTaskRunner.run(job, on: managed, workerID: workerID, logger: jobLogger))
                         continue
                     }
@@ -213,10 +217,10 @@ final class SQLTaskBatcher: Sendable {
                     "SELECT job_id, state, queue FROM pgworker.run_sql_jobs($1::bigint[], $2, $3, $4, $5::text[], $6::text[])",
                     [batch.map(\.job.id), workerID, budget, more != nil, more?.queues, more?.excludedQueues ?? []],
                     settings: settings)
-            } onCancel: { [cancellingJobs] in
-                // A cancel request for the driving job alone (cancel_job) leaves the batch be: the
-                // other jobs in it are not cancelled, and that one finishes as it will.
-                if cancellingJobs() { connection.cancelRunningQuery() }
+            } onCancel: { [cancellingJobs, alone = batch.count == 1] in
+                // A cancel request (cancel_job) for the driving job stops a batch of that job alone;
+                // in a batch with others it is left to finish, since the others would fail with it.
+                if alone || cancellingJobs() { connection.cancelRunningQuery() }
             }
             resetFailure = failure
             for row in rows.rows {
@@ -231,7 +235,7 @@ final class SQLTaskBatcher: Sendable {
         } catch {
             if !(await managed.invalidate(after: error)) { await SQLTaskRunner.resetSession(managed, logger: logger) }
             tasks.withLock { $0[batch[0].job.task]?.failedAt = .now }
-            if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled, cancellingJobs() {
+            if let error = error as? PQError, error.sqlState == "57014", Task.isCancelled, batch.count == 1 || cancellingJobs() {
                 for entry in batch { entry.resolve(SQLTaskRunner.Run(completion: .cancelledByShutdown(entry.job.id))) }
                 return []
             }
@@ -342,6 +346,8 @@ final class SQLTaskBatcher: Sendable {
             var outcome: SQLTaskRunner.Run?
             /// Asked to drive before its task waited: it drives when it does.
             var drivePending = false
+            /// Starts the job's timeout when it runs alone.
+            var startsRunning: (@Sendable () -> Void)?
             var waiter: CheckedContinuation<Next, Never>?
         }
 
@@ -351,7 +357,23 @@ final class SQLTaskBatcher: Sendable {
             case drive
         }
 
-        init(_ job: ClaimedJob) { self.job = job }
+        init(_ job: ClaimedJob, startsRunning: (@Sendable () -> Void)? = nil) {
+            self.job = job
+            state.withLock { $0.startsRunning = startsRunning }
+        }
+
+        func setStartsRunning(_ call: (@Sendable () -> Void)?) {
+            state.withLock { $0.startsRunning = call }
+        }
+
+        /// Tells the job's executor that it starts now (once).
+        func startsRunning() {
+            let call = state.withLock { state -> (@Sendable () -> Void)? in
+                defer { state.startsRunning = nil }
+                return state.startsRunning
+            }
+            call?()
+        }
 
         func resolve(_ outcome: SQLTaskRunner.Run) {
             let waiter = state.withLock { state -> CheckedContinuation<Next, Never>? in
