@@ -508,7 +508,8 @@ final class AttackTests: XCTestCase {
     // MARK: - SQL tasks
 
     /// A SQL task runs with its function owner's rights, not the worker's login (a superuser in
-    /// these tests); a function another role owns must be SECURITY DEFINER for a superuser worker.
+    /// these tests); a function another role owns must be SECURITY DEFINER (for any worker: see
+    /// SQLTaskBatchTests.testATaskFunctionOfAnotherOwnerRunsOnlyAsDefinerAndCannotBecomeTheWorker).
     func testSQLTaskRunsAsItsFunctionsOwner() async throws {
         let scene = try await scene(group: nil)
         let role = scene.appRole
