@@ -1548,13 +1548,11 @@ DECLARE
     progress_ids bigint[] := '{}';
     progress_values double precision[] := '{}';
     progress_messages text[] := '{}';
-    switch_role  boolean;
     ignored      text;
-    given        bigint[];
+    given        pgworker.jobs[];
     next_given   integer := 0;
     candidates   pgworker.jobs[] := '{}';
     next_candidate integer := 1;
-    claimed_here boolean := false;
     claimed_ids  bigint[] := '{}';
     claimed_queues text[] := '{}';
     not_here     text[];
@@ -1585,14 +1583,14 @@ BEGIN
     ignored := pg_catalog.set_config('pgworker.progress_message', '', true);
 
     given := ARRAY(
-        SELECT j.id FROM pgworker.jobs j
+        SELECT j FROM pgworker.jobs j
         WHERE j.id = ANY (run_sql_jobs.job_ids) AND j.state = 'running' AND j.locked_by = run_sql_jobs.worker_id
         ORDER BY j.id
         FOR UPDATE);
     LOOP
         next_given := next_given + 1;
         IF next_given <= pg_catalog.cardinality(given) THEN
-            SELECT * INTO job FROM pgworker.jobs j WHERE j.id = given[next_given];
+            job := given[next_given];
         ELSE
             -- The given jobs are done. With claim_more, and time left, claim more jobs of the same
             -- task here, one at a time, each just before it runs: claim, effects and outcome then
@@ -1638,7 +1636,6 @@ BEGIN
             END IF;
             job := candidates[next_candidate];
             next_candidate := next_candidate + 1;
-            claimed_here := true;
             claimed_ids := claimed_ids || job.id;
             claimed_queues := claimed_queues || job.queue;
         END IF;
@@ -1672,13 +1669,12 @@ BEGIN
             ELSE
                 call_text := pg_catalog.format('SELECT pg_catalog.to_jsonb(%I.%I($1))', fn_schema, fn_name);
             END IF;
-            switch_role := NOT fn_definer AND fn_owner <> worker_role;
         ELSIF job.task <> the_task THEN
             CONTINUE;
         END IF;
         -- Past the budget, start no more jobs: the caller runs the rest in another transaction.
         -- (A job this call claimed itself runs: it was claimed within the budget.)
-        IF pg_catalog.cardinality(ids) > 0 AND NOT claimed_here
+        IF pg_catalog.cardinality(ids) > 0 AND pg_catalog.cardinality(claimed_ids) = 0
            AND pg_catalog.clock_timestamp() - started > pg_catalog.make_interval(secs => budget_ms / 1000.0) THEN
             cut := true;
             EXIT;
@@ -1693,9 +1689,6 @@ BEGIN
         job_started := pg_catalog.clock_timestamp();
         BEGIN
             ignored := pg_catalog.set_config('pgworker.job_id', job.id::text, true);
-            IF switch_role THEN
-                ignored := pg_catalog.set_config('role', fn_owner, true);   -- SET LOCAL ROLE
-            END IF;
             ignored := pg_catalog.set_config('search_path', worker_search_path, true);
             IF NOT generic_plans THEN
                 ignored := pg_catalog.set_config('plan_cache_mode', worker_plan_cache_mode, true);
@@ -1708,7 +1701,7 @@ BEGIN
             -- Whatever the task did to search_path or its role, pgworker's statements below
             -- resolve names as written and run as the worker.
             ignored := pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            IF switch_role OR current_user <> worker_role THEN
+            IF current_user <> worker_role THEN
                 ignored := pg_catalog.set_config('role', worker_role, true);
             END IF;
             IF NOT generic_plans THEN

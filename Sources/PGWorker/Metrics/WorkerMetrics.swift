@@ -95,14 +95,18 @@ public enum WorkerMetrics {
 
     /// The database recorded a SQL task's outcome: the job's new `state`.
     static func sqlJobRecorded(_ job: ClaimedJob, state: String?) {
-        let label: String
-        switch state {
-        case "succeeded": label = Name.succeeded
-        case "dead": label = Name.dead
-        case "retryable": label = Name.failed
-        default: return
-        }
+        guard let label = outcomeLabel(state) else { return }
         Counter(label: label, dimensions: jobDimensions(job)).increment()
+    }
+
+    /// The outcome counter of a state the database recorded; nil for any other.
+    private static func outcomeLabel(_ state: String?) -> String? {
+        switch state {
+        case "succeeded": Name.succeeded
+        case "dead": Name.dead
+        case "retryable": Name.failed
+        default: nil
+        }
     }
 
     /// A SQL-task batch claimed and ran jobs of `task` itself (they never were a ``ClaimedJob``):
@@ -117,13 +121,7 @@ public enum WorkerMetrics {
             let dimensions = MetricLabelCap.shared.jobDimensions(task: task, queue: queue)
             Counter(label: Name.started, dimensions: dimensions).increment(by: count.started)
             for (state, n) in count.outcomes {
-                let label: String
-                switch state {
-                case "succeeded": label = Name.succeeded
-                case "dead": label = Name.dead
-                case "retryable": label = Name.failed
-                default: continue
-                }
+                guard let label = outcomeLabel(state) else { continue }
                 Counter(label: label, dimensions: dimensions).increment(by: n)
             }
         }

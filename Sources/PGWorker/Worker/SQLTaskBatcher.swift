@@ -13,7 +13,7 @@ import Synchronization
 /// hands the driving on to the first job still waiting (whose own task then drives). The other
 /// jobs' tasks only wait for their outcomes, so they cost no connection lease. A claim's jobs are
 /// shared out among the pool's connections (at least ``minimumShare`` jobs a batch, since a batch
-/// costs about as much as six jobs on top of its jobs), so they run in parallel batches.
+/// costs about as much as seven no-op jobs on top of its jobs), so they run in parallel batches.
 ///
 /// A task's timeout holds per job within a batch (see ``runBatch(_:timeout:on:logger:)``). Run
 /// one at a time, as before, are: procedures, and every job when the worker has a default
